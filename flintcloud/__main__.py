@@ -1,0 +1,3 @@
+from flintcloud.cli import run
+
+run()

@@ -1,0 +1,66 @@
+"""The `flintcloud` command line, in the style of rasterio's `rio`.
+
+One click group; one module per subcommand under flintcloud/cli/, each
+registering itself on `main`. Each subcommand calls the same library function
+as the matching DVC stage.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+import click
+
+from flintcloud import __version__
+from flintcloud.errors import FlintcloudError
+
+# Subcommand modules (flintcloud/cli/<name>.py). Each defines a click command
+# named `command`. A module that is missing is skipped so partial installs work.
+_SUBCOMMANDS = [
+    "run",
+    "validate",
+    "build_db",
+    "demo",
+    "configure",
+    "compile",
+    "diff_outputs",
+    "mosaic",
+    "summarize",
+    "report",
+    "compare",
+    "history",
+]
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="flintcloud")
+def main() -> None:
+    """Run GCBM (CBM-CFS3) forest-carbon simulations reproducibly."""
+
+
+for _name in _SUBCOMMANDS:
+    try:
+        _mod = importlib.import_module(f"flintcloud.cli.{_name}")
+    except ModuleNotFoundError as err:  # pragma: no cover - only while a module is absent
+        if err.name != f"flintcloud.cli.{_name}":
+            raise
+        continue
+    main.add_command(_mod.command)
+
+
+def run() -> None:
+    """Entry point that turns FlintcloudError into one clear line and exit code 1."""
+    try:
+        main.main(standalone_mode=False)
+    except click.exceptions.Exit as ex:
+        sys.exit(ex.exit_code)
+    except click.ClickException as ex:
+        ex.show()
+        sys.exit(ex.exit_code)
+    except click.exceptions.Abort:
+        click.echo("Aborted.", err=True)
+        sys.exit(130)
+    except FlintcloudError as ex:
+        click.echo(f"flintcloud: error: {ex}", err=True)
+        sys.exit(1)

@@ -1,0 +1,1 @@
+"""The built-in demo GCBM project, generated from a seed."""

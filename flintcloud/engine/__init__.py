@@ -1,0 +1,1 @@
+"""Simulation engines: embedded libcbm, and GCBM in its container."""

@@ -1,0 +1,1 @@
+"""Write GCBM configuration sets and read them back."""

@@ -1,0 +1,1 @@
+"""gcbm_input.db: read its parameters, or build one (Recliner2GCBM replacement)."""

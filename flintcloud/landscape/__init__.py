@@ -1,0 +1,1 @@
+"""Raster layers, sidecars, the grid, and pixels grouped into stands."""

@@ -1,0 +1,1 @@
+"""Simulation outputs: raw gcbm_output.db, compiled tables, maps, diffs."""

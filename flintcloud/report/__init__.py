@@ -1,0 +1,1 @@
+"""Metrics, plots, figures, report.md, comparisons and history."""

@@ -1,0 +1,47 @@
+"""Shared fixtures. Environment skips live here, in one place."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+SHARED_DATA = Path(os.environ.get("FLINTCLOUD_SHARED_DATA", REPO_ROOT.parent / "shared" / "gcbm-data"))
+
+# DVC and CML must never phone home from tests (subprocesses inherit this).
+os.environ.setdefault("DVC_NO_ANALYTICS", "1")
+os.environ.setdefault("ITERATIVE_DO_NOT_TRACK", "1")
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """../shared/gcbm-data: real GCBM projects and GCBM's own output (read-only)."""
+    if not SHARED_DATA.is_dir():
+        pytest.skip(f"shared GCBM data not found at {SHARED_DATA} (CI has ../shared beside the checkout)")
+    return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def flint_demo(shared_data: Path) -> Path:
+    path = shared_data / "flint-cloud-linux-demo"
+    if not (path / "config" / "gcbm_config.cfg").is_file():
+        pytest.skip(f"FLINT.Cloud demo project not found at {path}")
+    return path
+
+
+@pytest.fixture(scope="session")
+def gcbm_reference_output(shared_data: Path) -> Path:
+    path = shared_data / "gcbm-reference-output" / "flint-cloud-linux-demo"
+    if not (path / "gcbm_output.db").is_file():
+        pytest.skip(f"GCBM reference output not found at {path}")
+    return path
+
+
+@pytest.fixture(scope="session")
+def belize_project(shared_data: Path) -> Path:
+    path = shared_data / "belize"
+    if not (path / "gcbm_project" / "gcbm_config.cfg").is_file():
+        pytest.skip(f"Belize GCBM project not found at {path}")
+    return path
