@@ -1,0 +1,80 @@
+"""What an engine hands to reporters after spinup and after every simulated year.
+
+Values are per hectare; reporters multiply by ``area_ha``. Reporters compute no
+science: they aggregate and write (see docs/architecture.md).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+GROWTH_MODULE = "CBMGrowthModule"
+DECAY_MODULE = "CBMDecayModule"
+DISTURBANCE_MODULE = "CBMDisturbanceEventModule"
+
+ANNUAL_PROCESS = "annual_process"
+DISTURBANCE = "disturbance"
+
+
+@dataclass(frozen=True)
+class FluxKey:
+    """One flux column: which GCBM module moved carbon from which pool to which."""
+
+    module: str  # CBMGrowthModule | CBMDecayModule | CBMDisturbanceEventModule
+    source: str  # GCBM pool name (PoolDimension.poolName), e.g. "Atmosphere"
+    sink: str
+    flux_source: str  # "annual_process" | "disturbance" (as modules_output.json uses it)
+
+
+@dataclass
+class StepOutput:
+    """The state of every stand at the end of one step, and what moved during it."""
+
+    step: int  # 0 = after spinup, 1.. = simulated years
+    year: int  # 0 for step 0, else start_year + step - 1
+    pool_names: list[str]  # GCBM pool names, pools_cbm.json order
+    pools: np.ndarray  # (n_stands, n_pools) tC/ha at the end of the step
+    age: np.ndarray  # (n_stands,) int, at the end of the step
+    flux_keys: list[FluxKey]
+    fluxes: np.ndarray  # (n_stands, n_flux_keys) tC/ha during the step
+    disturbance_type_id: np.ndarray  # (n_stands,) int, 0 = no disturbance this step
+    disturbance_type_name: dict[int, str]
+    classifiers: pd.DataFrame  # (n_stands, n_classifiers) str, after this step's transitions
+    previous_classifiers: pd.DataFrame  # before this step (DisturbanceDimension.previousLocationDimId)
+    previous_age: np.ndarray  # (n_stands,) age at the start of the step
+    land_class: np.ndarray  # (n_stands,) str, e.g. "UNFCCC_FL_R_FL"
+    area_ha: np.ndarray  # (n_stands,) ha
+    extra: dict = field(default_factory=dict)  # engine-specific diagnostics; reporters may ignore
+
+    @property
+    def n_stands(self) -> int:
+        return int(self.pools.shape[0])
+
+    def pool_totals(self) -> pd.Series:
+        """Area-weighted total (tC) of every pool over all stands."""
+        return pd.Series(self.area_ha @ self.pools, index=self.pool_names)
+
+    def flux_totals(self) -> pd.Series:
+        """Area-weighted total (tC) of every flux key over all stands."""
+        return pd.Series(self.area_ha @ self.fluxes, index=pd.Index(self.flux_keys, tupleize_cols=False))
+
+
+@dataclass
+class RunSummary:
+    """What ``simulate`` reports at the end of a run."""
+
+    n_pixels: int
+    n_stands: int
+    n_spinup_groups: int
+    years: int
+    seconds: float
+    engine: str = "libcbm"
+
+    def line(self) -> str:
+        return (
+            f"{self.engine}: {self.n_pixels} pixels, {self.n_stands} unique stands "
+            f"({self.n_spinup_groups} spinup groups), {self.years} years, {self.seconds:.1f} s"
+        )
