@@ -10,7 +10,7 @@ STAMP  := $(VENV)/.installed
 export DVC_NO_ANALYTICS := 1
 export ITERATIVE_DO_NOT_TRACK := 1
 
-.PHONY: install repro test test-slow test-all bench clean
+.PHONY: install repro test test-slow test-all bench clean plots-template
 
 $(STAMP): pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,14 @@ test-all: install
 
 bench: install  ## speed and memory benchmarks: prints a table, writes benchmarks/results/*.json
 	$(BIN)/python benchmarks/engine_speed.py
+
+# Offline `dvc plots show --html-template` page: vega/vega-lite/vega-embed from the npm registry, inlined.
+# The generated template is committed; rerun this only to change the library versions.
+PLOTS_TEMPLATE_NPM ?= vega@5 vega-lite@5 vega-embed@6
+plots-template: install
+	d=$$(mktemp -d) && (cd $$d && npm pack --silent $(PLOTS_TEMPLATE_NPM)) && \
+	$(BIN)/python -m flintcloud.report.plots_template $$d/vega-[0-9]*.tgz $$d/vega-lite-*.tgz $$d/vega-embed-*.tgz; \
+	rc=$$?; rm -rf $$d; exit $$rc
 
 clean:
 	rm -rf $(VENV) .pytest_cache
