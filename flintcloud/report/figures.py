@@ -1,0 +1,127 @@
+"""Charts and maps of a run, as matplotlib Figures (the caller saves them).
+
+Built on `matplotlib.figure.Figure` directly, not pyplot: no global state, no GUI
+backend, safe in a DVC stage or a test. Every axis label carries its unit.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from matplotlib.colors import TwoSlopeNorm
+from matplotlib.figure import Figure
+
+from flintcloud.errors import ReportError
+
+# Chart title and y-axis label per plot table; the same names as reports/plots/<name>.csv.
+CHART_TITLES = {
+    "stocks": ("Carbon stocks by year", "tC"),
+    "stock_changes": ("Stock changes by year", "tC/yr"),
+    "disturbance_emissions": ("Emissions by disturbance type (whole run)", "tC"),
+    "age_classes": ("Age-class distribution at the end year", "ha"),
+}
+STOCK_LINES = ["total_ecosystem", "total_biomass", "deadwood", "litter", "soil_carbon"]
+CHANGE_LINES = ["npp", "rh", "nep", "nbp"]
+
+
+def _label(column: str) -> str:
+    upper = {"npp", "rh", "nep", "nbp"}
+    return column.upper() if column in upper else column.replace("_", " ").capitalize()
+
+
+def _require(df: pd.DataFrame, columns: list[str], what: str) -> None:
+    missing = [c for c in columns if c not in df.columns]
+    if missing:
+        raise ReportError(f"{what} table lacks column(s) {missing}; it has {list(df.columns)}")
+
+
+def line_chart(df: pd.DataFrame, columns: list[str], title: str, ylabel: str, *, zero_line: bool = False) -> Figure:
+    """Lines of `columns` against df['year']."""
+    _require(df, ["year", *columns], title)
+    fig = Figure(figsize=(7, 4), layout="constrained")
+    ax = fig.add_subplot()
+    for col in columns:
+        ax.plot(df["year"], df[col], marker="o", markersize=3, label=_label(col))
+    if zero_line:
+        ax.axhline(0.0, color="0.5", linewidth=0.8)
+    ax.set_title(title)
+    ax.set_xlabel("year")
+    ax.set_ylabel(ylabel)
+    ax.xaxis.get_major_locator().set_params(integer=True)
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize="small")
+    return fig
+
+
+def bar_chart(labels: list[str], values: list[float], title: str, xlabel: str, *, horizontal: bool = True) -> Figure:
+    """A bar per label; an explanatory text instead of bars when there are none."""
+    fig = Figure(figsize=(7, max(2.5, 0.4 * len(labels) + 1.2)), layout="constrained")
+    ax = fig.add_subplot()
+    ax.set_title(title)
+    if not labels:
+        ax.text(0.5, 0.5, "none in this run", ha="center", va="center", transform=ax.transAxes)
+        ax.set_axis_off()
+        return fig
+    pos = np.arange(len(labels))
+    if horizontal:
+        ax.barh(pos, values, color="tab:red")
+        ax.set_yticks(pos, labels)
+        ax.invert_yaxis()
+        ax.set_xlabel(xlabel)
+    else:
+        ax.bar(pos, values, color="tab:green")
+        ax.set_xticks(pos, labels, rotation=45, ha="right")
+        ax.set_ylabel(xlabel)
+    ax.grid(True, axis="x" if horizontal else "y", alpha=0.3)
+    return fig
+
+
+def map_figure(
+    array: np.ndarray, extent: tuple[float, float, float, float], title: str, units: str, *, diverging: bool = False
+) -> Figure:
+    """A raster map with a colour bar; NaN (outside the simulated area) is transparent."""
+    if array.ndim != 2:
+        raise ReportError(f"map {title!r}: expected a 2-D array, got shape {array.shape}")
+    fig = Figure(figsize=(6.5, 5), layout="constrained")
+    ax = fig.add_subplot()
+    finite = array[np.isfinite(array)]
+    kwargs = {"cmap": "viridis"}
+    if diverging and finite.size:
+        lim = float(np.max(np.abs(finite))) or 1.0
+        kwargs = {"cmap": "RdBu", "norm": TwoSlopeNorm(vcenter=0.0, vmin=-lim, vmax=lim)}
+    im = ax.imshow(np.ma.masked_invalid(array), extent=extent, interpolation="nearest", **kwargs)
+    fig.colorbar(im, ax=ax, label=units, shrink=0.85)
+    ax.set_title(title)
+    ax.set_xlabel("x")
+    ax.set_ylabel("y")
+    return fig
+
+
+def charts(tables: dict[str, pd.DataFrame]) -> dict[str, Figure]:
+    """The four charts, named like the plot tables they draw."""
+    out = {}
+    title, unit = CHART_TITLES["stocks"]
+    out["stocks"] = line_chart(tables["stocks"], STOCK_LINES, title, unit)
+    title, unit = CHART_TITLES["stock_changes"]
+    out["stock_changes"] = line_chart(tables["stock_changes"], CHANGE_LINES, title, unit, zero_line=True)
+    title, unit = CHART_TITLES["disturbance_emissions"]
+    d = tables["disturbance_emissions"]
+    _require(d, ["disturbance_type", "emissions_tc"], title)
+    out["disturbance_emissions"] = bar_chart(list(d["disturbance_type"]), list(d["emissions_tc"]), title, unit)
+    title, unit = CHART_TITLES["age_classes"]
+    a = tables["age_classes"]
+    _require(a, ["age_range", "area_ha"], title)
+    out["age_classes"] = bar_chart(list(a["age_range"]), list(a["area_ha"]), title, unit, horizontal=False)
+    return out
+
+
+def maps(m) -> dict[str, Figure]:
+    """Total Ecosystem C at the end year and cumulative NBP, from a summarize.Maps."""
+    return {
+        "map_total_ecosystem_c": map_figure(
+            m.total_ecosystem_end, m.extent, f"Total Ecosystem C, {m.end_year}", "tC/ha"
+        ),
+        "map_cumulative_nbp": map_figure(
+            m.cumulative_nbp, m.extent, f"Cumulative NBP, {min(m.years)}-{m.end_year}", "tC/ha", diverging=True
+        ),
+    }

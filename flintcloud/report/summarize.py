@@ -1,0 +1,359 @@
+"""Headline metrics, plot tables and maps from a run's compiled output.
+
+Reads the GCBM.CompileResults `v_*` tables of `compiled_gcbm_output.db` (ours or real
+GCBM's; classifier columns vary per project and are ignored here) and the run's spatial
+outputs `spatial/<Indicator>_<year>.tif`.
+
+Layout, following style.md: `read_compiled_tables` / `read_maps` are the only functions
+that touch files; everything that computes takes and returns DataFrames, arrays and
+dicts; `summarize_run` wires them together for the `summarize` stage and CLI command.
+
+Units: stocks in tC, stock changes and emissions in tC/yr (each simulated year),
+areas in ha, maps in tC/ha.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import sqlite3
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from flintcloud.atomic import atomic_dir, atomic_file
+from flintcloud.errors import ReportError
+
+# v_* tables and the columns this module uses from each.
+REQUIRED_TABLES = {
+    "v_pool_indicators": ("indicator", "year", "pool_tc"),
+    "v_stock_change_indicators": ("indicator", "year", "flux_tc"),
+    "v_age_indicators": ("year", "age_range", "area"),
+}
+# Absent when a run had no disturbance at all (GCBM.CompileResults skips them then).
+OPTIONAL_TABLES = {
+    "v_total_disturbed_areas": ("year", "disturbance_type", "dist_area"),
+    "v_disturbance_fluxes": ("year", "disturbance_type", "to_pool", "flux_tc"),
+}
+
+# Pool indicators plotted (GCBM.CompileResults names -> csv column).
+STOCK_INDICATORS = {
+    "Total Ecosystem": "total_ecosystem",
+    "Total Biomass": "total_biomass",
+    "Aboveground Biomass": "aboveground_biomass",
+    "Belowground Biomass": "belowground_biomass",
+    "Deadwood": "deadwood",
+    "Litter": "litter",
+    "Soil Carbon": "soil_carbon",
+}
+# Stock-change indicators plotted.
+STOCK_CHANGE_INDICATORS = {
+    "NPP": "npp",
+    "Rh": "rh",
+    "NEP": "nep",
+    "NBP": "nbp",
+    "Delta Total Ecosystem": "delta_total_ecosystem",
+    "Total Emissions": "total_emissions",
+}
+EMISSION_POOLS = ("CO2", "CH4", "CO")
+# Spatial outputs the maps are made from (WriteVariableGeotiff data_name).
+MAP_TOTAL_ECOSYSTEM = "Total_Ecosystem_C"
+MAP_NBP = "NBP"
+
+# Units of every metric, written beside metrics.json's values in the report.
+METRIC_UNITS = {
+    "start_year": "year",
+    "end_year": "year",
+    "n_years": "years",
+    "area_ha": "ha",
+    "total_ecosystem_c_end_tc": "tC",
+    "total_ecosystem_c_end_tc_per_ha": "tC/ha",
+    "total_biomass_c_end_tc": "tC",
+    "dead_organic_matter_c_end_tc": "tC",
+    "soil_c_end_tc": "tC",
+    "total_ecosystem_c_initial_tc": "tC",
+    "delta_total_ecosystem_tc": "tC",
+    "cumulative_nbp_tc": "tC",
+    "cumulative_nep_tc": "tC",
+    "mean_npp_tc_per_yr": "tC/yr",
+    "mean_npp_tc_per_ha_yr": "tC/ha/yr",
+    "total_disturbance_emissions_tc": "tC",
+    "area_disturbed_ha": "ha",
+}
+
+
+@dataclass
+class CompiledTables:
+    """The compiled `v_*` tables, only the columns used here (one row per db row)."""
+
+    pool_indicators: pd.DataFrame
+    stock_change_indicators: pd.DataFrame
+    age_indicators: pd.DataFrame
+    disturbed_areas: pd.DataFrame
+    disturbance_fluxes: pd.DataFrame
+    source: str = "<memory>"
+
+
+@dataclass
+class Maps:
+    """Arrays (NaN outside the simulated area) on one grid; extent = (left, right, bottom, top)."""
+
+    total_ecosystem_end: np.ndarray
+    cumulative_nbp: np.ndarray
+    end_year: int
+    years: list[int]
+    extent: tuple[float, float, float, float]
+    crs: str
+
+
+@dataclass
+class Summary:
+    metrics: dict
+    tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+
+
+# ---------------------------------------------------------------- reading (I/O)
+
+
+def read_compiled_tables(compiled_db: str | Path) -> CompiledTables:
+    """Read the v_* tables this module needs from a compiled_gcbm_output.db."""
+    path = Path(compiled_db)
+    if not path.is_file():  # sqlite3.connect would silently create an empty db
+        raise ReportError(f"compiled output db {str(path)!r} not found (expected the simulate stage's output)")
+    frames: dict[str, pd.DataFrame] = {}
+    try:
+        with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as conn:
+            present = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type IN ('table','view')")}
+            for table, columns in {**REQUIRED_TABLES, **OPTIONAL_TABLES}.items():
+                if table not in present:
+                    if table in REQUIRED_TABLES:
+                        raise ReportError(
+                            f"{str(path)!r} has no table {table!r}; expected GCBM.CompileResults' v_* tables "
+                            f"(found: {sorted(t for t in present if t.startswith('v_')) or 'none'})"
+                        )
+                    frames[table] = pd.DataFrame({c: pd.Series(dtype=float) for c in columns})
+                    continue
+                have = [r[1] for r in conn.execute(f'PRAGMA table_info("{table}")')]
+                missing = [c for c in columns if c not in have]
+                if missing:
+                    raise ReportError(f"{str(path)!r} table {table!r} lacks column(s) {missing}; it has {have}")
+                cols = ", ".join(f'"{c}"' for c in columns)
+                frames[table] = pd.read_sql_query(f'SELECT {cols} FROM "{table}"', conn)
+    except sqlite3.DatabaseError as err:
+        raise ReportError(f"cannot read compiled output db {str(path)!r}: {err}") from err
+    return CompiledTables(
+        pool_indicators=frames["v_pool_indicators"],
+        stock_change_indicators=frames["v_stock_change_indicators"],
+        age_indicators=frames["v_age_indicators"],
+        disturbed_areas=frames["v_total_disturbed_areas"],
+        disturbance_fluxes=frames["v_disturbance_fluxes"],
+        source=str(path),
+    )
+
+
+def spatial_path(spatial_dir: Path, data_name: str, year: int) -> Path:
+    return Path(spatial_dir) / f"{data_name}_{year}.tif"
+
+
+def read_maps(spatial_dir: str | Path, years: list[int]) -> Maps:
+    """Total Ecosystem C at the last year and NBP summed over `years`, from the run's GeoTIFFs."""
+    import rasterio
+
+    spatial_dir = Path(spatial_dir)
+    end_year = max(years)
+    wanted = [spatial_path(spatial_dir, MAP_TOTAL_ECOSYSTEM, end_year)]
+    wanted += [spatial_path(spatial_dir, MAP_NBP, y) for y in years]
+    missing = [p.name for p in wanted if not p.is_file()]
+    if missing:
+        raise ReportError(
+            f"spatial outputs missing in {str(spatial_dir)!r}: {missing}; the maps need "
+            f"{MAP_TOTAL_ECOSYSTEM} at {end_year} and {MAP_NBP} in every year {min(years)}..{end_year} "
+            "(outputs.spatial_indicators / outputs.years in params.yaml)"
+        )
+    arrays = []
+    shape = extent = crs = None
+    for p in wanted:
+        with rasterio.open(p) as ds:
+            arr = ds.read(1, masked=True).astype("float64").filled(np.nan)
+            if shape is None:
+                shape = arr.shape
+                b = ds.bounds
+                extent = (b.left, b.right, b.bottom, b.top)
+                crs = ds.crs.to_string() if ds.crs else ""
+            elif arr.shape != shape:
+                raise ReportError(f"{str(p)!r} is {arr.shape[1]}x{arr.shape[0]} px, expected {shape[1]}x{shape[0]}")
+            arrays.append(arr)
+    return Maps(
+        total_ecosystem_end=arrays[0],
+        cumulative_nbp=cumulative_map(arrays[1:]),
+        end_year=end_year,
+        years=sorted(years),
+        extent=extent,
+        crs=crs,
+    )
+
+
+# ---------------------------------------------------------------- computing (pure)
+
+
+def cumulative_map(arrays: list[np.ndarray]) -> np.ndarray:
+    """Pixel-wise sum; a pixel is NaN only where every year is NaN (outside the landscape)."""
+    stack = np.stack(arrays)
+    total = np.nansum(stack, axis=0)
+    total[np.all(np.isnan(stack), axis=0)] = np.nan
+    return total
+
+
+def simulated_years(tables: CompiledTables) -> list[int]:
+    """Simulated years (from the stock-change table: year 0 is the post-spinup state, not a year)."""
+    years = sorted({int(y) for y in tables.stock_change_indicators["year"].dropna() if int(y) > 0})
+    if not years:
+        raise ReportError(f"{tables.source}: v_stock_change_indicators has no simulated year (> 0)")
+    return years
+
+
+def stocks_by_year(pool_indicators: pd.DataFrame, start_year: int) -> pd.DataFrame:
+    """One row per year, one column per pool indicator (tC). The post-spinup state (GCBM's
+    year 0) is reported as year start_year - 1: the stocks at the start of the first year."""
+    df = pool_indicators[pool_indicators["indicator"].isin(STOCK_INDICATORS)].copy()
+    df["year"] = df["year"].astype(int)
+    df.loc[df["year"] <= 0, "year"] = start_year - 1
+    wide = df.pivot_table(index="year", columns="indicator", values="pool_tc", aggfunc="sum", fill_value=0.0)
+    wide = wide.reindex(columns=list(STOCK_INDICATORS), fill_value=0.0).rename(columns=STOCK_INDICATORS)
+    wide.columns.name = None
+    return wide.reset_index().sort_values("year", ignore_index=True)
+
+
+def stock_changes_by_year(stock_change_indicators: pd.DataFrame) -> pd.DataFrame:
+    """One row per simulated year, one column per stock-change indicator (tC/yr)."""
+    df = stock_change_indicators[
+        stock_change_indicators["indicator"].isin(STOCK_CHANGE_INDICATORS) & (stock_change_indicators["year"] > 0)
+    ].copy()
+    df["year"] = df["year"].astype(int)
+    wide = df.pivot_table(index="year", columns="indicator", values="flux_tc", aggfunc="sum", fill_value=0.0)
+    wide = wide.reindex(columns=list(STOCK_CHANGE_INDICATORS), fill_value=0.0).rename(columns=STOCK_CHANGE_INDICATORS)
+    wide.columns.name = None
+    return wide.reset_index().sort_values("year", ignore_index=True)
+
+
+def emissions_by_disturbance_type(disturbance_fluxes: pd.DataFrame, disturbed_areas: pd.DataFrame) -> pd.DataFrame:
+    """One row per disturbance type: area disturbed (ha) and carbon emitted to CO2/CH4/CO (tC),
+    both summed over the run; sorted by emissions, largest first."""
+    emitted = disturbance_fluxes[disturbance_fluxes["to_pool"].isin(EMISSION_POOLS)]
+    em = emitted.groupby("disturbance_type")["flux_tc"].sum().rename("emissions_tc")
+    area = disturbed_areas.groupby("disturbance_type")["dist_area"].sum().rename("area_disturbed_ha")
+    df = pd.concat([area, em], axis=1).fillna(0.0)
+    df.index.name = "disturbance_type"
+    df = df.reset_index()
+    df["disturbance_type"] = df["disturbance_type"].astype(str)
+    df = df[df["disturbance_type"].str.len() > 0]
+    return df.sort_values(["emissions_tc", "disturbance_type"], ascending=[False, True], ignore_index=True)[
+        ["disturbance_type", "area_disturbed_ha", "emissions_tc"]
+    ]
+
+
+def _age_range_start(label: str) -> float:
+    m = re.match(r"\s*(\d+)", str(label))
+    return float(m.group(1)) if m else math.inf
+
+
+def age_class_distribution(age_indicators: pd.DataFrame, year: int) -> pd.DataFrame:
+    """Area (ha) per age class in `year`, in age order."""
+    df = age_indicators[age_indicators["year"].astype(int) == int(year)]
+    if df.empty:
+        raise ReportError(f"v_age_indicators has no rows for year {year}")
+    out = df.groupby("age_range")["area"].sum().rename("area_ha").reset_index()
+    out["age_range"] = out["age_range"].astype(str)
+    out["_order"] = out["age_range"].map(_age_range_start)
+    out = out.sort_values(["_order", "age_range"], ignore_index=True).drop(columns="_order")
+    out.insert(0, "age_class", range(1, len(out) + 1))
+    return out
+
+
+def _r(x: float, nd: int = 3) -> float:
+    return float(round(float(x), nd))
+
+
+def headline_metrics(
+    stocks: pd.DataFrame, changes: pd.DataFrame, disturbances: pd.DataFrame, ages_end: pd.DataFrame, years: list[int]
+) -> dict:
+    """The run's headline figures (units in METRIC_UNITS), flat so `dvc exp show` shows each."""
+    start, end = min(years), max(years)
+    at_end = stocks.set_index("year").loc[end] if end in set(stocks["year"]) else None
+    if at_end is None:
+        raise ReportError(f"v_pool_indicators has no rows for the end year {end}")
+    area = float(ages_end["area_ha"].sum())
+    m = {
+        "start_year": int(start),
+        "end_year": int(end),
+        "n_years": len(years),
+        "area_ha": _r(area, 4),
+        "total_ecosystem_c_end_tc": _r(at_end["total_ecosystem"]),
+        "total_ecosystem_c_end_tc_per_ha": _r(at_end["total_ecosystem"] / area, 4) if area > 0 else 0.0,
+        "total_biomass_c_end_tc": _r(at_end["total_biomass"]),
+        "dead_organic_matter_c_end_tc": _r(at_end["deadwood"] + at_end["litter"]),
+        "soil_c_end_tc": _r(at_end["soil_carbon"]),
+        "cumulative_nbp_tc": _r(changes["nbp"].sum()),
+        "cumulative_nep_tc": _r(changes["nep"].sum()),
+        "mean_npp_tc_per_yr": _r(changes["npp"].mean()),
+        "mean_npp_tc_per_ha_yr": _r(changes["npp"].mean() / area, 4) if area > 0 else 0.0,
+        "total_disturbance_emissions_tc": _r(disturbances["emissions_tc"].sum()),
+        "area_disturbed_ha": _r(disturbances["area_disturbed_ha"].sum(), 4),
+    }
+    if start - 1 in set(stocks["year"]):  # the post-spinup state is in the table
+        initial = float(stocks.set_index("year").loc[start - 1, "total_ecosystem"])
+        m["total_ecosystem_c_initial_tc"] = _r(initial)
+        m["delta_total_ecosystem_tc"] = _r(at_end["total_ecosystem"] - initial)
+    return m
+
+
+def summarize_tables(tables: CompiledTables) -> Summary:
+    """Metrics and the plot tables (stocks, stock_changes, disturbance_emissions, age_classes)."""
+    years = simulated_years(tables)
+    stocks = stocks_by_year(tables.pool_indicators, min(years))
+    changes = stock_changes_by_year(tables.stock_change_indicators)
+    dist = emissions_by_disturbance_type(tables.disturbance_fluxes, tables.disturbed_areas)
+    ages = age_class_distribution(tables.age_indicators, max(years))
+    metrics = headline_metrics(stocks, changes, dist, ages, years)
+    return Summary(
+        metrics=metrics,
+        tables={"stocks": stocks, "stock_changes": changes, "disturbance_emissions": dist, "age_classes": ages},
+    )
+
+
+# ---------------------------------------------------------------- wiring (stage / CLI)
+
+
+def summarize_run(
+    output_dir: str | Path,
+    metrics_path: str | Path,
+    plots_dir: str | Path,
+    figures_dir: str | Path,
+    *,
+    maps: bool = True,
+    dpi: int = 100,
+) -> dict:
+    """Summarize a run directory (compiled_gcbm_output.db + spatial/) into metrics.json,
+    plots_dir/*.csv and figures_dir/*.png. Returns the metrics."""
+    from flintcloud.report import figures as fig
+
+    output_dir = Path(output_dir)
+    summary = summarize_tables(read_compiled_tables(output_dir / "compiled_gcbm_output.db"))
+    years = list(range(summary.metrics["start_year"], summary.metrics["end_year"] + 1))
+    charts = fig.charts(summary.tables)
+    if maps:
+        m = read_maps(output_dir / "spatial", years)
+        charts.update(fig.maps(m))
+    with atomic_dir(plots_dir) as tmp:
+        for name, table in summary.tables.items():
+            table.to_csv(tmp / f"{name}.csv", index=False, float_format="%.6f")
+    with atomic_dir(figures_dir) as tmp:
+        for name, figure in charts.items():
+            figure.savefig(tmp / f"{name}.png", dpi=dpi, metadata={"Software": None})
+    with atomic_file(metrics_path, "w", encoding="utf-8") as fh:
+        json.dump(summary.metrics, fh, indent=2)
+        fh.write("\n")
+    return summary.metrics

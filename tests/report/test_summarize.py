@@ -1,0 +1,134 @@
+from __future__ import annotations
+
+import json
+import sqlite3
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from flintcloud.errors import ReportError
+from flintcloud.report import summarize as s
+
+from .conftest import AREA, FIRE, YEARS, build_compiled_db, build_spatial, expected
+
+
+def test_tables_and_metrics_match_the_compiled_db(compiled_db):
+    exp = expected()
+    summary = s.summarize_tables(s.read_compiled_tables(compiled_db))
+    m = summary.metrics
+    assert (m["start_year"], m["end_year"], m["n_years"]) == (2010, 2012, 3)
+    assert m["total_ecosystem_c_end_tc"] == pytest.approx(exp["te"][2012])
+    assert m["total_ecosystem_c_initial_tc"] == pytest.approx(exp["te"][0])
+    # mass balance: cumulative NBP is the change in total ecosystem carbon
+    assert m["cumulative_nbp_tc"] == pytest.approx(sum(exp["nbp"].values()))
+    assert m["delta_total_ecosystem_tc"] == pytest.approx(m["cumulative_nbp_tc"], abs=1e-3)
+    assert m["mean_npp_tc_per_yr"] == pytest.approx(200.0)
+    assert m["mean_npp_tc_per_ha_yr"] == pytest.approx(2.0)
+    assert m["area_ha"] == pytest.approx(exp["area"])
+    assert m["total_ecosystem_c_end_tc_per_ha"] == pytest.approx(exp["te"][2012] / exp["area"], rel=1e-6)
+    assert m["total_disturbance_emissions_tc"] == pytest.approx(exp["dist_emissions"])  # snag transfer excluded
+    assert m["area_disturbed_ha"] == pytest.approx(FIRE["area"])
+    assert set(m) <= set(s.METRIC_UNITS)
+
+    stocks = summary.tables["stocks"]
+    assert list(stocks["year"]) == [2009, 2010, 2011, 2012]  # post-spinup state shown as start - 1
+    assert np.allclose(np.diff(stocks["total_ecosystem"]), summary.tables["stock_changes"]["nbp"])
+    assert stocks["total_biomass"].iloc[-1] == pytest.approx(0.3 * exp["te"][2012])
+
+    ages = summary.tables["age_classes"]
+    assert list(ages["age_range"]) == ["1-20", "41-60"]
+    assert ages["area_ha"].sum() == pytest.approx(sum(AREA.values()))
+
+    dist = summary.tables["disturbance_emissions"]
+    assert dist.to_dict("records") == [
+        {"disturbance_type": "Wildfire", "area_disturbed_ha": 10.0, "emissions_tc": 170.0}
+    ]
+
+
+def test_run_without_disturbance_tables_reports_zero(tmp_path):
+    db = build_compiled_db(tmp_path / "c.db", with_disturbances=False)
+    summary = s.summarize_tables(s.read_compiled_tables(db))
+    assert summary.metrics["total_disturbance_emissions_tc"] == 0.0
+    assert summary.metrics["area_disturbed_ha"] == 0.0
+    assert summary.tables["disturbance_emissions"].empty
+    assert summary.metrics["cumulative_nbp_tc"] == pytest.approx(3 * (200.0 - 160.0))
+
+
+def test_age_classes_sorted_numerically():
+    df = pd.DataFrame({"year": [5] * 4, "age_range": ["101-120", "21-40", "1-20", "300+"], "area": [1.0, 2, 3, 4]})
+    out = s.age_class_distribution(df, 5)
+    assert list(out["age_range"]) == ["1-20", "21-40", "101-120", "300+"]
+    assert list(out["age_class"]) == [1, 2, 3, 4]
+
+
+def test_missing_db_is_a_report_error(tmp_path):
+    with pytest.raises(ReportError, match="compiled output db .*nope.db.* not found"):
+        s.read_compiled_tables(tmp_path / "nope.db")
+    assert not (tmp_path / "nope.db").exists()  # no empty db created
+
+
+def test_missing_table_and_column_are_named(tmp_path):
+    db = build_compiled_db(tmp_path / "c.db")
+    with sqlite3.connect(db) as c:
+        c.execute("DROP TABLE v_age_indicators")
+    with pytest.raises(ReportError, match="no table 'v_age_indicators'"):
+        s.read_compiled_tables(db)
+    db2 = build_compiled_db(tmp_path / "d.db")
+    with sqlite3.connect(db2) as c:
+        c.execute("ALTER TABLE v_pool_indicators RENAME COLUMN pool_tc TO value")
+    with pytest.raises(ReportError, match=r"'v_pool_indicators' lacks column\(s\) \['pool_tc'\]"):
+        s.read_compiled_tables(db2)
+
+
+def test_not_sqlite_is_a_report_error(tmp_path):
+    bad = tmp_path / "compiled.db"
+    bad.write_text("not a database")
+    with pytest.raises(ReportError, match="cannot read compiled output db"):
+        s.read_compiled_tables(bad)
+
+
+def test_cumulative_map_keeps_nodata_only_where_always_nodata():
+    a = np.array([[1.0, np.nan], [np.nan, 2.0]])
+    b = np.array([[1.0, np.nan], [3.0, 2.0]])
+    out = s.cumulative_map([a, b])
+    assert out[0, 0] == 2.0 and np.isnan(out[0, 1]) and out[1, 0] == 3.0 and out[1, 1] == 4.0
+
+
+def test_read_maps_sums_nbp_and_reports_missing_years(tmp_path):
+    spatial = build_spatial(tmp_path / "spatial")
+    m = s.read_maps(spatial, YEARS)
+    assert m.end_year == 2012
+    assert np.isnan(m.total_ecosystem_end[0, 0]) and np.isnan(m.cumulative_nbp[0, 0])
+    assert m.total_ecosystem_end[1, 1] == pytest.approx(102.0)
+    assert m.cumulative_nbp[1, 1] == pytest.approx(0.5 + 1.5 + 2.5)
+    (spatial / "NBP_2011.tif").unlink()
+    with pytest.raises(ReportError, match=r"spatial outputs missing .*\['NBP_2011.tif'\]"):
+        s.read_maps(spatial, YEARS)
+
+
+def test_summarize_run_writes_metrics_plots_and_figures(run_dir, tmp_path):
+    reports = tmp_path / "reports"
+    metrics = s.summarize_run(run_dir, reports / "metrics.json", reports / "plots", reports / "figures")
+    on_disk = json.loads((reports / "metrics.json").read_text())
+    assert on_disk == metrics
+    assert on_disk["total_ecosystem_c_end_tc"] == pytest.approx(expected()["te"][2012])
+    assert sorted(p.name for p in (reports / "plots").iterdir()) == [
+        "age_classes.csv", "disturbance_emissions.csv", "stock_changes.csv", "stocks.csv"]
+    stocks = pd.read_csv(reports / "plots" / "stocks.csv")
+    assert list(stocks["year"]) == [2009, 2010, 2011, 2012]
+    pngs = sorted(p.name for p in (reports / "figures").iterdir())
+    assert pngs == ["age_classes.png", "disturbance_emissions.png", "map_cumulative_nbp.png",
+                    "map_total_ecosystem_c.png", "stock_changes.png", "stocks.png"]
+    assert all((reports / "figures" / p).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for p in pngs)
+
+
+def test_failed_summary_leaves_previous_outputs(run_dir, tmp_path):
+    reports = tmp_path / "reports"
+    s.summarize_run(run_dir, reports / "metrics.json", reports / "plots", reports / "figures")
+    before = (reports / "metrics.json").read_text()
+    (run_dir / "spatial" / "NBP_2012.tif").unlink()
+    with pytest.raises(ReportError):
+        s.summarize_run(run_dir, reports / "metrics.json", reports / "plots", reports / "figures")
+    assert (reports / "metrics.json").read_text() == before
+    assert len(list((reports / "plots").iterdir())) == 4
