@@ -1,0 +1,185 @@
+"""Read the CBM parameters of a project's gcbm_input.db (Recliner2GCBM schema).
+
+``read_input_db(path)`` does the I/O: it checks that the file exists and is
+SQLite, that every table and column the engine needs is there, and returns an
+``InputDb`` of DataFrames. Nothing here falls back on libcbm's bundled Canadian
+defaults: the project's db is the source of truth.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+import pandas as pd
+
+from flintcloud.errors import DatabaseError
+
+SQLITE_MAGIC = b"SQLite format 3\x00"
+
+# table -> columns the engine reads. Checked before anything is queried so that a
+# malformed db fails with one message naming the table/column, not a SQL error.
+REQUIRED_COLUMNS: dict[str, tuple[str, ...]] = {
+    "pool": ("id", "name"),
+    "dom_pool": ("id", "pool_id"),
+    "decay_parameter": ("dom_pool_id", "base_decay_rate", "reference_temp", "q10", "prop_to_atmosphere", "max_rate"),
+    "admin_boundary": ("id", "name", "stump_parameter_id"),
+    "eco_boundary": ("id", "name"),
+    "spatial_unit": ("id", "admin_boundary_id", "eco_boundary_id", "spinup_parameter_id"),
+    "spinup_parameter": ("id", "historic_disturbance_type_id", "return_interval", "max_rotations", "mean_annual_temperature"),
+    "species": ("id", "name", "forest_type_id", "genus_id"),
+    "forest_type": ("id", "name"),
+    "genus": ("id", "name"),
+    "classifier": ("id", "name"),
+    "classifier_value": ("id", "classifier_id", "value"),
+    "growth_curve": ("id",),
+    "growth_curve_classifier_value": ("growth_curve_id", "classifier_value_id"),
+    "growth_curve_component": ("id", "growth_curve_id", "species_id"),
+    "growth_curve_component_value": ("growth_curve_component_id", "age", "merchantable_volume"),
+    "vol_to_bio_factor": ("id", "a", "b"),
+    "vol_to_bio_factor_association": ("spatial_unit_id", "species_id", "vol_to_bio_factor_id", "root_parameter_id"),
+    "root_parameter": ("id", "hw_a", "sw_a", "hw_b", "frp_a", "frp_b", "frp_c"),
+    "stump_parameter": ("id", "sw_top_proportion", "sw_stump_proportion", "hw_top_proportion", "hw_stump_proportion"),
+    "turnover_parameter": (
+        "id", "foliage", "stem", "branch", "stem_snag", "branch_snag", "coarse_root", "fine_root",
+        "branch_snag_split", "coarse_ag_split", "fine_ag_split",
+    ),
+    "turnover_parameter_association": ("genus_id", "eco_boundary_id", "turnover_parameter_id"),
+    "disturbance_type": ("id", "name", "code", "transition_land_class_id"),
+    "disturbance_matrix": ("id",),
+    "disturbance_matrix_value": ("disturbance_matrix_id", "source_pool_id", "sink_pool_id", "proportion"),
+    "disturbance_matrix_association": ("spatial_unit_id", "disturbance_type_id", "disturbance_matrix_id"),
+    "land_class": ("id", "code", "is_forest"),
+    "transition": ("id", "transition_type_id", "age", "regen_delay"),
+    "transition_type": ("id", "name"),
+    "transition_classifier_value": ("transition_id", "classifier_value_id"),
+}
+
+
+@dataclass(frozen=True)
+class InputDb:
+    """The parameters of one gcbm_input.db, as DataFrames (pure data, no connection)."""
+
+    path: Path
+    pools: pd.DataFrame  # id, name
+    dom_pools: pd.DataFrame  # id, pool_id
+    decay_parameters: pd.DataFrame  # dom_pool_id, base_decay_rate, reference_temp, q10, prop_to_atmosphere, max_rate
+    spatial_units: pd.DataFrame  # spatial_unit_id, admin/eco names and ids, spinup parameters
+    species: pd.DataFrame  # id, name, forest_type_id, genus_id, forest_type
+    vol_to_bio_factors: pd.DataFrame  # vol_to_bio_factor table as is
+    vol_to_bio_associations: pd.DataFrame  # spatial_unit_id, species_id, vol_to_bio_factor_id, root_parameter_id
+    root_parameters: pd.DataFrame
+    stump_parameters: pd.DataFrame
+    turnover_by_genus: pd.DataFrame  # eco_boundary_id, genus_id, turnover columns
+    growth_curve_components: pd.DataFrame  # growth_curve_id, component_id, species_id, forest_type, age, volume
+    growth_curve_classifiers: pd.DataFrame  # growth_curve_id, classifier_name, classifier_value
+    classifier_names: list[str]
+    disturbance_types: pd.DataFrame  # id, name, code, transition_land_class_id
+    disturbance_matrix_values: pd.DataFrame  # disturbance_matrix_id, source_pool, sink_pool, proportion
+    disturbance_matrix_associations: pd.DataFrame  # spatial_unit_id, disturbance_type_id, disturbance_matrix_id
+    transitions: pd.DataFrame  # transition_id, reset_type, age, regen_delay
+    transition_classifiers: pd.DataFrame  # transition_id, classifier_name, classifier_value
+    land_classes: pd.DataFrame
+
+    def disturbance_type_id(self, name: str) -> int:
+        """The id of a disturbance type by its name (GCBM matches names exactly)."""
+        hit = self.disturbance_types.loc[self.disturbance_types["name"] == name, "id"]
+        if hit.empty:
+            raise DatabaseError(
+                f"disturbance type {name!r} is not in table disturbance_type of {str(self.path)!r}"
+            )
+        return int(hit.iloc[0])
+
+    def spatial_unit_id(self, admin_boundary: str, eco_boundary: str) -> int:
+        """The spatial unit of an admin/eco boundary pair, as GCBM's spatial_unit_id query finds it."""
+        su = self.spatial_units
+        hit = su.loc[(su["admin_boundary"] == admin_boundary) & (su["eco_boundary"] == eco_boundary), "spatial_unit_id"]
+        if hit.empty:
+            raise DatabaseError(
+                f"no spatial_unit for admin boundary {admin_boundary!r} and eco boundary {eco_boundary!r} "
+                f"in {str(self.path)!r}"
+            )
+        return int(hit.iloc[0])
+
+
+def _query(name: str) -> str:
+    return resources.files("flintcloud.inputdb").joinpath("sql", name).read_text(encoding="utf-8")
+
+
+def check_sqlite_file(path: Path) -> None:
+    """Raise DatabaseError unless ``path`` is an existing SQLite file (sqlite3.connect would create one)."""
+    path = Path(path)
+    if not path.is_file():
+        raise DatabaseError(f"input database {str(path)!r} does not exist (expected gcbm_input.db, a SQLite file)")
+    with open(path, "rb") as fh:
+        head = fh.read(len(SQLITE_MAGIC))
+    if head != SQLITE_MAGIC:
+        raise DatabaseError(f"input database {str(path)!r} is not a SQLite database")
+
+
+def check_schema(conn: sqlite3.Connection, path: Path, required: dict[str, tuple[str, ...]] = REQUIRED_COLUMNS) -> None:
+    """Raise DatabaseError naming every missing table or column at once."""
+    tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type IN ('table', 'view')")}
+    problems = []
+    for table, columns in required.items():
+        if table not in tables:
+            problems.append(f"missing table {table!r}")
+            continue
+        have = {r[1] for r in conn.execute(f'PRAGMA table_info("{table}")')}
+        missing = [c for c in columns if c not in have]
+        if missing:
+            problems.append(f"table {table!r} lacks column(s) {', '.join(map(repr, missing))}")
+    if problems:
+        raise DatabaseError(f"input database {str(path)!r}: " + "; ".join(problems))
+
+
+def read_input_db(path: str | Path) -> InputDb:
+    """Read everything the engine needs from a gcbm_input.db."""
+    path = Path(path)
+    check_sqlite_file(path)
+    try:
+        with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as conn:
+            check_schema(conn, path)
+            return parse_input_db(conn, path)
+    except sqlite3.DatabaseError as err:
+        raise DatabaseError(f"input database {str(path)!r} could not be read: {err}") from err
+
+
+def parse_input_db(conn: sqlite3.Connection, path: Path) -> InputDb:
+    """Build an InputDb from an open connection (schema already checked)."""
+
+    def table(name: str, columns: str = "*") -> pd.DataFrame:
+        return pd.read_sql(f'SELECT {columns} FROM "{name}"', conn)
+
+    species = pd.read_sql(
+        "SELECT s.id, s.name, s.forest_type_id, s.genus_id, ft.name AS forest_type "
+        "FROM species s INNER JOIN forest_type ft ON ft.id = s.forest_type_id",
+        conn,
+    )
+    classifiers = table("classifier").sort_values("id")
+    return InputDb(
+        path=path,
+        pools=table("pool", "id, name"),
+        dom_pools=table("dom_pool", "id, pool_id"),
+        decay_parameters=table("decay_parameter"),
+        spatial_units=pd.read_sql(_query("spatial_units.sql"), conn),
+        species=species,
+        vol_to_bio_factors=table("vol_to_bio_factor"),
+        vol_to_bio_associations=table("vol_to_bio_factor_association"),
+        root_parameters=table("root_parameter"),
+        stump_parameters=table("stump_parameter"),
+        turnover_by_genus=pd.read_sql(_query("turnover_by_genus.sql"), conn),
+        growth_curve_components=pd.read_sql(_query("growth_curve_components.sql"), conn),
+        growth_curve_classifiers=pd.read_sql(_query("growth_curve_classifiers.sql"), conn),
+        classifier_names=[str(n) for n in classifiers["name"]],
+        disturbance_types=table("disturbance_type", "id, name, code, transition_land_class_id"),
+        disturbance_matrix_values=pd.read_sql(_query("disturbance_matrix_values.sql"), conn),
+        disturbance_matrix_associations=table(
+            "disturbance_matrix_association", "spatial_unit_id, disturbance_type_id, disturbance_matrix_id"
+        ),
+        transitions=pd.read_sql(_query("transitions.sql"), conn),
+        transition_classifiers=pd.read_sql(_query("transition_classifiers.sql"), conn),
+        land_classes=table("land_class"),
+    )
