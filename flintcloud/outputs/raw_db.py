@@ -1,0 +1,417 @@
+"""The raw ``gcbm_output.db``: GCBM's CBMAggregatorSQLiteWriter star schema, from StepOutputs.
+
+Semantics follow moja.canada's CBMAggregatorLandUnitData (read at the source):
+
+- A *location* is one (classifier set, date, land class, age class) combination; its area is the sum of
+  the areas of the stands in it. The age class is CBMAgeIndicators' ``age_class`` variable, which
+  GCBM updates at TimingInit and TimingEndStep, i.e. before OutputStep: the class of the stand's age
+  at the *end* of the step (after this step's growth and disturbances). AgeArea uses the same age, so
+  each location has one AgeArea row with the location's own age class and area.
+- ``Pools``: every pool of every location (zeros included), tC = tC/ha x area.
+- ``Fluxes``: per location, module, disturbance record and source/sink pool; the diagonal (source ==
+  sink) and zero fluxes are not recorded; nothing is recorded for the post-spinup step 0.
+- ``DisturbanceDimension``: one record per (location, disturbance type, previous location), where the
+  previous location is the one the same stand had in the previous step; area = disturbed area.
+- ``AgeClassDimension``: GCBM's AgeClassHelper classes, all written up front: id 1 = (-1, -1) for
+  non-forest, then ``age_class_range``-wide classes up to ``age_maximum - 1``, then (age_maximum, -1).
+
+Memory: each step is aggregated to its locations and written at once; only the per-stand location ids
+of the previous step (for ``previousLocationDimId``) are kept between steps. The database is written
+to a temporary sibling and moved into place by ``close()`` (flintcloud.atomic).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import sqlite3
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from flintcloud.atomic import atomic_path
+from flintcloud.engine.step import DISTURBANCE, StepOutput
+from flintcloud.errors import OutputError
+
+# ModuleInfoDimension metadata GCBM records for the CBM modules (libraryType, libraryInfoId,
+# moduleType, moduleId), as in GCBM's own output for the FLINT.Cloud demo. Other module names get
+# libraryType 3 / libraryInfoId 11 / moduleType 0 and an id after these.
+_KNOWN_MODULES = {
+    "CBMGrowthModule": (3, 11, 0, 6),
+    "CBMDecayModule": (3, 11, 5, 7),
+    "CBMDisturbanceEventModule": (3, 11, 1, 3),
+}
+
+_NULL = "\x00null"  # stands in for a missing classifier value while factorizing
+
+
+def classifier_column(name: str) -> str:
+    """GCBM's column name for a classifier: '.' and ' ' become '_'."""
+    return name.replace(".", "_").replace(" ", "_")
+
+
+def age_class_table(age_class_range: int, age_maximum: int) -> pd.DataFrame:
+    """AgeClassDimension rows (id, startAge, endAge) as GCBM's AgeClassHelper generates them."""
+    if age_class_range <= 0 or age_maximum <= 0:
+        raise OutputError(
+            f"age_class_range ({age_class_range!r}) and age_maximum ({age_maximum!r}) must be positive integers"
+        )
+    n_classes = 1 + math.ceil(age_maximum / age_class_range)
+    starts = [-1] + [(k - 1) * age_class_range for k in range(1, n_classes)] + [age_maximum]
+    ends = [-1] + [min(k * age_class_range - 1, age_maximum - 1) for k in range(1, n_classes)] + [-1]
+    return pd.DataFrame({"id": np.arange(1, n_classes + 2), "startAge": starts, "endAge": ends})
+
+
+def age_class_ids(age: np.ndarray, age_class_range: int, age_maximum: int) -> np.ndarray:
+    """AgeClassDimension id of each age (GCBM's AgeClassHelper::toAgeClass, plus 1)."""
+    age = np.asarray(age, dtype=np.int64)
+    n_classes = 1 + math.ceil(age_maximum / age_class_range)
+    cls = np.where(age >= age_maximum, n_classes, age // age_class_range + 1)
+    cls = np.where(age < 0, 0, cls)
+    return cls + 1
+
+
+def _group_sum(codes: np.ndarray, n_groups: int, values: np.ndarray) -> np.ndarray:
+    """Sum the rows of `values` (n, k) by group code (0..n_groups-1), vectorised."""
+    out = np.zeros((n_groups,) + values.shape[1:], dtype=np.float64)
+    if len(codes) == 0:
+        return out
+    order = np.argsort(codes, kind="stable")
+    sorted_codes = codes[order]
+    starts = np.flatnonzero(np.r_[True, sorted_codes[1:] != sorted_codes[:-1]])
+    out[sorted_codes[starts]] = np.add.reduceat(values[order], starts, axis=0)
+    return out
+
+
+class RawOutputWriter:
+    """Reporter: aggregates every StepOutput into GCBM's raw output database at `path`.
+
+    Use as a context manager (or call ``close()`` on success / ``abort()`` on failure): nothing
+    appears at `path` until ``close()`` has written the whole database.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike,
+        classifier_names: list[str],
+        age_class_range: int = 20,
+        age_maximum: int = 300,
+    ):
+        self.path = Path(path)
+        if not classifier_names:
+            raise OutputError(f"{self.path}: at least one classifier name is needed for ClassifierSetDimension")
+        self.classifier_names = list(classifier_names)
+        columns = [classifier_column(n) for n in self.classifier_names]
+        if len(set(c.lower() for c in columns)) != len(columns):
+            raise OutputError(f"{self.path}: classifier names {self.classifier_names!r} collide as SQL columns")
+        self.age_class_range = int(age_class_range)
+        self.age_maximum = int(age_maximum)
+        age_classes = age_class_table(self.age_class_range, self.age_maximum)
+
+        self._stack = contextlib.ExitStack()
+        self._tmp = self._stack.enter_context(atomic_path(self.path))
+        self._closed = False
+        try:
+            self._conn = sqlite3.connect(self._tmp)
+            self._conn.execute("PRAGMA journal_mode=OFF")
+            self._conn.execute("PRAGMA synchronous=OFF")
+            ddl = resources.files("flintcloud.outputs").joinpath("sql/raw_schema.sql").read_text()
+            ddl = ddl.replace("{classifier_columns}", ", ".join(f'"{c}" VARCHAR' for c in columns))
+            self._conn.executescript(ddl)
+            self._conn.executemany("INSERT INTO AgeClassDimension VALUES (?, ?, ?)", age_classes.values.tolist())
+        except BaseException:
+            self.abort()
+            raise
+        self._cset_sql = f"INSERT INTO ClassifierSetDimension VALUES ({', '.join('?' * (len(columns) + 1))})"
+
+        self._csets: dict[tuple, int] = {}
+        self._land_classes: dict[str, int] = {}
+        self._modules: dict[str, int] = {}
+        self._dist_types: dict[int, int] = {}
+        self._pool_names: list[str] | None = None
+        self._next = {"date": 1, "location": 1, "pool": 1, "flux": 1, "disturbance": 1, "agearea": 1}
+        self._expected_step = 0
+        self._n_stands: int | None = None
+        self._prev_location: np.ndarray | None = None
+
+    # -- lifecycle -------------------------------------------------------------------------
+    def __enter__(self) -> RawOutputWriter:
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()
+
+    def close(self) -> Path:
+        """Finish the database and move it to `path`."""
+        if self._closed:
+            return self.path
+        if self._expected_step == 0:
+            self.abort()
+            raise OutputError(f"{self.path}: no StepOutput was reported; the raw output database would be empty")
+        try:
+            self._conn.commit()
+            self._conn.close()
+        except BaseException:
+            self.abort()
+            raise
+        self._closed = True
+        self._stack.close()  # atomic_path: os.replace(tmp, path)
+        return self.path
+
+    def abort(self) -> None:
+        """Discard everything written so far; `path` keeps what it had."""
+        if self._closed:
+            return
+        self._closed = True
+        with contextlib.suppress(Exception):
+            self._conn.close()
+        self._stack.__exit__(OutputError, OutputError("aborted"), None)
+
+    # -- the reporter ------------------------------------------------------------------------
+    def __call__(self, step: StepOutput) -> None:
+        if self._closed:
+            raise OutputError(f"{self.path}: StepOutput for step {step.step} reported after close()")
+        try:
+            self._write_step(step)
+        except BaseException:
+            self.abort()
+            raise
+
+    def _check(self, step: StepOutput) -> int:
+        n = step.n_stands
+        if step.step != self._expected_step:
+            raise OutputError(
+                f"{self.path}: expected StepOutput step {self._expected_step} (steps must come in order from 0, "
+                f"the post-spinup state), got step {step.step}"
+            )
+        if self._n_stands is not None and n != self._n_stands:
+            raise OutputError(f"{self.path}: step {step.step} has {n} stands, earlier steps had {self._n_stands}")
+        shapes = {
+            "pools": (step.pools.shape, (n, len(step.pool_names))),
+            "fluxes": (np.shape(step.fluxes), (n, len(step.flux_keys))),
+            "age": (np.shape(step.age), (n,)),
+            "area_ha": (np.shape(step.area_ha), (n,)),
+            "land_class": (np.shape(step.land_class), (n,)),
+            "disturbance_type_id": (np.shape(step.disturbance_type_id), (n,)),
+        }
+        for name, (got, want) in shapes.items():
+            if tuple(got) != want:
+                raise OutputError(f"{self.path}: StepOutput.{name} of step {step.step} has shape {got}, expected {want}")
+        missing = [c for c in self.classifier_names if c not in step.classifiers.columns]
+        if missing:
+            raise OutputError(
+                f"{self.path}: StepOutput.classifiers of step {step.step} lacks classifier column(s) {missing!r}"
+            )
+        if self._pool_names is None:
+            self._pool_names = list(step.pool_names)
+            self._conn.executemany(
+                "INSERT INTO PoolDimension VALUES (?, ?)", [(i + 1, p) for i, p in enumerate(self._pool_names)]
+            )
+        elif list(step.pool_names) != self._pool_names:
+            raise OutputError(f"{self.path}: pool names of step {step.step} differ from step 0's")
+        return n
+
+    def _ids(self, table: dict, keys, insert) -> np.ndarray:
+        """Dimension ids of `keys` (unique values), adding unseen ones through `insert(id, key)`."""
+        out = np.empty(len(keys), dtype=np.int64)
+        for i, key in enumerate(keys):
+            if key not in table:
+                table[key] = len(table) + 1
+                insert(table[key], key)
+            out[i] = table[key]
+        return out
+
+    def _take(self, counter: str, n: int) -> np.ndarray:
+        first = self._next[counter]
+        self._next[counter] = first + n
+        return np.arange(first, first + n, dtype=np.int64)
+
+    def _write_step(self, step: StepOutput) -> None:
+        n = self._check(step)
+        conn = self._conn
+        area = np.asarray(step.area_ha, dtype=np.float64)
+
+        # DateDimension: GCBM's post-spinup record is all zeros but the step length.
+        date_id = int(self._take("date", 1)[0])
+        if step.step == 0:
+            conn.execute("INSERT INTO DateDimension VALUES (?, 0, 0, 0, 0, 0.0, 1.0)", (date_id,))
+        else:
+            conn.execute("INSERT INTO DateDimension VALUES (?, ?, ?, 1, 1, 1.0, 1.0)", (date_id, step.step, step.year))
+
+        # Classifier sets, land classes, age classes per stand.
+        cls = step.classifiers[self.classifier_names].astype(object)
+        cls = cls.where(cls.notna(), _NULL).astype(str)
+        cset_codes, cset_uniques = pd.factorize(pd.MultiIndex.from_frame(cls))
+        cset_keys = [tuple(None if v == _NULL else v for v in key) for key in cset_uniques]
+        cset_ids = self._ids(
+            self._csets, cset_keys, lambda i, key: conn.execute(self._cset_sql, (i, *key))
+        )[cset_codes]
+        land_codes, land_uniques = pd.factorize(np.asarray(step.land_class).astype(str))
+        land_ids = self._ids(
+            self._land_classes,
+            list(land_uniques),
+            lambda i, key: conn.execute("INSERT INTO LandClassDimension VALUES (?, ?)", (i, key)),
+        )[land_codes]
+        age_ids = age_class_ids(step.age, self.age_class_range, self.age_maximum)
+
+        # LocationDimension and AgeArea (one row per location: its own age class and area).
+        loc_codes, loc_uniques = pd.factorize(pd.MultiIndex.from_arrays([cset_ids, land_ids, age_ids]))
+        n_loc = len(loc_uniques)
+        loc_ids = self._take("location", n_loc)
+        loc_area = np.bincount(loc_codes, weights=area, minlength=n_loc)
+        u_cset = loc_uniques.get_level_values(0).to_numpy()
+        u_land = loc_uniques.get_level_values(1).to_numpy()
+        u_age = loc_uniques.get_level_values(2).to_numpy()
+        conn.executemany(
+            "INSERT INTO LocationDimension VALUES (?, ?, ?, ?, ?, ?)",
+            zip(loc_ids.tolist(), u_cset.tolist(), [date_id] * n_loc, u_land.tolist(), u_age.tolist(), loc_area.tolist()),
+        )
+        conn.executemany(
+            "INSERT INTO AgeArea VALUES (?, ?, ?, ?)",
+            zip(self._take("agearea", n_loc).tolist(), loc_ids.tolist(), u_age.tolist(), loc_area.tolist()),
+        )
+        stand_location = loc_ids[loc_codes]
+
+        # Pools: every pool of every location, tC.
+        pool_tc = _group_sum(loc_codes, n_loc, np.asarray(step.pools, dtype=np.float64) * area[:, None])
+        n_pools = pool_tc.shape[1]
+        conn.executemany(
+            "INSERT INTO Pools VALUES (?, ?, ?, ?)",
+            zip(
+                self._take("pool", n_loc * n_pools).tolist(),
+                np.repeat(loc_ids, n_pools).tolist(),
+                np.tile(np.arange(1, n_pools + 1), n_loc).tolist(),
+                pool_tc.ravel().tolist(),
+            ),
+        )
+
+        if step.step > 0:
+            dist_record = self._write_disturbances(step, stand_location, area)
+            self._write_fluxes(step, loc_codes, loc_ids, dist_record, area)
+
+        self._prev_location = stand_location
+        self._n_stands = n
+        self._expected_step += 1
+
+    def _write_disturbances(self, step: StepOutput, stand_location: np.ndarray, area: np.ndarray):
+        """DisturbanceDimension rows; returns (per-stand record code or -1, record ids)."""
+        dist_type = np.asarray(step.disturbance_type_id, dtype=np.int64)
+        disturbed = np.flatnonzero(dist_type != 0)
+        codes = np.full(len(dist_type), -1, dtype=np.int64)
+        if len(disturbed) == 0:
+            return codes, np.empty(0, dtype=np.int64)
+        unknown = sorted(set(dist_type[disturbed].tolist()) - set(step.disturbance_type_name))
+        if unknown:
+            raise OutputError(
+                f"{self.path}: step {step.step} (year {step.year}) has disturbance type id(s) {unknown!r} "
+                "missing from StepOutput.disturbance_type_name"
+            )
+        type_codes, type_uniques = pd.factorize(dist_type[disturbed])
+        type_ids = self._ids(
+            self._dist_types,
+            [int(t) for t in type_uniques],
+            lambda i, code: self._conn.execute(
+                "INSERT INTO DisturbanceTypeDimension VALUES (?, ?, ?)", (i, code, step.disturbance_type_name[code])
+            ),
+        )[type_codes]
+        prev = self._prev_location[disturbed]
+        rec_codes, rec_uniques = pd.factorize(pd.MultiIndex.from_arrays([stand_location[disturbed], type_ids, prev]))
+        n_rec = len(rec_uniques)
+        rec_ids = self._take("disturbance", n_rec)
+        rec_area = np.bincount(rec_codes, weights=area[disturbed], minlength=n_rec)
+        self._conn.executemany(
+            "INSERT INTO DisturbanceDimension VALUES (?, ?, ?, ?, ?)",
+            zip(
+                rec_ids.tolist(),
+                rec_uniques.get_level_values(0).tolist(),
+                rec_uniques.get_level_values(1).tolist(),
+                rec_uniques.get_level_values(2).tolist(),
+                rec_area.tolist(),
+            ),
+        )
+        codes[disturbed] = rec_codes
+        return codes, rec_ids
+
+    def _write_fluxes(self, step, loc_codes, loc_ids, dist_record, area) -> None:
+        keys = list(step.flux_keys)
+        if not keys:
+            return
+        pool_id = {p: i + 1 for i, p in enumerate(self._pool_names)}
+        bad = sorted({p for k in keys for p in (k.source, k.sink) if p not in pool_id})
+        if bad:
+            raise OutputError(f"{self.path}: flux keys of step {step.step} name pool(s) {bad!r} not in pool_names")
+        module_ids = self._ids(
+            self._modules,
+            list(dict.fromkeys(k.module for k in keys)),
+            lambda i, name: self._conn.execute(
+                "INSERT INTO ModuleInfoDimension VALUES (?, ?, ?, ?, ?, ?)",
+                (i, *_KNOWN_MODULES.get(name, (3, 11, 0, 100 + i)), name),
+            ),
+        )
+        module_of = dict(zip(dict.fromkeys(k.module for k in keys), module_ids.tolist()))
+        keep = np.array([k.source != k.sink for k in keys])
+        is_dist = np.array([k.flux_source == DISTURBANCE for k in keys]) & keep
+        is_annual = ~is_dist & keep
+        fluxes = np.asarray(step.fluxes, dtype=np.float64)
+        stand_codes, rec_ids = dist_record
+
+        frames = []
+        if is_annual.any():
+            cols = np.flatnonzero(is_annual)
+            tc = _group_sum(loc_codes, len(loc_ids), fluxes[:, cols] * area[:, None])
+            frames.append(self._flux_frame(tc, loc_ids, None, [keys[j] for j in cols], module_of, pool_id))
+        if is_dist.any():
+            cols = np.flatnonzero(is_dist)
+            undisturbed = stand_codes < 0
+            if undisturbed.any() and np.any(fluxes[np.ix_(undisturbed, cols)] != 0):
+                raise OutputError(
+                    f"{self.path}: step {step.step} (year {step.year}) has disturbance fluxes on stands with "
+                    "disturbance_type_id 0"
+                )
+            hit = ~undisturbed
+            if hit.any():
+                rec_codes = stand_codes[hit]
+                tc = _group_sum(rec_codes, len(rec_ids), fluxes[np.ix_(hit, cols)] * area[hit, None])
+                rec_loc = np.empty(len(rec_ids), dtype=np.int64)
+                rec_loc[rec_codes] = loc_ids[loc_codes[hit]]
+                frames.append(self._flux_frame(tc, rec_loc, rec_ids, [keys[j] for j in cols], module_of, pool_id))
+        if not frames:
+            return
+        df = pd.concat(frames, ignore_index=True)
+        df = df[df["value"] != 0.0]
+        group = ["loc", "module", "dist", "src", "dst"]
+        df = df.groupby(group, sort=False, dropna=False)["value"].sum().reset_index()
+        df = df[df["value"] != 0.0]
+        dist = [None if d < 0 else d for d in df["dist"].tolist()]
+        self._conn.executemany(
+            "INSERT INTO Fluxes VALUES (?, ?, ?, ?, ?, ?, ?)",
+            zip(
+                self._take("flux", len(df)).tolist(),
+                df["loc"].tolist(),
+                df["module"].tolist(),
+                dist,
+                df["src"].tolist(),
+                df["dst"].tolist(),
+                df["value"].tolist(),
+            ),
+        )
+
+    @staticmethod
+    def _flux_frame(tc, row_loc, row_dist, keys, module_of, pool_id) -> pd.DataFrame:
+        n_rows, n_keys = tc.shape
+        return pd.DataFrame(
+            {
+                "loc": np.repeat(row_loc, n_keys),
+                "module": np.tile([module_of[k.module] for k in keys], n_rows),
+                "dist": np.repeat(row_dist, n_keys) if row_dist is not None else np.full(n_rows * n_keys, -1),
+                "src": np.tile([pool_id[k.source] for k in keys], n_rows),
+                "dst": np.tile([pool_id[k.sink] for k in keys], n_rows),
+                "value": tc.ravel(),
+            }
+        )
