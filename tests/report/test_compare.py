@@ -1,0 +1,125 @@
+"""`flintcloud compare`: on a real git + DVC repository built in tmp_path."""
+
+from __future__ import annotations
+
+import math
+import shutil
+
+import numpy as np
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from flintcloud.cli import main
+from flintcloud.errors import ReportError
+from flintcloud.report.compare import MapRaster, map_difference, metrics_diff, params_diff, year_series
+
+from ._gitdvc import git, init_repo, repro_and_commit, run, DVC, write_params
+
+# Toy model (see _gitdvc.py): 19 valid pixels valued 101..119 plus growth * years simulated;
+# 2010-2012 is 3 years, so end-year total = 2090 + 19 * 3 * growth.
+END_TOTAL = {1.0: 2147.0, 2.0: 2204.0}
+
+
+@pytest.fixture(scope="module")
+def repo(tmp_path_factory):
+    """main: a committed run with growth 1.0; workspace: growth changed to 2.0 and rerun."""
+    path = init_repo(tmp_path_factory.mktemp("compare") / "repo")
+    write_params(path, growth=1.0)
+    repro_and_commit(path, "baseline run")
+    git(path, "checkout", "-q", "-b", "feature")
+    write_params(path, growth=2.0)
+    run([DVC, "repro", "-q"], path)
+    return path
+
+
+def compare(repo, *args):
+    result = CliRunner().invoke(main, ["compare", *args, "--repo", str(repo),
+                                       "--out", str(repo / "reports" / "compare.md")])
+    return result
+
+
+def test_compare_names_both_values_and_the_change(repo):
+    result = compare(repo, "main")
+    assert result.exit_code == 0, result.output
+    md = (repo / "reports" / "compare.md").read_text()
+    assert "| `simulation.growth` | 1.0 | 2.0 |" in md
+    # headline metric: base, branch, change, % change
+    pct = (END_TOTAL[2.0] - END_TOTAL[1.0]) / END_TOTAL[1.0] * 100
+    assert f"| `total_ecosystem_c_end_tc` | 2147 | 2204 | +57 | {pct:+.2f} % |" in md
+    assert "| `cumulative_nbp_tc` | 38 | 76 | +38 | +100.00 % |" in md
+    assert "| `end_year` | 2010 |" not in md and "| `end_year` | 2012 | 2012 | 0 | +0.00 % |" in md
+    # unchanged params are not listed
+    assert "start_year" not in md.split("### Headline metrics")[0]
+    # difference map: branch - base = 3 years * (2.0 - 1.0) on each of the 19 valid pixels
+    assert "end year 2012: 19 of 19 pixels changed; difference min 3, max 3, mean 3, sum 57" in md
+
+
+def test_compare_writes_charts_linked_from_the_markdown(repo):
+    assert compare(repo, "main").exit_code == 0
+    md = (repo / "reports" / "compare.md").read_text()
+    for name in ("stocks", "stock_changes", "total_ecosystem_difference"):
+        png = repo / "reports" / "compare" / f"{name}.png"
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        assert f"(compare/{name}.png)" in md
+    assert not list((repo / "reports").glob(".compare*tmp*"))
+
+
+def test_unknown_base_keeps_previous_report(repo):
+    assert compare(repo, "main").exit_code == 0
+    before = (repo / "reports" / "compare.md").read_bytes()
+    result = compare(repo, "no-such-branch")
+    assert result.exit_code != 0
+    assert isinstance(result.exception, ReportError)
+    assert "unknown git revision 'no-such-branch'" in str(result.exception)
+    assert (repo / "reports" / "compare.md").read_bytes() == before
+
+
+def test_base_output_missing_from_dvc_cache_is_a_clear_error(repo, tmp_path):
+    """The base map lives only in DVC's cache: without it (and no remote) compare says which file."""
+    clone = tmp_path / "clone"
+    shutil.copytree(repo, clone)
+    shutil.rmtree(clone / ".dvc" / "cache")
+    result = compare(clone, "main")
+    assert isinstance(result.exception, ReportError)
+    assert "outputs/simulate" in str(result.exception)
+    assert "main" in str(result.exception)
+
+
+def test_params_diff_lists_added_removed_and_changed():
+    diff = params_diff({"a": 1, "b": "x", "c": 3}, {"a": 2, "b": "x", "d": 4})
+    assert diff.to_dict("records") == [
+        {"param": "a", "base": 1, "branch": 2},
+        {"param": "c", "base": 3, "branch": None},
+        {"param": "d", "base": None, "branch": 4},
+    ]
+
+
+def test_metrics_diff_change_and_percent():
+    diff = metrics_diff({"x": 200.0, "z": 0.0, "gone": 1.0}, {"x": 150.0, "z": 5.0, "new": 2.0}).set_index("metric")
+    assert diff.loc["x", "change"] == -50.0 and diff.loc["x", "pct_change"] == -25.0
+    assert diff.loc["z", "change"] == 5.0 and math.isnan(diff.loc["z", "pct_change"])
+    assert math.isnan(diff.loc["gone", "branch"]) and math.isnan(diff.loc["new", "base"])
+
+
+def test_year_series_long_and_wide():
+    long = pd.DataFrame({"year": [2010, 2010, 2011, 2011], "indicator": ["A", "B", "A", "B"],
+                         "value": [1.0, 2.0, 3.0, 4.0]})
+    wide = year_series(long)
+    assert list(wide.columns) == ["A", "B"] and wide.loc[2011, "B"] == 4.0
+    assert year_series(pd.DataFrame({"age_class": ["0-20"], "area": [3.0]})) is None
+    plain = year_series(pd.DataFrame({"year": [2011, 2010], "nbp": [2.0, 1.0]}))
+    assert list(plain.index) == [2010, 2011] and plain["nbp"].tolist() == [1.0, 2.0]
+
+
+def _raster(values, transform=(10.0, 0.0, 0.0, 0.0, -10.0, 0.0)):
+    arr = np.ma.masked_invalid(np.asarray(values, dtype="float64"))
+    return MapRaster(path="m.tif", year=2020, values=arr, transform=transform, crs="EPSG:3005")
+
+
+def test_map_difference_masks_nodata_and_refuses_other_grids():
+    diff = map_difference(_raster([[1, 2], [np.nan, 4]]), _raster([[1, 5], [7, 2]]))
+    assert diff.n_valid == 3 and diff.n_changed == 2
+    assert (diff.min, diff.max, diff.sum) == (-2.0, 3.0, 1.0)
+    with pytest.raises(ReportError, match="grids differ"):
+        map_difference(_raster([[1, 2]]), _raster([[1], [2]]))
