@@ -1,0 +1,491 @@
+"""Read a project's raster layers, block by block, decoded through their sidecars.
+
+`read_landscape(config)` opens every layer the config uses once, checks that
+they share one grid and CRS and that each has a sidecar, and returns a
+`Landscape`. Pixel data is read lazily, one window at a time
+(`Landscape.blocks()` / `Landscape.read_block(window)`), so memory does not
+grow with the size of the landscape; `Landscape.read()` reads the whole grid
+as a single block (small landscapes, tests).
+
+Decoding: categorical layers (classifiers, admin/eco boundary layers,
+disturbance layers) become int32 *codes* that index the layer's category list
+(`Landscape.categories[layer]`), -1 where the pixel is null. Categories come
+from the sidecar, so codes mean the same thing in every block. A pixel value
+that is neither nodata nor a key of the sidecar's `attributes` is an error.
+
+Which pixels are simulated follows GCBM's CBMBuildLandUnitModule: the
+initial classifier set must be non-empty (every classifier layer has a value;
+with `allow_nulls`, at least one), every `mask_vars` layer must have a value;
+and, because GCBM's spinup and decay need them, the initial age and — when
+they come from layers — the temperature and the admin/eco boundary must have
+values too. Pixels failing those are counted per reason in
+`LandscapeBlock.excluded`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import rasterio
+from rasterio.errors import RasterioError
+from rasterio.windows import Window
+
+from flintcloud.errors import LayerError
+from flintcloud.gcbm.config import GcbmConfig
+from flintcloud.landscape.grid import Grid
+from flintcloud.landscape.sidecar import DisturbanceEvent, LayerSidecar, read_sidecar
+
+GDAL_CACHE_MB = 64
+DEFAULT_BLOCK_PIXELS = 1 << 18  # ~260 k pixels per block: ~40 MB of temporaries
+
+
+@dataclass(frozen=True)
+class LayerInfo:
+    """One layer the simulation reads."""
+
+    name: str
+    path: Path
+    role: str  # classifier | age | temperature | admin_boundary | eco_boundary | disturbance | mask
+    sidecar: LayerSidecar
+    dtype: str
+    nodata: float | None  # the GeoTIFF's nodata, else the sidecar's
+    keys: np.ndarray | None  # sorted int64 pixel values with attributes (categorical layers)
+    categories: list  # decoded value for each code (same order as keys)
+
+
+@dataclass
+class LandscapeBlock:
+    """Decoded pixels of one window."""
+
+    window: Window
+    valid: np.ndarray  # bool (rows, cols): pixels GCBM simulates
+    classifiers: dict[str, np.ndarray]  # classifier name -> int32 codes (-1 null), or a scalar category
+    age: np.ndarray  # int64 (rows, cols); meaningless where not valid
+    temperature: np.ndarray | None  # float64 (rows, cols) or None when not a layer
+    admin_boundary: np.ndarray | None  # int32 codes when a layer, else None
+    eco_boundary: np.ndarray | None
+    disturbances: dict[str, np.ndarray]  # disturbance layer -> int32 codes (-1 no event)
+    excluded: dict[str, int] = field(default_factory=dict)  # reason -> pixel count
+
+    @property
+    def row_off(self) -> int:
+        return int(self.window.row_off)
+
+    @property
+    def col_off(self) -> int:
+        return int(self.window.col_off)
+
+
+@dataclass
+class Landscape:
+    """The layers of a project, on one grid; pixel data read per block."""
+
+    config: GcbmConfig
+    grid: Grid
+    layers: dict[str, LayerInfo]  # layer name -> info
+    classifier_names: list[str]
+    classifier_layer: dict[str, str | None]  # classifier name -> layer name (None: scalar value)
+    block_rows: int
+    block_cols: int
+
+    def categories(self, layer: str) -> list:
+        return self.layers[layer].categories
+
+    def classifier_categories(self, classifier: str) -> list[str]:
+        layer = self.classifier_layer[classifier]
+        if layer is None:
+            return [self.config.classifier_values[classifier]]
+        return self.layers[layer].categories
+
+    def disturbance_events(self, layer: str) -> list[tuple[DisturbanceEvent, ...]]:
+        return self.layers[layer].categories
+
+    def windows(self) -> Iterator[Window]:
+        return self.grid.windows(self.block_rows, self.block_cols)
+
+    def blocks(self) -> Iterator[LandscapeBlock]:
+        """Decoded blocks in row-major order; datasets stay open while iterating."""
+        with _OpenLayers(self.layers) as datasets:
+            for window in self.windows():
+                yield self._decode(datasets, window)
+
+    def read_block(self, window: Window) -> LandscapeBlock:
+        with _OpenLayers(self.layers) as datasets:
+            return self._decode(datasets, window)
+
+    def read(self) -> LandscapeBlock:
+        """The whole grid as one block (small landscapes only)."""
+        return self.read_block(Window(0, 0, self.grid.width, self.grid.height))
+
+    # ------------------------------------------------------------------ decoding
+
+    def _decode(self, datasets: dict, window: Window) -> LandscapeBlock:
+        cfg = self.config
+        shape = (int(window.height), int(window.width))
+        raw = {name: _read(ds, self.layers[name], window) for name, ds in datasets.items()}
+
+        classifiers: dict[str, np.ndarray] = {}
+        null_counts = []
+        for cname in self.classifier_names:
+            layer = self.classifier_layer[cname]
+            if layer is None:
+                classifiers[cname] = np.zeros(shape, dtype=np.int32)
+            else:
+                classifiers[cname] = _codes(raw[layer], self.layers[layer], window)
+                null_counts.append(classifiers[cname] < 0)
+        if null_counts:
+            nulls = np.stack(null_counts)
+            cset_ok = ~nulls.any(axis=0) if not cfg.classifier_allow_nulls else ~nulls.all(axis=0)
+        else:
+            cset_ok = np.ones(shape, dtype=bool)
+        valid = cset_ok.copy()
+        excluded = {"no_classifier_set": int((~cset_ok).sum())}
+
+        for layer in cfg.mask_layers:
+            ok = ~_null(raw[layer], self.layers[layer])
+            excluded[f"mask:{layer}"] = int((valid & ~ok).sum())
+            valid &= ok
+
+        if cfg.age_layer is not None:
+            info = self.layers[cfg.age_layer]
+            age_raw = raw[cfg.age_layer]
+            ok = ~_null(age_raw, info)
+            if info.keys is not None:
+                age = _decode_numeric(age_raw, info, window, ok)
+            else:
+                age = np.where(ok, age_raw, 0)
+            if np.issubdtype(np.asarray(age).dtype, np.floating):
+                bad = ok & (np.asarray(age) != np.round(age))
+                if bad.any():
+                    value = np.asarray(age)[bad][0]
+                    raise LayerError(
+                        f"layer {cfg.age_layer!r} ({str(info.path)!r}): age {value!r} is not a whole number of years"
+                    )
+            age = np.asarray(age).astype(np.int64)
+            excluded["initial_age_null"] = int((valid & ~ok).sum())
+            valid &= ok
+        else:
+            age = np.full(shape, int(cfg.age_value or 0), dtype=np.int64)
+
+        temperature = None
+        if cfg.temperature_layer is not None:
+            info = self.layers[cfg.temperature_layer]
+            t_raw = raw[cfg.temperature_layer]
+            ok = ~_null(t_raw, info)
+            if info.keys is not None:
+                temperature = np.asarray(_decode_numeric(t_raw, info, window, ok), dtype=np.float64)
+            else:
+                temperature = np.where(ok, t_raw.astype(np.float64), np.nan)
+            ok &= np.isfinite(temperature)
+            excluded["mean_annual_temperature_null"] = int((valid & ~ok).sum())
+            valid &= ok
+
+        bounds = {}
+        for role, is_layer, layer in (
+            ("admin_boundary", cfg.admin_boundary_layer, cfg.admin_boundary),
+            ("eco_boundary", cfg.eco_boundary_layer, cfg.eco_boundary),
+        ):
+            if is_layer:
+                codes = _codes(raw[layer], self.layers[layer], window)
+                excluded[f"{role}_null"] = int((valid & (codes < 0)).sum())
+                valid &= codes >= 0
+                bounds[role] = codes
+            else:
+                bounds[role] = None
+
+        disturbances = {
+            layer: _codes(raw[layer], self.layers[layer], window) for layer in cfg.disturbance_layers
+        }
+        return LandscapeBlock(
+            window=window,
+            valid=valid,
+            classifiers=classifiers,
+            age=age,
+            temperature=temperature,
+            admin_boundary=bounds["admin_boundary"],
+            eco_boundary=bounds["eco_boundary"],
+            disturbances=disturbances,
+            excluded={k: v for k, v in excluded.items() if v},
+        )
+
+
+class _OpenLayers:
+    """Open every layer once; close all on exit."""
+
+    def __init__(self, layers: dict[str, LayerInfo]):
+        self.layers = layers
+        self.datasets: dict = {}
+
+    def __enter__(self) -> dict:
+        # Each window is read once, so GDAL's block cache (default: 5 % of RAM) buys
+        # nothing here; keep it small so memory stays bounded.
+        self.env = rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB * 1024 * 1024)
+        self.env.__enter__()
+        try:
+            for name, info in self.layers.items():
+                self.datasets[name] = rasterio.open(info.path)
+        except (RasterioError, OSError) as err:
+            self.__exit__(None, None, None)
+            raise LayerError(f"layer {name!r}: cannot open {str(info.path)!r}: {err}") from err
+        return self.datasets
+
+    def __exit__(self, *exc) -> None:
+        for ds in self.datasets.values():
+            ds.close()
+        self.datasets = {}
+        if getattr(self, "env", None) is not None:
+            self.env.__exit__(*exc)
+            self.env = None
+
+
+def _read(ds, info: LayerInfo, window: Window) -> np.ndarray:
+    try:
+        return ds.read(1, window=window)
+    except (RasterioError, OSError) as err:
+        raise LayerError(f"layer {info.name!r}: cannot read {str(info.path)!r} in window {window}: {err}") from err
+
+
+def _null(arr: np.ndarray, info: LayerInfo) -> np.ndarray:
+    null = np.zeros(arr.shape, dtype=bool)
+    if np.issubdtype(arr.dtype, np.floating):
+        null |= np.isnan(arr)
+    if info.nodata is not None:
+        nd = info.nodata
+        if isinstance(nd, float) and math.isnan(nd):
+            return null
+        if np.issubdtype(arr.dtype, np.integer):
+            lim = np.iinfo(arr.dtype)
+            if lim.min <= nd <= lim.max and float(nd) == int(nd):
+                null |= arr == arr.dtype.type(int(nd))
+        else:
+            null |= arr == np.asarray(nd).astype(arr.dtype)
+    return null
+
+
+def _codes(arr: np.ndarray, info: LayerInfo, window: Window) -> np.ndarray:
+    """int32 category codes (-1 null) of a categorical layer; unknown pixel values raise LayerError."""
+    keys = info.keys
+    if keys is None:  # pragma: no cover - categorical layers always get keys in _layer_info
+        raise AssertionError(f"layer {info.name!r} has no category keys")
+    if arr.dtype.kind in "uib" and arr.dtype.itemsize <= 2:
+        # Small integer rasters (Byte, Int16): one lookup table over the whole dtype range.
+        lim = np.iinfo(arr.dtype)
+        lut = np.full(int(lim.max) - int(lim.min) + 1, -2, dtype=np.int32)
+        in_range = (keys >= lim.min) & (keys <= lim.max)
+        lut[keys[in_range] - lim.min] = np.nonzero(in_range)[0].astype(np.int32)
+        nd = info.nodata
+        if nd is not None and not math.isnan(nd) and lim.min <= nd <= lim.max and nd == int(nd):
+            lut[int(nd) - lim.min] = -1
+        codes = lut[arr.astype(np.int64) - lim.min] if lim.min else lut[arr]
+        missing = codes == -2
+        if missing.any():
+            _unknown(arr, missing, info, window)
+        return codes
+    null = _null(arr, info)
+    values = arr.astype(np.float64) if np.issubdtype(arr.dtype, np.floating) else arr.astype(np.int64)
+    idx = np.searchsorted(keys, values)
+    idx_c = np.minimum(idx, max(len(keys) - 1, 0))
+    found = (~null) & (len(keys) > 0)
+    if len(keys):
+        found &= keys[idx_c] == values
+    missing = (~null) & ~found
+    if missing.any():
+        _unknown(arr, missing, info, window)
+    return np.where(found, idx_c, -1).astype(np.int32)
+
+
+def _unknown(arr: np.ndarray, missing: np.ndarray, info: LayerInfo, window: Window) -> None:
+    bad = np.unique(arr[missing])
+    r, c = np.argwhere(missing)[0]
+    shown = ", ".join(_fmt(v) for v in bad[:10]) + (" …" if len(bad) > 10 else "")
+    known = ", ".join(_fmt(k) for k in info.keys[:20]) + (" …" if len(info.keys) > 20 else "")
+    raise LayerError(
+        f"layer {info.name!r}: pixel value(s) {shown} are not in the attributes of its sidecar "
+        f"{info.sidecar.source!r} (first at row {int(window.row_off) + int(r)}, column "
+        f"{int(window.col_off) + int(c)}; known values: {known or 'none'}; nodata {info.nodata!r})"
+    )
+
+
+def _decode_numeric(arr: np.ndarray, info: LayerInfo, window: Window, ok: np.ndarray) -> np.ndarray:
+    codes = _codes(arr, info, window)
+    try:
+        table = np.array([float(v) for v in info.categories], dtype=np.float64)
+    except (TypeError, ValueError) as err:
+        raise LayerError(
+            f"layer {info.name!r}: sidecar {info.sidecar.source!r} maps pixel values to non-numeric "
+            f"values, but the layer is read as a number ({info.role})"
+        ) from err
+    return np.where(ok & (codes >= 0), table[np.maximum(codes, 0)] if len(table) else 0.0, 0.0)
+
+
+def _fmt(v) -> str:
+    f = float(v)
+    return str(int(f)) if f == int(f) else repr(f)
+
+
+# ---------------------------------------------------------------------- reading
+
+
+def _roles(config: GcbmConfig) -> dict[str, str]:
+    roles: dict[str, str] = {}
+
+    def add(layer: str | None, role: str) -> None:
+        if layer is not None and layer not in roles:
+            roles[layer] = role
+
+    for layer in config.classifier_layers:
+        add(layer, "classifier")
+    add(config.age_layer, "age")
+    add(config.temperature_layer, "temperature")
+    if config.admin_boundary_layer:
+        add(config.admin_boundary, "admin_boundary")
+    if config.eco_boundary_layer:
+        add(config.eco_boundary, "eco_boundary")
+    for layer in config.disturbance_layers:
+        add(layer, "disturbance")
+    for layer in config.mask_layers:
+        add(layer, "mask")
+    return roles
+
+
+CATEGORICAL_ROLES = {"classifier", "admin_boundary", "eco_boundary", "disturbance"}
+
+
+def _layer_info(name: str, path: Path, role: str, ds, sidecar: LayerSidecar) -> LayerInfo:
+    nodata = ds.nodata if ds.nodata is not None else sidecar.nodata
+    keys = None
+    categories: list = []
+    attrs = sidecar.attributes
+    if role in CATEGORICAL_ROLES:
+        if role == "disturbance":
+            if not attrs:
+                raise LayerError(
+                    f"disturbance layer {name!r}: sidecar {sidecar.source!r} has no 'attributes' mapping pixel "
+                    "values to {year, disturbance_type, transition}"
+                )
+            if not sidecar.is_disturbance():
+                raise LayerError(
+                    f"disturbance layer {name!r}: sidecar {sidecar.source!r} attributes are not disturbance events "
+                    "({year, disturbance_type, transition})"
+                )
+        elif attrs is not None and sidecar.is_disturbance():
+            raise LayerError(
+                f"{role} layer {name!r}: sidecar {sidecar.source!r} maps pixel values to disturbance events; "
+                "expected classifier values"
+            )
+        if attrs is None:
+            if np.issubdtype(np.dtype(ds.dtypes[0]), np.floating):
+                raise LayerError(
+                    f"{role} layer {name!r}: sidecar {sidecar.source!r} has no 'attributes' and the raster is "
+                    f"{ds.dtypes[0]}; a classifier layer needs attributes or integer pixel values"
+                )
+            # No attribute table: GCBM uses the pixel value itself; learn the values on first read.
+            keys = _distinct_values(ds, nodata)
+            categories = [str(int(k)) for k in keys]
+        else:
+            keys = np.array(sorted(attrs), dtype=np.int64)
+            categories = [attrs[int(k)] for k in keys]
+    elif attrs:
+        keys = np.array(sorted(attrs), dtype=np.int64)
+        categories = [attrs[int(k)] for k in keys]
+    return LayerInfo(
+        name=name,
+        path=path,
+        role=role,
+        sidecar=sidecar,
+        dtype=ds.dtypes[0],
+        nodata=None if nodata is None else float(nodata),
+        keys=keys,
+        categories=categories,
+    )
+
+
+def _distinct_values(ds, nodata) -> np.ndarray:
+    seen: set = set()
+    for _, window in ds.block_windows(1):
+        arr = ds.read(1, window=window)
+        vals = np.unique(arr)
+        seen.update(int(v) for v in vals if nodata is None or v != nodata)
+    return np.array(sorted(seen), dtype=np.int64)
+
+
+def _block_shape(grid: Grid, internal: tuple[int, int] | None, block_pixels: int) -> tuple[int, int]:
+    """Windows aligned to the GeoTIFF's own tiles/strips, about `block_pixels` each.
+
+    Aligned windows decode every compressed tile exactly once.
+    """
+    tile_r, tile_c = internal or (1, grid.width)
+    tile_r = max(1, min(tile_r, grid.height))
+    tile_c = max(1, min(tile_c, grid.width))
+    if tile_c >= grid.width or tile_r * grid.width <= block_pixels:
+        rows = max(tile_r, (block_pixels // max(grid.width, 1)) // tile_r * tile_r)
+        return min(rows, grid.height), grid.width
+    cols = max(tile_c, (block_pixels // tile_r) // tile_c * tile_c)
+    return tile_r, min(cols, grid.width)
+
+
+def read_landscape(
+    config: GcbmConfig, *, block_pixels: int = DEFAULT_BLOCK_PIXELS, block_shape: tuple[int, int] | None = None
+) -> Landscape:
+    """Open and check every layer `config` uses; pixel data is read later, per block.
+
+    Raises LayerError naming the layer when a file or sidecar is missing, a
+    layer has more than one band, or its grid/CRS differs from the first layer's.
+    """
+    roles = _roles(config)
+    if not roles:
+        raise LayerError(
+            f"{str(config.config_dir)!r}: the configuration reads no raster layers "
+            "(initial_classifier_set has no layer variables)"
+        )
+    layers: dict[str, LayerInfo] = {}
+    grid: Grid | None = None
+    first = None
+    internal_block: tuple[int, int] | None = None
+    for name, role in roles.items():
+        path = config.layer_path(name)
+        if not path.is_file():
+            raise LayerError(f"{role} layer {name!r}: file {str(path)!r} not found")
+        sidecar = read_sidecar(path)
+        try:
+            with rasterio.open(path) as ds:
+                if ds.count < 1:
+                    raise LayerError(f"{role} layer {name!r}: {str(path)!r} has no bands")
+                this = Grid(ds.transform, ds.crs, ds.width, ds.height)
+                if grid is None:
+                    grid, first = this, name
+                else:
+                    problem = grid.mismatch(this)
+                    if problem:
+                        raise LayerError(
+                            f"{role} layer {name!r} ({str(path)!r}) is on another grid than layer {first!r}: "
+                            f"{problem}. All layers must share one grid and CRS."
+                        )
+                layers[name] = _layer_info(name, path, role, ds, sidecar)
+                if internal_block is None:
+                    internal_block = tuple(ds.block_shapes[0])
+        except RasterioError as err:
+            raise LayerError(f"{role} layer {name!r}: cannot read {str(path)!r} as a GeoTIFF: {err}") from err
+    assert grid is not None
+    classifier_layer: dict[str, str | None] = {}
+    layer_iter = iter(config.classifier_layers)
+    names = config.classifier_names or list(config.classifier_layers)
+    for cname in names:
+        classifier_layer[cname] = None if cname in config.classifier_values else next(layer_iter)
+    if block_shape is not None:
+        block_rows, block_cols = block_shape
+    else:
+        block_rows, block_cols = _block_shape(grid, internal_block, block_pixels)
+    return Landscape(
+        config=config,
+        grid=grid,
+        layers=layers,
+        classifier_names=names,
+        classifier_layer=classifier_layer,
+        block_rows=int(block_rows),
+        block_cols=int(block_cols),
+    )
