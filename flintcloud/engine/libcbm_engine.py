@@ -1,0 +1,502 @@
+"""CBM-CFS3 driven the way GCBM drives its modules, with libcbm's cbm3 ops.
+
+libcbm computes the matrices (growth from merchantable-volume curves,
+turnover, decay, disturbance matrices) and applies them; this module does
+what GCBM's sequencers and modules decide around them (moja.canada):
+
+* spinup (CBMSpinupSequencer::runRegularSpinup): rotations of
+  ``return_interval`` years from age 0; stable when (AG slow + BG slow) at the
+  end of a rotation over the previous rotation's value is strictly inside
+  (0.999, 1.001) and more than ``minimum_rotation`` rotations ran, or at
+  ``max_rotations``; otherwise the historic disturbance is applied and the
+  ten live-biomass pools are set to 0. Then the last-pass disturbance (no
+  zeroing) and growth from age 0 to the inventory age.
+* each simulated year (CBMSequencer, modules_cbm.json order): disturbance
+  events of that year (CBMDisturbanceListener -> CBMDisturbanceEventModule:
+  matrix by (disturbance type, spatial unit); age 0 when live biomass
+  < 0.001), transitions (CBMTransitionRulesModule: regeneration delay,
+  classifier changes, age reset), growth with turnover (CBMGrowthModule,
+  skipped while in regeneration delay; age + 1), decay (CBMDecayModule).
+* decay temperature is each stand's mean annual temperature, in spinup too.
+
+Everything is vectorised over stands. Values are per hectare.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterable, Iterator
+
+import numpy as np
+import pandas as pd
+
+from flintcloud.errors import SimulationError
+from flintcloud.inputdb.reader import InputDb
+
+from .libcbm_params import (
+    ATMOSPHERE,
+    BIOMASS_POOLS,
+    DECAY_PROCESS,
+    DISTURBANCE_PROCESS,
+    GROWTH_PROCESS,
+    LibcbmParameters,
+    build_libcbm_db,
+)
+from .step import RunSummary, StepOutput
+
+GCBM_AGE_RESET_BIOMASS = 0.001  # CBMDisturbanceEventModule: age 0 when live biomass falls below
+STABLE_LOW, STABLE_HIGH = 0.999, 1.001  # CBMSpinupSequencer::isSlowPoolStable
+DEFAULT_LAND_CLASS = "UNFCCC_FL_R_FL"
+
+Reporter = Callable[[StepOutput], None]
+
+
+# --------------------------------------------------------------------------- libcbm core
+
+
+def _series(name: str, arr: np.ndarray):
+    from libcbm.storage.backends.numpy_backend import NumpyDataFrameFrameBackend
+
+    return NumpyDataFrameFrameBackend({name: arr})[name]
+
+
+def _frame(data: dict[str, np.ndarray]):
+    from libcbm.storage.backends.numpy_backend import NumpyDataFrameFrameBackend
+
+    return NumpyDataFrameFrameBackend(data)
+
+
+def _matrix(arr: np.ndarray, cols: list[str]):
+    from libcbm.storage.backends.numpy_backend import NumpyDataFrameFrameBackend
+
+    return NumpyDataFrameFrameBackend(arr, cols)
+
+
+class LibcbmCore:
+    """libcbm's compiled cbm3 functions on numpy arrays, for one set of rows."""
+
+    def __init__(self, cbm, params: LibcbmParameters, gc_value_id: dict[int, int]):
+        self.cbm = cbm
+        self.params = params
+        self.gc_value_id = gc_value_id
+        self.n_pools = len(params.pool_names)
+        self.pool_index = {n: i for i, n in enumerate(params.pool_names)}
+        self.biomass_idx = np.array([self.pool_index[p] for p in BIOMASS_POOLS])
+        self.slow_idx = np.array([self.pool_index["AboveGroundSlowSoil"], self.pool_index["BelowGroundSlowSoil"]])
+        self.flux_names = [fi.name for fi in params.flux_indicators]
+
+    def new_pools(self, n: int) -> np.ndarray:
+        pools = np.zeros((n, self.n_pools), dtype=np.float64)
+        pools[:, self.pool_index["Input"]] = 1.0
+        return pools
+
+    def new_flux(self, n: int) -> np.ndarray:
+        return np.zeros((n, len(self.flux_names)), dtype=np.float64)
+
+    # ops ------------------------------------------------------------------
+    def _ops(self, names: Iterable[str], n: int) -> dict[str, int]:
+        return {name: self.cbm.compute_functions.allocate_op(n) for name in names}
+
+    def _free(self, ops: dict[str, int]) -> None:
+        for op in ops.values():
+            self.cbm.compute_functions.free_op(op)
+
+    def _apply(self, ops: list[int], processes: list[int], pools: np.ndarray, flux: np.ndarray | None, enabled):
+        cf = self.cbm.compute_functions
+        pools_df = _matrix(pools, self.params.pool_names)
+        en = _series("enabled", enabled.astype(np.int32)) if enabled is not None else None
+        if flux is None:
+            cf.compute_pools(ops, pools_df, en)
+        else:
+            cf.compute_flux(ops, processes, pools_df, _matrix(flux, self.flux_names), en)
+
+    def static_ops(self, unit: np.ndarray, temperature: np.ndarray) -> dict[str, int]:
+        """Turnover and decay ops: constant for a row while its unit and temperature are."""
+        n = len(unit)
+        ops = self._ops(["snag_turnover", "biomass_turnover", "dom_decay", "slow_decay", "slow_mixing"], n)
+        inventory = _frame({"spatial_unit": unit.astype(np.int32)})
+        mf = self.cbm.model_functions
+        mf.get_turnover_ops(ops["snag_turnover"], ops["biomass_turnover"], inventory)
+        mf.get_decay_ops(ops["dom_decay"], ops["slow_decay"], ops["slow_mixing"], inventory,
+                         _frame({"mean_annual_temp": temperature.astype(np.float64)}))
+        return ops
+
+    def annual_process(self, static: dict[str, int], unit, gc_value, pools, age, grow, decay, flux=None):
+        """Growth + turnover on rows ``grow``, then decay on rows ``decay`` (GCBM: CBMGrowthModule, CBMDecayModule)."""
+        n = len(unit)
+        ops = self._ops(["growth", "overmature_decline"], n)
+        try:
+            self.cbm.model_functions.get_merch_volume_growth_ops(
+                ops["growth"], ops["overmature_decline"],
+                _frame({"growth_curve": gc_value.astype(np.int32)}),
+                _frame({"spatial_unit": unit.astype(np.int32)}),
+                _matrix(pools, self.params.pool_names),
+                _frame({"age": age.astype(np.int32)}),
+            )
+            if grow.any():
+                self._apply(
+                    [ops["growth"], static["snag_turnover"], static["biomass_turnover"], ops["overmature_decline"], ops["growth"]],
+                    [GROWTH_PROCESS] * 5, pools, flux, grow,
+                )
+            if decay.any():
+                self._apply(
+                    [static["dom_decay"], static["slow_decay"], static["slow_mixing"]],
+                    [DECAY_PROCESS] * 3, pools, flux, decay,
+                )
+        finally:
+            self._free(ops)
+
+    def disturb(self, unit, disturbance_type, pools, enabled, flux=None):
+        """Apply each row's disturbance matrix to rows ``enabled`` (others untouched)."""
+        rows = np.flatnonzero(enabled)
+        if rows.size == 0:
+            return
+        sub_pools = np.ascontiguousarray(pools[rows])
+        sub_flux = None if flux is None else np.zeros((rows.size, flux.shape[1]))
+        ops = self._ops(["disturbance"], rows.size)
+        try:
+            self.cbm.model_functions.get_disturbance_ops(
+                ops["disturbance"], _frame({"spatial_unit": unit[rows].astype(np.int32)}),
+                _frame({"disturbance_type": disturbance_type[rows].astype(np.int32)}),
+            )
+            self._apply([ops["disturbance"]], [DISTURBANCE_PROCESS], sub_pools, sub_flux, None)
+        finally:
+            self._free(ops)
+        pools[rows] = sub_pools
+        if flux is not None:
+            flux[rows] += sub_flux
+
+
+@contextmanager
+def open_libcbm(params: LibcbmParameters) -> Iterator[LibcbmCore]:
+    """A libcbm cbm3 model on the translated db (closed on exit)."""
+    from libcbm import resources
+    from libcbm.model.cbm import cbm_config, cbm_defaults, cbm_factory
+
+    db = str(params.db_path)
+    gcs = sorted(params.growth_curves)
+    classifiers = cbm_config.classifier_config([
+        cbm_config.classifier("growth_curve", [cbm_config.classifier_value(str(g)) for g in gcs])
+    ])
+    idx = cbm_config.get_classifier_indexes(classifiers)
+    gc_value_id = {g: int(idx["classifier_value_ids"]["growth_curve"][str(g)]) for g in gcs}
+    curves = [
+        cbm_config.merch_volume_curve(classifier_set=[str(g)], merch_volumes=params.growth_curves[g]) for g in gcs
+    ]
+    with cbm_factory.create(
+        dll_path=resources.get_libcbm_bin_path(),
+        dll_config_factory=cbm_defaults.get_libcbm_configuration_factory(db),
+        cbm_parameters_factory=cbm_defaults.get_cbm_parameters_factory(db),
+        merch_volume_to_biomass_factory=lambda: cbm_config.merch_volume_to_biomass_config(db, curves, use_smoother=True),
+        classifiers_factory=lambda: classifiers,
+    ) as cbm:
+        yield LibcbmCore(cbm, params, gc_value_id)
+
+
+# --------------------------------------------------------------------------- model inputs
+
+
+def match_growth_curves(db: InputDb, classifiers: pd.DataFrame) -> np.ndarray:
+    """Growth curve id per row of ``classifiers`` (GCBM's GrowthCurveTransform: exact or '?' matches).
+
+    Raises SimulationError naming the classifier combination when no curve matches.
+    """
+    gcc = db.growth_curve_classifiers
+    names = [c for c in db.classifier_names if c in classifiers.columns]
+    curves = gcc.pivot_table(index="growth_curve_id", columns="classifier_name", values="classifier_value",
+                             aggfunc="first").reindex(columns=names).fillna("?")
+    out = np.full(len(classifiers), -1, dtype=np.int64)
+    combos = classifiers[names].astype(str).drop_duplicates()
+    for _, combo in combos.iterrows():
+        vals = combo.to_numpy()
+        match = ((curves.to_numpy() == vals) | (curves.to_numpy() == "?")).all(axis=1)
+        if not match.any():
+            raise SimulationError(
+                f"no growth curve for classifier set {dict(zip(names, vals))}: table growth_curve_classifier_value "
+                f"of {str(db.path)!r} has no matching row"
+            )
+        specific = (curves.to_numpy()[match] != "?").sum(axis=1)
+        gc = int(curves.index[match][int(np.argmax(specific))])
+        rows = (classifiers[names].astype(str).to_numpy() == vals).all(axis=1)
+        out[rows] = gc
+    return out
+
+
+def gcbm_pool_names(config) -> list[str]:
+    """Pool names in pools_cbm.json order (GCBM's PoolDimension ids follow it)."""
+    config_dir = Path(getattr(config, "config_dir", "."))
+    path = config_dir / "pools_cbm.json"
+    if path.is_file():
+        pools = json.loads(path.read_text(encoding="utf-8-sig")).get("Pools", {})
+        names = list(pools) if isinstance(pools, dict) else [p["name"] if isinstance(p, dict) else p for p in pools]
+        if names:
+            return names
+    from .libcbm_params import LIBCBM_POOLS
+
+    return [ATMOSPHERE] + LIBCBM_POOLS[1:]
+
+
+@dataclass
+class _Model:
+    core: LibcbmCore
+    db: InputDb
+    params: LibcbmParameters
+    historic: dict[int, int]  # spatial_unit_id -> historic disturbance type id
+    return_interval: dict[int, int]
+    max_rotations: dict[int, int]
+    minimum_rotation: int
+
+
+# --------------------------------------------------------------------------- spinup
+
+
+def spinup(model: _Model, spu: np.ndarray, gc: np.ndarray, temperature: np.ndarray, age: np.ndarray,
+           last_pass: np.ndarray | None = None, progress=None) -> tuple[np.ndarray, np.ndarray]:
+    """GCBM's regular spinup for rows of (spu, growth curve, temperature, inventory age).
+
+    Returns (pools (n, n_libcbm_pools), destroyed (n,)) where ``destroyed`` is the live biomass GCBM
+    deletes when it zeroes biomass after each historic disturbance (needed to reproduce the Atmosphere
+    pool, which in GCBM is minus the sum of all growth).
+    """
+    core = model.core
+    n = len(spu)
+    rot_key = pd.DataFrame({"spu": spu, "gc": gc, "t": temperature})
+    rot_unique = rot_key.drop_duplicates().reset_index(drop=True)
+    m = len(rot_unique)
+    r_spu = rot_unique["spu"].to_numpy()
+    r_gc = rot_unique["gc"].to_numpy()
+    r_t = rot_unique["t"].to_numpy(dtype=np.float64)
+    r_unit = model.params.unit_id(r_spu, r_gc)
+    r_gcv = np.array([core.gc_value_id[int(g)] for g in r_gc], dtype=np.int32)
+    ri = np.array([model.return_interval[int(s)] for s in r_spu])
+    max_rot = np.array([model.max_rotations[int(s)] for s in r_spu])
+    hist = np.array([model.historic[int(s)] for s in r_spu], dtype=np.int32)
+
+    pools = core.new_pools(m)
+    destroyed = np.zeros(m)
+    static = core.static_ops(r_unit, r_t)
+    try:
+        active = np.ones(m, dtype=bool)
+        last_slow = np.zeros(m)
+        rotation = 0
+        while active.any():
+            rotation += 1
+            age_r = np.zeros(m, dtype=np.int32)
+            for t in range(int(ri[active].max())):
+                en = active & (t < ri)
+                core.annual_process(static, r_unit, r_gcv, pools, age_r, en, en)
+                age_r[en] += 1
+            slow = pools[:, core.slow_idx].sum(axis=1)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                ratio = np.where(last_slow != 0, slow / np.where(last_slow != 0, last_slow, 1.0), 0.0)
+            stable = (ratio > STABLE_LOW) & (ratio < STABLE_HIGH)
+            last_slow = np.where(active, slow, last_slow)
+            done = active & ((stable & (rotation > model.minimum_rotation)) | (rotation >= max_rot))
+            active &= ~done
+            if active.any():
+                core.disturb(r_unit, np.where(active, hist, 0), pools, active)
+                destroyed[active] += pools[np.ix_(active, core.biomass_idx)].sum(axis=1)
+                pools[np.ix_(active, core.biomass_idx)] = 0.0
+            if progress:
+                progress(rotation)
+    finally:
+        core._free(static)
+
+    # last pass and regrowth to the inventory age, per row
+    back = rot_key.merge(rot_unique.reset_index(), on=["spu", "gc", "t"], how="left")["index"].to_numpy()
+    unit = r_unit[back]
+    gcv = r_gcv[back]
+    p = pools[back].copy()
+    d = destroyed[back].copy()
+    lp = hist[back] if last_pass is None else last_pass.astype(np.int32)
+    core.disturb(unit, lp, p, np.ones(n, dtype=bool))
+    static = core.static_ops(unit, temperature.astype(np.float64))
+    try:
+        a = np.zeros(n, dtype=np.int32)
+        target = np.maximum(age.astype(np.int64), 0)
+        for t in range(int(target.max()) if n else 0):
+            en = t < target
+            core.annual_process(static, unit, gcv, p, a, en, en)
+            a[en] += 1
+    finally:
+        core._free(static)
+    return p, d
+
+
+# --------------------------------------------------------------------------- run
+
+
+def _pool_block(core: LibcbmCore, pools: np.ndarray, destroyed: np.ndarray, names: list[str]) -> np.ndarray:
+    """libcbm pools -> GCBM pool columns; Atmosphere = -(everything else) - carbon deleted in spinup."""
+    out = np.zeros((pools.shape[0], len(names)))
+    non_input = [i for i, n in enumerate(core.params.pool_names) if n != "Input"]
+    for j, name in enumerate(names):
+        if name == ATMOSPHERE:
+            out[:, j] = -pools[:, non_input].sum(axis=1) - destroyed
+        elif name in core.pool_index:
+            out[:, j] = pools[:, core.pool_index[name]]
+    return out
+
+
+def simulate_libcbm(config, stands, inputs: InputDb, reporters: list[Reporter], *, progress: bool = True,
+                    work_dir: Path | None = None) -> RunSummary:
+    """Spin up and run a StandSet; call every reporter after spinup and after each year."""
+    t0 = time.perf_counter()
+    st = stands.stands.reset_index(drop=True)
+    n = len(st)
+    classifier_names = list(stands.classifier_names)
+    cls = st[classifier_names].astype(str).reset_index(drop=True)
+    spu = st["spatial_unit_id"].to_numpy(dtype=np.int64)
+    temperature = st["mean_annual_temperature"].to_numpy(dtype=np.float64)
+    age0 = st["age"].to_numpy(dtype=np.int64)
+    area = st["area_ha"].to_numpy(dtype=np.float64)
+    gc = match_growth_curves(inputs, cls)
+
+    events = stands.events.copy()
+    if "disturbance_type_id" not in events or events["disturbance_type_id"].isna().any():
+        events["disturbance_type_id"] = [inputs.disturbance_type_id(nm) for nm in events["disturbance_type"]]
+    start, end = int(config.start_year), int(config.end_year)
+
+    su = inputs.spatial_units.set_index("spatial_unit_id")
+    spus = sorted(set(spu.tolist()))
+    historic = {s: int(su.loc[s, "historic_disturbance_type_id"]) for s in spus}
+    # transitions may change classifiers -> growth curves: every curve reachable is a unit
+    trans = inputs.transitions.set_index("transition_id")
+    tcls = inputs.transition_classifiers
+    reachable = set(gc.tolist())
+    if len(events) and tcls["classifier_value"].ne("?").any():
+        reachable |= set(int(g) for g in inputs.growth_curve_classifiers["growth_curve_id"].unique())
+    units = pd.DataFrame([(s, g) for s in spus for g in sorted(reachable)], columns=["spatial_unit_id", "growth_curve_id"])
+    dist_ids = sorted(set(events["disturbance_type_id"].astype(int)) | set(historic.values()))
+    spin = getattr(config, "spinup", None)
+    minimum_rotation = int(getattr(spin, "minimum_rotation", 10))
+    if int(getattr(spin, "delay", 0) or 0) != 0:
+        raise SimulationError("spinup.json SpinupVariables.delay > 0 is not supported by the libcbm engine")
+
+    with tempfile.TemporaryDirectory(dir=work_dir) as tmp:
+        params = build_libcbm_db(
+            inputs, Path(tmp) / "libcbm_params.db", units,
+            slow_mixing_rate=float(getattr(config, "slow_mixing_rate", 0.006)),
+            minimum_rotation=minimum_rotation, disturbance_type_ids=dist_ids,
+        )
+        with open_libcbm(params) as core:
+            model = _Model(
+                core=core, db=inputs, params=params, historic=historic,
+                return_interval={s: int(su.loc[s, "return_interval"]) for s in spus},
+                max_rotations={s: int(su.loc[s, "max_rotations"]) for s in spus},
+                minimum_rotation=minimum_rotation,
+            )
+            # spinup on its own key: (spu, growth curve, temperature, age)
+            skey = pd.DataFrame({"spu": spu, "gc": gc, "t": temperature, "age": age0})
+            s_unique = skey.drop_duplicates().reset_index(drop=True)
+            sp_pools, sp_destroyed = spinup(
+                model, s_unique["spu"].to_numpy(), s_unique["gc"].to_numpy(),
+                s_unique["t"].to_numpy(), s_unique["age"].to_numpy(),
+            )
+            back = skey.merge(s_unique.reset_index(), on=["spu", "gc", "t", "age"], how="left")["index"].to_numpy()
+            pools = sp_pools[back].copy()
+            destroyed = sp_destroyed[back].copy()
+            summary = _run(core, params, config, cls, spu, gc, temperature, age0, area, events, trans, tcls,
+                           inputs, pools, destroyed, reporters, start, end, progress)
+    summary.n_spinup_groups = len(s_unique)
+    summary.n_pixels = int(st["n_pixels"].sum()) if "n_pixels" in st else n
+    summary.seconds = time.perf_counter() - t0
+    return summary
+
+
+def _run(core, params, config, cls, spu, gc, temperature, age, area, events, trans, tcls, inputs,
+         pools, destroyed, reporters, start, end, progress) -> RunSummary:
+    n = len(spu)
+    names = gcbm_pool_names(config)
+    flux_keys = [fi.flux_key() for fi in params.flux_indicators]
+    type_names = {int(i): str(nm) for i, nm in zip(inputs.disturbance_types["id"], inputs.disturbance_types["name"])}
+    land_class = np.full(n, DEFAULT_LAND_CLASS, dtype=object)
+    regen = np.zeros(n, dtype=np.int64)
+    age = age.astype(np.int64).copy()
+    gc = gc.copy()
+    cls = cls.copy()
+    unit = params.unit_id(spu, gc)
+    gcv = np.array([core.gc_value_id[int(g)] for g in gc], dtype=np.int32)
+    no_dist = np.zeros(n, dtype=np.int64)
+
+    def emit(step, year, flux, dist, prev_cls, prev_age):
+        out = StepOutput(
+            step=step, year=year, pool_names=names, pools=_pool_block(core, pools, destroyed, names),
+            age=age.copy(), flux_keys=flux_keys, fluxes=flux, disturbance_type_id=dist,
+            disturbance_type_name=type_names, classifiers=cls.copy(), previous_classifiers=prev_cls,
+            previous_age=prev_age, land_class=land_class.copy(), area_ha=area,
+        )
+        for r in reporters:
+            r(out)
+
+    emit(0, 0, core.new_flux(n), no_dist, cls.copy(), age.copy())
+
+    static = core.static_ops(unit, temperature)
+    years = list(range(start, end + 1))
+    bar = None
+    if progress and len(years) * n > 2_000_000:
+        from tqdm import tqdm
+
+        bar = tqdm(total=len(years), desc="libcbm engine", unit="yr")
+    try:
+        for step, year in enumerate(years, start=1):
+            prev_cls = cls.copy()
+            prev_age = age.copy()
+            flux = core.new_flux(n)
+            dist = np.zeros(n, dtype=np.int64)
+            ev = events[events["year"] == year]
+            if len(ev):
+                order_col = "order" if "order" in ev.columns else None
+                ev = ev.sort_values(["stand_id"] + ([order_col] if order_col else []))
+                ev = ev.assign(_k=ev.groupby("stand_id").cumcount())
+                changed = False
+                for _, batch in ev.groupby("_k"):
+                    rows = batch["stand_id"].to_numpy(dtype=np.int64)
+                    dtype = np.zeros(n, dtype=np.int32)
+                    dtype[rows] = batch["disturbance_type_id"].to_numpy(dtype=np.int32)
+                    en = dtype > 0
+                    core.disturb(unit, dtype, pools, en, flux)
+                    dist[rows] = dtype[rows]
+                    live = pools[np.ix_(rows, core.biomass_idx)].sum(axis=1)
+                    age[rows[live < GCBM_AGE_RESET_BIOMASS]] = 0
+                    # transitions
+                    for sid, tr in zip(rows, batch["transition"].to_numpy() if "transition" in batch else [None] * len(rows)):
+                        if tr is None or pd.isna(tr) or int(tr) < 0:
+                            continue
+                        t = trans.loc[int(tr)]
+                        regen[sid] = int(t["regen_delay"])
+                        for _, c in tcls[tcls["transition_id"] == int(tr)].iterrows():
+                            if c["classifier_value"] != "?" and c["classifier_name"] in cls.columns:
+                                cls.at[sid, c["classifier_name"]] = c["classifier_value"]
+                                changed = True
+                        kind = str(t["reset_type"]).lower()
+                        if kind == "absolute" and int(t["age"]) > -1:
+                            age[sid] = int(t["age"])
+                        elif kind == "relative":
+                            age[sid] = max(0, age[sid] + int(t["age"]))
+                        elif kind == "yield":
+                            raise SimulationError(f"transition {int(tr)}: 'yield' age reset is not supported by the libcbm engine")
+                if changed:
+                    gc = match_growth_curves(inputs, cls)
+                    unit = params.unit_id(spu, gc)
+                    gcv = np.array([core.gc_value_id[int(g)] for g in gc], dtype=np.int32)
+                    core._free(static)
+                    static = core.static_ops(unit, temperature)
+            delayed = regen > 0
+            grow = ~delayed & (gc >= 0)
+            core.annual_process(static, unit, gcv, pools, age.astype(np.int32), grow, np.ones(n, dtype=bool), flux)
+            regen[delayed] -= 1
+            age[grow] += 1
+            emit(step, year, flux, dist, prev_cls, prev_age)
+            if bar:
+                bar.update(1)
+    finally:
+        core._free(static)
+        if bar:
+            bar.close()
+    return RunSummary(n_pixels=n, n_stands=n, n_spinup_groups=0, years=len(years), seconds=0.0)
