@@ -41,13 +41,16 @@ from flintcloud.inputdb.reader import InputDb
 from .libcbm_params import (
     ATMOSPHERE,
     BIOMASS_POOLS,
+    BIOMASS_TURNOVER_PROCESS,
     DECAY_PROCESS,
     DISTURBANCE_PROCESS,
     GROWTH_PROCESS,
+    OVERMATURE_PROCESS,
+    SNAG_TURNOVER_PROCESS,
     LibcbmParameters,
     build_libcbm_db,
 )
-from .step import RunSummary, StepOutput
+from .step import ANNUAL_PROCESS, GROWTH_MODULE, FluxKey, RunSummary, StepOutput
 
 GCBM_AGE_RESET_BIOMASS = 0.001  # CBMDisturbanceEventModule: age 0 when live biomass falls below
 STABLE_LOW, STABLE_HIGH = 0.999, 1.001  # CBMSpinupSequencer::isSlowPoolStable
@@ -141,7 +144,8 @@ class LibcbmCore:
             if grow.any():
                 self._apply(
                     [ops["growth"], static["snag_turnover"], static["biomass_turnover"], ops["overmature_decline"], ops["growth"]],
-                    [GROWTH_PROCESS] * 5, pools, flux, grow,
+                    [GROWTH_PROCESS, SNAG_TURNOVER_PROCESS, BIOMASS_TURNOVER_PROCESS, OVERMATURE_PROCESS, GROWTH_PROCESS],
+                    pools, flux, grow,
                 )
             if decay.any():
                 self._apply(
@@ -409,11 +413,36 @@ def simulate_libcbm(config, stands, inputs: InputDb, reporters: list[Reporter], 
     return summary
 
 
+def flux_projection(params: LibcbmParameters) -> tuple[list[FluxKey], np.ndarray]:
+    """Map libcbm flux indicators to GCBM flux keys: (keys, matrix (n_indicators, n_keys)).
+
+    Indicators with the same GCBM key are summed; every biomass turnover flow X -> sink also counts
+    as Atmosphere -> X (GCBM's mid-season growth replaces what turnover removes).
+    """
+    keys: list[FluxKey] = []
+    index: dict[FluxKey, int] = {}
+
+    def key_index(k: FluxKey) -> int:
+        if k not in index:
+            index[k] = len(keys)
+            keys.append(k)
+        return index[k]
+
+    for fi in params.flux_indicators:
+        key_index(fi.flux_key())
+    proj = np.zeros((len(params.flux_indicators), len(keys)))
+    for i, fi in enumerate(params.flux_indicators):
+        proj[i, key_index(fi.flux_key())] = 1.0
+        if fi.process == BIOMASS_TURNOVER_PROCESS:
+            proj[i, index[FluxKey(GROWTH_MODULE, ATMOSPHERE, fi.source, ANNUAL_PROCESS)]] += 1.0
+    return keys, proj
+
+
 def _run(core, params, config, cls, spu, gc, temperature, age, area, events, trans, tcls, inputs,
          pools, destroyed, reporters, start, end, progress) -> RunSummary:
     n = len(spu)
     names = gcbm_pool_names(config)
-    flux_keys = [fi.flux_key() for fi in params.flux_indicators]
+    flux_keys, proj = flux_projection(params)
     type_names = {int(i): str(nm) for i, nm in zip(inputs.disturbance_types["id"], inputs.disturbance_types["name"])}
     land_class = np.full(n, DEFAULT_LAND_CLASS, dtype=object)
     regen = np.zeros(n, dtype=np.int64)
@@ -427,7 +456,7 @@ def _run(core, params, config, cls, spu, gc, temperature, age, area, events, tra
     def emit(step, year, flux, dist, prev_cls, prev_age):
         out = StepOutput(
             step=step, year=year, pool_names=names, pools=_pool_block(core, pools, destroyed, names),
-            age=age.copy(), flux_keys=flux_keys, fluxes=flux, disturbance_type_id=dist,
+            age=age.copy(), flux_keys=flux_keys, fluxes=flux @ proj, disturbance_type_id=dist,
             disturbance_type_name=type_names, classifiers=cls.copy(), previous_classifiers=prev_cls,
             previous_age=prev_age, land_class=land_class.copy(), area_ha=area,
         )

@@ -56,7 +56,14 @@ LIBCBM_POOLS = (
 ATMOSPHERE = "Atmosphere"  # GCBM's source of growth; libcbm's "Input" (held at 1)
 
 GROWTH_PROCESS, DECAY_PROCESS, DISTURBANCE_PROCESS = 1, 2, 3
-PROCESS_MODULE = {GROWTH_PROCESS: GROWTH_MODULE, DECAY_PROCESS: DECAY_MODULE, DISTURBANCE_PROCESS: DISTURBANCE_MODULE}
+# libcbm attributes growth, turnover and overmature decline to one process; GCBM's CBMGrowthModule
+# records turnover *and* the mid-season growth that replaces it (Atmosphere -> pool), so turnover
+# gets processes of its own here and the engine adds the replacement flux.
+BIOMASS_TURNOVER_PROCESS, OVERMATURE_PROCESS, SNAG_TURNOVER_PROCESS = 4, 5, 6
+PROCESS_MODULE = {
+    GROWTH_PROCESS: GROWTH_MODULE, DECAY_PROCESS: DECAY_MODULE, DISTURBANCE_PROCESS: DISTURBANCE_MODULE,
+    BIOMASS_TURNOVER_PROCESS: GROWTH_MODULE, OVERMATURE_PROCESS: GROWTH_MODULE, SNAG_TURNOVER_PROCESS: GROWTH_MODULE,
+}
 
 
 def growth_pairs() -> list[tuple[str, str]]:
@@ -259,8 +266,12 @@ def build_libcbm_db(
     dm_pairs = dmv[dmv["disturbance_matrix_id"].isin(used_dm) & (dmv["source_pool"] != dmv["sink_pool"])]
     dist_pairs = sorted(set(zip(dm_pairs["source_pool"], dm_pairs["sink_pool"])), key=lambda p: (pool_id[p[0]], pool_id[p[1]]))
 
+    turnover = [(s, k) for s, k in growth_pairs() if s != "Input"]
     indicators = (
-        [FluxIndicator(GROWTH_PROCESS, s, k) for s, k in growth_pairs()]
+        [FluxIndicator(GROWTH_PROCESS, s, k) for s, k in growth_pairs() if s == "Input"]
+        + [FluxIndicator(BIOMASS_TURNOVER_PROCESS, s, k) for s, k in turnover if s in BIOMASS_POOLS]
+        + [FluxIndicator(OVERMATURE_PROCESS, s, k) for s, k in turnover if s in BIOMASS_POOLS]
+        + [FluxIndicator(SNAG_TURNOVER_PROCESS, s, k) for s, k in turnover if s in SNAG_POOLS]
         + [FluxIndicator(DECAY_PROCESS, s, k) for s, k in decay_pairs()]
         + [FluxIndicator(DISTURBANCE_PROCESS, s, k) for s, k in dist_pairs]
     )
@@ -288,7 +299,8 @@ def build_libcbm_db(
         ins("random_return_interval", [(1, 0.0, 0.0, 0.0, 0.0)])
         ins("land_type", _structural_rows("land_type"))
         ins("land_class", _structural_rows("land_class"))
-        ins("flux_process", [(1, "Growth and Turnover"), (2, "Decay"), (3, "Disturbance")])
+        ins("flux_process", [(1, "Growth"), (2, "Decay"), (3, "Disturbance"), (4, "Biomass turnover"),
+                             (5, "Overmature decline"), (6, "Snag turnover")])
         ins("forest_type", [(int(i),) for i in sorted(set(db.species["forest_type_id"]))])
         ins("genus", [(int(i),) for i in sorted(set(db.species["genus_id"]))])
         ins("species", [(int(r.id), int(r.forest_type_id), int(r.genus_id)) for r in db.species.itertuples()])
