@@ -25,8 +25,8 @@ CHANGE_LINES = ["npp", "rh", "nep", "nbp"]
 
 
 def _label(column: str) -> str:
-    upper = {"npp", "rh", "nep", "nbp"}
-    return column.upper() if column in upper else column.replace("_", " ").capitalize()
+    named = {"npp": "NPP", "rh": "Rh", "nep": "NEP", "nbp": "NBP"}
+    return named.get(column, column.replace("_", " ").capitalize())
 
 
 def _require(df: pd.DataFrame, columns: list[str], what: str) -> None:
@@ -49,7 +49,7 @@ def line_chart(df: pd.DataFrame, columns: list[str], title: str, ylabel: str, *,
     ax.set_ylabel(ylabel)
     ax.xaxis.get_major_locator().set_params(integer=True)
     ax.grid(True, alpha=0.3)
-    ax.legend(fontsize="small")
+    ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1.0))
     return fig
 
 
@@ -77,7 +77,13 @@ def bar_chart(labels: list[str], values: list[float], title: str, xlabel: str, *
 
 
 def map_figure(
-    array: np.ndarray, extent: tuple[float, float, float, float], title: str, units: str, *, diverging: bool = False
+    array: np.ndarray,
+    extent: tuple[float, float, float, float],
+    title: str,
+    units: str,
+    *,
+    diverging: bool = False,
+    geographic: bool = True,
 ) -> Figure:
     """A raster map with a colour bar; NaN (outside the simulated area) is transparent."""
     if array.ndim != 2:
@@ -92,8 +98,9 @@ def map_figure(
     im = ax.imshow(np.ma.masked_invalid(array), extent=extent, interpolation="nearest", **kwargs)
     fig.colorbar(im, ax=ax, label=units, shrink=0.85)
     ax.set_title(title)
-    ax.set_xlabel("x")
-    ax.set_ylabel("y")
+    ax.ticklabel_format(useOffset=False, style="plain")
+    ax.set_xlabel("longitude (deg)" if geographic else "x (m)")
+    ax.set_ylabel("latitude (deg)" if geographic else "y (m)")
     return fig
 
 
@@ -117,11 +124,17 @@ def charts(tables: dict[str, pd.DataFrame]) -> dict[str, Figure]:
 
 def maps(m) -> dict[str, Figure]:
     """Total Ecosystem C at the end year and cumulative NBP, from a summarize.Maps."""
+    geographic = m.crs.upper() in {"EPSG:4326", "OGC:CRS84"} or not m.crs
     return {
         "map_total_ecosystem_c": map_figure(
-            m.total_ecosystem_end, m.extent, f"Total Ecosystem C, {m.end_year}", "tC/ha"
+            m.total_ecosystem_end, m.extent, f"Total Ecosystem C, {m.end_year}", "tC/ha", geographic=geographic
         ),
         "map_cumulative_nbp": map_figure(
-            m.cumulative_nbp, m.extent, f"Cumulative NBP, {min(m.years)}-{m.end_year}", "tC/ha", diverging=True
+            m.cumulative_nbp,
+            m.extent,
+            f"Cumulative NBP, {min(m.years)}-{m.end_year}",
+            "tC/ha",
+            diverging=True,
+            geographic=geographic,
         ),
     }

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import rasterio
-from rasterio.transform import from_origin
+from affine import Affine
 
 CLS = ("Classifier1", "Classifier2")
 STANDS = [("TA", "G"), ("BP", "M")]
@@ -96,7 +96,7 @@ def build_spatial(spatial_dir: Path, years=YEARS, shape=(4, 5)) -> Path:
     """Total_Ecosystem_C and NBP GeoTIFFs (tC/ha), nodata in one corner pixel."""
     spatial_dir.mkdir(parents=True, exist_ok=True)
     profile = {"driver": "GTiff", "height": shape[0], "width": shape[1], "count": 1, "dtype": "float32",
-               "crs": "EPSG:4326", "transform": from_origin(-106.0, 55.0, 0.00025, 0.00025), "nodata": -1.0}
+               "crs": "EPSG:4326", "transform": Affine(0.00025, 0.0, -106.0, 0.0, -0.00025, 55.0), "nodata": -1.0}
     for y in years:
         for name, base in (("Total_Ecosystem_C", 100.0), ("NBP", 0.5)):
             arr = np.full(shape, base + (y - years[0]), dtype="float32")

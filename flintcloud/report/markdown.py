@@ -1,0 +1,252 @@
+"""reports/report.md: a readable account of one run, fit to be posted as it is in a
+pull-request comment (GitHub-flavoured Markdown, image links relative to the report).
+
+`build_report` is pure (dicts and DataFrames in, text out); `write_report` reads the
+summarize/validate outputs and writes the file atomically.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from pathlib import Path
+
+import pandas as pd
+import yaml
+
+from flintcloud.atomic import atomic_file
+from flintcloud.errors import ReportError
+from flintcloud.report.summarize import METRIC_UNITS
+
+# Headline rows: metrics.json key -> label ({end}/{start} filled from the metrics).
+HEADLINE = {
+    "total_ecosystem_c_end_tc": "Total ecosystem carbon, end of {end}",
+    "total_ecosystem_c_end_tc_per_ha": "Total ecosystem carbon density, end of {end}",
+    "total_biomass_c_end_tc": "Total biomass carbon, end of {end}",
+    "dead_organic_matter_c_end_tc": "Dead organic matter carbon (deadwood + litter), end of {end}",
+    "soil_c_end_tc": "Soil carbon, end of {end}",
+    "cumulative_nbp_tc": "Cumulative NBP, {start}-{end} (net biome production; > 0 = sink)",
+    "delta_total_ecosystem_tc": "Change in total ecosystem carbon since the start of {start}",
+    "cumulative_nep_tc": "Cumulative NEP, {start}-{end}",
+    "mean_npp_tc_per_yr": "Mean NPP",
+    "mean_npp_tc_per_ha_yr": "Mean NPP per hectare",
+    "total_disturbance_emissions_tc": "Disturbance emissions (CO2 + CH4 + CO as C), {start}-{end}",
+    "area_disturbed_ha": "Area disturbed, {start}-{end}",
+    "area_ha": "Simulated forest area, {end}",
+}
+# Figure file stem -> caption, in report order.
+CHARTS = {
+    "stocks": "Carbon stocks by year (tC)",
+    "stock_changes": "Stock changes by year (tC/yr): NPP, Rh, NEP, NBP",
+    "disturbance_emissions": "Emissions by disturbance type over the run (tC)",
+    "age_classes": "Age-class distribution at the end year (ha)",
+}
+MAPS = {
+    "map_total_ecosystem_c": "Total ecosystem carbon at the end year (tC/ha)",
+    "map_cumulative_nbp": "Cumulative NBP over the run (tC/ha; blue = carbon gained, red = lost)",
+}
+INDICATOR_LABELS = {"npp": "NPP", "rh": "Rh", "nep": "NEP", "nbp": "NBP"}
+UNITS_NOTE = (
+    "Units: tC = tonnes of carbon (not CO2; multiply by 44/12 for CO2); tC/yr per simulated "
+    "year; ha = hectares; maps in tC per hectare of pixel. Stocks are at the end of each year; "
+    "the row before the first year is the state after spinup."
+)
+
+
+def _fmt(value, decimals: int) -> str:
+    if isinstance(value, bool) or value is None:
+        return str(value)
+    if isinstance(value, int):
+        return str(value) if abs(value) < 10000 else f"{value:,}"
+    if isinstance(value, float):
+        if math.isnan(value):
+            return "n/a"
+        return f"{value:,.{decimals}f}"
+    return str(value)
+
+
+def md_table(df: pd.DataFrame, decimals: int, right: tuple[str, ...] = ()) -> str:
+    """A GitHub Markdown table; numbers (and `right` columns) right-aligned, numbers
+    formatted with `decimals`."""
+    if df.empty:
+        return "_none_\n"
+    head = "| " + " | ".join(str(c) for c in df.columns) + " |"
+    align = "|" + "|".join(
+        "---:" if c in right or pd.api.types.is_numeric_dtype(df[c]) else ":---" for c in df.columns
+    ) + "|"
+    rows = []
+    for rec in df.itertuples(index=False):
+        cells = []
+        for v in rec:
+            if hasattr(v, "item"):
+                v = v.item()
+            cells.append(_fmt(v, decimals).replace("|", "\\|"))
+        rows.append("| " + " | ".join(cells) + " |")
+    return "\n".join([head, align, *rows]) + "\n"
+
+
+def headline_table(metrics: dict, decimals: int) -> pd.DataFrame:
+    rows = []
+    ctx = {"start": metrics.get("start_year"), "end": metrics.get("end_year")}
+    for key, label in HEADLINE.items():
+        if key not in metrics:
+            continue
+        unit = METRIC_UNITS.get(key, "")
+        d = decimals if not unit.endswith("/ha") and "per_ha" not in key else max(decimals, 2)
+        rows.append({"Figure": label.format(**ctx), "Value": _fmt(metrics[key], d), "Unit": unit})
+    return pd.DataFrame(rows, columns=["Figure", "Value", "Unit"])
+
+
+def validation_section(validation: dict | None) -> str:
+    """Summarise validate's JSON: status, every problem and warning, and scalar facts."""
+    if validation is None:
+        return "_No validation result was found._\n"
+    if not isinstance(validation, dict):
+        return f"```\n{json.dumps(validation, indent=2)[:2000]}\n```\n"
+    problems = validation.get("problems") or validation.get("errors") or []
+    warnings = validation.get("warnings") or []
+    ok = validation.get("ok", validation.get("valid", validation.get("passed", not problems)))
+    lines = [f"**{'Passed' if ok and not problems else 'Failed'}**"
+             + (f" - {len(problems)} problem(s)" if problems else "")
+             + (f", {len(warnings)} warning(s)" if warnings else "") + "."]
+    facts = {k: v for k, v in validation.items()
+             if k not in {"problems", "errors", "warnings", "ok", "valid", "passed"}
+             and isinstance(v, (str, int, float, bool)) and v is not None}
+    if facts:
+        lines += ["", md_table(pd.DataFrame({"Check": list(facts), "Result": [str(v) for v in facts.values()]}), 0)]
+    checks = validation.get("checks")
+    if isinstance(checks, dict) and checks:
+        lines += ["", md_table(pd.DataFrame({"Check": list(checks),
+                                             "Result": [_check_result(v) for v in checks.values()]}), 0)]
+    elif isinstance(checks, list) and checks and all(isinstance(c, dict) for c in checks):
+        lines += ["", md_table(pd.DataFrame(checks).astype(str), 0)]
+    for title, items in (("Problems", problems), ("Warnings", warnings)):
+        if items:
+            lines += ["", f"{title}:", ""] + [f"- {_item(p)}" for p in items]
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def _check_result(v) -> str:
+    if isinstance(v, dict):
+        return ", ".join(f"{k}: {w}" for k, w in v.items() if not isinstance(w, (list, dict)))
+    return str(v)
+
+
+def _item(p) -> str:
+    return p if isinstance(p, str) else json.dumps(p, sort_keys=True)
+
+
+def build_report(
+    *,
+    params: dict,
+    metrics: dict,
+    tables: dict[str, pd.DataFrame],
+    figures: list[str],
+    figures_rel: str,
+    validation: dict | None,
+) -> str:
+    """The report text. `figures` are the PNG stems present; `figures_rel` is the figures
+    folder relative to the report file (links stay relative so the report moves with it)."""
+    rep = params.get("report") or {}
+    decimals = int(rep.get("decimals", 1))
+    title = rep.get("title") or "flintcloud run"
+    sim = params.get("simulation") or {}
+    project = (params.get("project") or {}).get("dir", "?")
+    for key in ("start_year", "end_year"):
+        if key not in metrics:
+            raise ReportError(f"metrics lack {key!r}; expected summarize's metrics.json")
+    start, end = metrics["start_year"], metrics["end_year"]
+
+    out = [f"# {title}", ""]
+    out.append(
+        f"GCBM (CBM-CFS3) simulation of `{project}`, {start}-{end} ({metrics.get('n_years', end - start + 1)} years), "
+        f"engine `{sim.get('engine', '?')}`, {_fmt(metrics.get('area_ha', float('nan')), decimals)} ha of forest."
+    )
+    out += ["", "## Headline figures", "", md_table(headline_table(metrics, decimals), decimals, right=("Value",))]
+
+    def image(stem: str, caption: str) -> list[str]:
+        return [f"![{caption}]({figures_rel}/{stem}.png)", "", f"*{caption}*", ""]
+
+    charts = [s for s in CHARTS if s in figures]
+    if charts:
+        out += ["## Charts", ""]
+        for stem in charts:
+            out += image(stem, CHARTS[stem])
+    if rep.get("include_maps", True):
+        maps = [s for s in MAPS if s in figures]
+        if maps:
+            out += ["## Maps", ""]
+            for stem in maps:
+                out += image(stem, MAPS[stem])
+
+    changes = tables.get("stock_changes")
+    if changes is not None and not changes.empty:
+        cols = {c: INDICATOR_LABELS.get(c, c.replace("_", " ")) for c in changes.columns}
+        out += ["## Stock changes by year (tC/yr)", "", md_table(changes.rename(columns=cols), decimals)]
+    dist = tables.get("disturbance_emissions")
+    if dist is not None:
+        out += ["## Disturbances", ""]
+        if dist.empty:
+            out += ["No disturbance events in this run.", ""]
+        else:
+            out.append(md_table(dist.rename(columns={"disturbance_type": "disturbance type",
+                                                     "area_disturbed_ha": "area disturbed (ha)",
+                                                     "emissions_tc": "emissions (tC)"}), decimals))
+    out += ["## Validation of the inputs", "", validation_section(validation)]
+    shown = {k: params[k] for k in ("project", "simulation", "outputs", "report") if k in params}
+    out += [
+        "## Parameters",
+        "",
+        "<details><summary>params.yaml used for this run</summary>",
+        "",
+        "```yaml",
+        yaml.safe_dump(shown, sort_keys=False, default_flow_style=None, width=100).rstrip(),
+        "```",
+        "",
+        "</details>",
+        "",
+        UNITS_NOTE,
+        "",
+    ]
+    return "\n".join(out)
+
+
+def _read_json(path: Path, what: str):
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError as err:
+        raise ReportError(f"{what} {str(path)!r} not found") from err
+    except json.JSONDecodeError as err:
+        raise ReportError(f"{what} {str(path)!r} is not valid JSON: {err}") from err
+
+
+def write_report(
+    report_path: str | Path,
+    *,
+    params: dict,
+    metrics_path: str | Path,
+    plots_dir: str | Path,
+    figures_dir: str | Path,
+    validation_path: str | Path | None,
+) -> str:
+    """Read summarize's and validate's outputs, build report.md and write it atomically."""
+    report_path = Path(report_path)
+    metrics = _read_json(metrics_path, "metrics file")
+    validation = None
+    if validation_path is not None and Path(validation_path).exists():
+        validation = _read_json(validation_path, "validation result")
+    tables = {}
+    for name in ("stock_changes", "disturbance_emissions"):
+        p = Path(plots_dir) / f"{name}.csv"
+        if not p.is_file():
+            raise ReportError(f"plot table {str(p)!r} not found (expected the summarize stage's output)")
+        tables[name] = pd.read_csv(p)
+    figures_dir = Path(figures_dir)
+    figures = sorted(p.stem for p in figures_dir.glob("*.png"))
+    rel = Path(os.path.relpath(figures_dir.resolve(), report_path.resolve().parent)).as_posix()
+    text = build_report(params=params, metrics=metrics, tables=tables, figures=figures, figures_rel=rel,
+                        validation=validation)
+    with atomic_file(report_path, "w", encoding="utf-8") as fh:
+        fh.write(text)
+    return text

@@ -1,0 +1,50 @@
+"""What every stage script shares: reading params.yaml and failing with one clear line.
+
+DVC runs each stage from the repository root, so params.yaml is read from the current
+directory (inside `dvc exp run` too: DVC writes the -S overrides into that file).
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import yaml
+
+from flintcloud.errors import ConfigError, FlintcloudError
+
+PARAMS_FILE = Path("params.yaml")
+
+
+def load_params(path: Path = PARAMS_FILE) -> dict:
+    """The parsed params.yaml (a mapping of sections)."""
+    if not path.is_file():
+        raise ConfigError(f"{str(path)!r} not found; run the stage from the repository root (dvc repro does)")
+    with open(path, encoding="utf-8") as fh:
+        params = yaml.safe_load(fh)
+    if not isinstance(params, dict):
+        raise ConfigError(f"{str(path)!r} must be a mapping of sections (project, simulation, outputs, report)")
+    return params
+
+
+def section(params: dict, name: str) -> dict:
+    value = params.get(name)
+    if not isinstance(value, dict):
+        raise ConfigError(f"params.yaml: section {name!r} is missing or not a mapping, got {value!r}")
+    return value
+
+
+def run_stage(name: str, main: Callable[[list[str]], None], argv: list[str] | None = None) -> None:
+    """Run `main(argv)`; a FlintcloudError becomes one `stage <name>: error: ...` message and exit 1."""
+    args = sys.argv[1:] if argv is None else argv
+    try:
+        main(args)
+    except FlintcloudError as err:
+        print(f"stage {name}: error: {err}", file=sys.stderr)
+        sys.exit(1)
+
+
+def usage(name: str, args: list[str], expected: list[str]) -> None:
+    if len(args) != len(expected):
+        raise SystemExit(f"usage: python stages/{name}.py {' '.join(expected)} (got {len(args)} argument(s))")
