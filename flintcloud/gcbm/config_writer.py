@@ -167,9 +167,21 @@ def settings_from_params(params: Mapping[str, Any], *, base_dir: str | os.PathLi
     `outputs` (indicators, dir). Relative paths are taken against `base_dir`.
     Raises ConfigError listing every invalid value.
     """
+    settings, problems = _parse_params(params, base_dir)
+    if problems:
+        raise ConfigError("params.yaml: " + "; ".join(problems))
+    return settings
+
+
+def params_problems(params: Any) -> list[str]:
+    """Every problem `settings_from_params` would report, one message each (pure)."""
+    return _parse_params(params, None)[1]
+
+
+def _parse_params(params: Any, base_dir: str | os.PathLike | None) -> tuple[ConfigSettings | None, list[str]]:
     problems: list[str] = []
     if not isinstance(params, Mapping):
-        raise ConfigError(f"params must be a mapping of sections, got {type(params).__name__}")
+        return None, [f"params must be a mapping of sections, got {type(params).__name__}"]
     sim = _section(params, "simulation", problems)
     project = _section(params, "project", problems)
     outputs = _section(params, "outputs", problems)
@@ -187,7 +199,7 @@ def settings_from_params(params: Mapping[str, Any], *, base_dir: str | os.PathLi
     if start is not None and end is not None and end < start:
         problems.append(f"simulation.end_year {end} is before simulation.start_year {start}; expected end_year >= start_year")
     engine = sim.get("engine", "libcbm")
-    if engine not in KNOWN_ENGINES:
+    if not isinstance(engine, str) or engine not in KNOWN_ENGINES:
         problems.append(f"simulation.engine {engine!r} is not a known engine; expected one of {', '.join(KNOWN_ENGINES)}")
 
     indicators = outputs.get("indicators")
@@ -240,9 +252,7 @@ def settings_from_params(params: Mapping[str, Any], *, base_dir: str | os.PathLi
         num_threads=_int(sim, "num_threads", "simulation", problems, default=4, minimum=1),
         engine=engine if isinstance(engine, str) else str(engine),
     )
-    if problems:
-        raise ConfigError("params.yaml: " + "; ".join(problems))
-    return settings
+    return settings, problems
 
 
 def _section(params: Mapping, name: str, problems: list[str]) -> Mapping:
@@ -396,6 +406,9 @@ class ProjectLayers:
     tile_size: float = 1.0
     block_size: float = 0.1
     db_classifiers: tuple[str, ...] = ()
+    admin_boundary: str | None = None  # settings' value, else the project's layer or the db's only one
+    eco_boundary: str | None = None
+    db_spatial_units: tuple[tuple[str, str], ...] = ()
 
     def by_role(self, role: str) -> list[ProjectLayer]:
         return [layer for layer in self.layers if layer.role == role]
@@ -522,6 +535,8 @@ def discover_project(project_dir: str | os.PathLike, settings: ConfigSettings) -
     grid = read_raster_grid(layers[0].path)
     db_path = Path(settings.db_path) if settings.db_path else default_db_path(project_dir)
     db_classifiers = read_db_classifiers(db_path)
+    spatial_units = read_db_spatial_units(db_path)
+    admin, eco = default_boundaries(settings, [x.name for x in layers], spatial_units)
     tile_size, block_size = _tile_block_sizes(study, layers)
     return ProjectLayers(
         project_dir=project_dir,
@@ -531,6 +546,9 @@ def discover_project(project_dir: str | os.PathLike, settings: ConfigSettings) -
         tile_size=tile_size,
         block_size=block_size,
         db_classifiers=tuple(db_classifiers),
+        admin_boundary=admin,
+        eco_boundary=eco,
+        db_spatial_units=tuple(spatial_units),
     )
 
 
@@ -572,14 +590,44 @@ def read_raster_grid(tiff: Path) -> RasterGrid:
 
 def read_db_classifiers(db_path: Path) -> list[str]:
     """Classifier names of gcbm_input.db in id order (the order its classifier table gives)."""
+    return [str(r[0]) for r in _db_rows(db_path, "classifier", "SELECT name FROM classifier ORDER BY id")]
+
+
+def read_db_spatial_units(db_path: Path) -> list[tuple[str, str]]:
+    """(admin boundary, eco boundary) name pairs of the db's spatial units, in id order."""
+    query = (
+        "SELECT a.name, e.name FROM spatial_unit spu "
+        "INNER JOIN admin_boundary a ON spu.admin_boundary_id = a.id "
+        "INNER JOIN eco_boundary e ON spu.eco_boundary_id = e.id ORDER BY spu.id"
+    )
+    return [(str(a), str(e)) for a, e in _db_rows(db_path, "spatial_unit", query)]
+
+
+def _db_rows(db_path: Path, what: str, query: str) -> list[tuple]:
     if not db_path.is_file():
         raise DatabaseError(f"input database {str(db_path)!r} does not exist; expected gcbm_input.db (SQLite)")
     try:
         with contextlib.closing(sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=1.0)) as conn:
-            rows = conn.execute("SELECT name FROM classifier ORDER BY id").fetchall()
+            return conn.execute(query).fetchall()
     except sqlite3.DatabaseError as err:
-        raise DatabaseError(f"input database {str(db_path)!r}: cannot read table 'classifier' ({err})") from err
-    return [str(r[0]) for r in rows]
+        raise DatabaseError(f"input database {str(db_path)!r}: cannot read table {what!r} ({err})") from err
+
+
+def default_boundaries(settings: ConfigSettings, layer_names: Sequence[str], spatial_units: Sequence[tuple[str, str]]) -> tuple[str | None, str | None]:
+    """admin/eco boundary when params leave them null: the project's own layer, else the db's only choice."""
+    admin, eco = settings.admin_boundary, settings.eco_boundary
+    if admin is None and "admin_boundary" in layer_names:
+        admin = "admin_boundary"
+    if eco is None and "eco_boundary" in layer_names:
+        eco = "eco_boundary"
+    a_key = None if admin in layer_names else admin
+    e_key = None if eco in layer_names else eco
+    pairs = [p for p in spatial_units if a_key in (None, p[0]) and e_key in (None, p[1])]
+    if admin is None and len({a for a, _ in pairs}) == 1:
+        admin = pairs[0][0]
+    if eco is None and len({e for _, e in pairs}) == 1:
+        eco = pairs[0][1]
+    return admin, eco
 
 
 # --------------------------------------------------------------------------- building the documents
@@ -694,11 +742,14 @@ def build_gcbm_config(
         problems.append(
             f"several temperature layers ({', '.join(t.name for t in temps)}); name one in project.layers.temperature"
         )
-    names = set(project.names())
-    for key in ("admin_boundary", "eco_boundary"):
-        value = getattr(settings, key)
-        if value is None and key not in names:
-            problems.append(f"simulation.{key} is not set and the project has no {key} layer")
+    for i, key in enumerate(("admin_boundary", "eco_boundary")):
+        if getattr(project, key) is None:
+            choices = sorted({pair[i] for pair in project.db_spatial_units})
+            problems.append(
+                f"simulation.{key} is not set, the project has no {key} layer and {str(project.db_path)!r} "
+                f"has {len(choices)} {key} names with a spatial unit; name one, e.g. "
+                + ", ".join(repr(c) for c in choices[:8]) + (" ..." if len(choices) > 8 else "")
+            )
     try:
         items = output_items(settings.output_indicators)
     except ConfigError as err:
@@ -839,7 +890,7 @@ def _variables(project, settings, classifiers, ages, temps) -> dict:
         "enable_moss": settings.enable_moss,
     }
     for key in ("admin_boundary", "eco_boundary"):
-        value = getattr(settings, key) or key
+        value = getattr(project, key) or getattr(settings, key) or key
         variables[key] = _layer_transform(value) if value in names else value
     variables["initial_age"] = _layer_transform(ages[0].name) if ages else int(settings.initial_age)
     variables["initial_historic_land_class"] = settings.initial_land_class
