@@ -78,3 +78,47 @@ class RunSummary:
             f"{self.engine}: {self.n_pixels} pixels, {self.n_stands} unique stands "
             f"({self.n_spinup_groups} spinup groups), {self.years} years, {self.seconds:.1f} s"
         )
+
+
+class StepTotals:
+    """A reporter that keeps landscape totals per step (tC, ha): small, whatever the number of stands.
+
+    ``pools``: (year, pool) -> tC; ``fluxes``: (year, module, source, sink, disturbance_type_id) -> tC
+    (disturbance_type_id 0 for annual processes); ``disturbed_area``: (year, disturbance_type_id) -> ha;
+    ``age_area``: (year, age) -> ha.
+    """
+
+    def __init__(self) -> None:
+        self.pools: dict[tuple[int, str], float] = {}
+        self.fluxes: dict[tuple[int, str, str, str, int], float] = {}
+        self.disturbed_area: dict[tuple[int, int], float] = {}
+        self.age_area: dict[tuple[int, int], float] = {}
+        self.type_names: dict[int, str] = {}
+
+    def __call__(self, step: StepOutput) -> None:
+        y = step.year
+        self.type_names.update(step.disturbance_type_name)
+        for name, v in zip(step.pool_names, step.area_ha @ step.pools):
+            self.pools[(y, name)] = float(v)
+        dist = step.disturbance_type_id
+        for d in np.unique(dist):
+            rows = dist == d
+            totals = step.area_ha[rows] @ step.fluxes[rows]
+            for key, v in zip(step.flux_keys, totals):
+                if v == 0.0:
+                    continue
+                dt = int(d) if key.flux_source == DISTURBANCE else 0
+                k = (y, key.module, key.source, key.sink, dt)
+                self.fluxes[k] = self.fluxes.get(k, 0.0) + float(v)
+            if d != 0:
+                self.disturbed_area[(y, int(d))] = float(step.area_ha[rows].sum())
+        ages, inv = np.unique(step.age, return_inverse=True)
+        for a, v in zip(ages, np.bincount(inv, weights=step.area_ha)):
+            self.age_area[(y, int(a))] = float(v)
+
+    def pool_frame(self) -> pd.DataFrame:
+        return pd.DataFrame([(y, p, v) for (y, p), v in self.pools.items()], columns=["year", "pool", "value"])
+
+    def flux_frame(self) -> pd.DataFrame:
+        rows = [(y, m, s, k, d, self.type_names.get(d, "") if d else None, v) for (y, m, s, k, d), v in self.fluxes.items()]
+        return pd.DataFrame(rows, columns=["year", "module", "source", "sink", "disturbance_type_id", "disturbance_type", "value"])
