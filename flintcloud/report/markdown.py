@@ -99,41 +99,41 @@ def headline_table(metrics: dict, decimals: int) -> pd.DataFrame:
 
 
 def validation_section(validation: dict | None) -> str:
-    """Summarise validate's JSON: status, every problem and warning, and scalar facts."""
+    """Summarise validate's JSON (flintcloud.validate.ValidationReport.to_dict(): valid,
+    errors/warnings as {check, message, ...}, summary {...}): status, facts, every
+    problem and warning."""
     if validation is None:
         return "_No validation result was found._\n"
     if not isinstance(validation, dict):
         return f"```\n{json.dumps(validation, indent=2)[:2000]}\n```\n"
-    problems = validation.get("problems") or validation.get("errors") or []
+    problems = validation.get("errors") or validation.get("problems") or []
     warnings = validation.get("warnings") or []
-    ok = validation.get("ok", validation.get("valid", validation.get("passed", not problems)))
+    ok = validation.get("valid", validation.get("ok", not problems))
     lines = [f"**{'Passed' if ok and not problems else 'Failed'}**"
              + (f" - {len(problems)} problem(s)" if problems else "")
              + (f", {len(warnings)} warning(s)" if warnings else "") + "."]
-    facts = {k: v for k, v in validation.items()
-             if k not in {"problems", "errors", "warnings", "ok", "valid", "passed"}
-             and isinstance(v, (str, int, float, bool)) and v is not None}
+    skip = {"problems", "errors", "warnings", "ok", "valid", "passed", "n_errors", "n_warnings", "root"}
+    facts = {}
+    for source in (validation, validation.get("summary") if isinstance(validation.get("summary"), dict) else {}):
+        for k, v in source.items():
+            if k in skip or v is None:
+                continue
+            if isinstance(v, (str, int, float, bool)):
+                facts[k] = str(v)
+            elif isinstance(v, list) and len(v) <= 10 and all(isinstance(x, (str, int, float)) for x in v):
+                facts[k] = ", ".join(str(x) for x in v)
     if facts:
-        lines += ["", md_table(pd.DataFrame({"Check": list(facts), "Result": [str(v) for v in facts.values()]}), 0)]
-    checks = validation.get("checks")
-    if isinstance(checks, dict) and checks:
-        lines += ["", md_table(pd.DataFrame({"Check": list(checks),
-                                             "Result": [_check_result(v) for v in checks.values()]}), 0)]
-    elif isinstance(checks, list) and checks and all(isinstance(c, dict) for c in checks):
-        lines += ["", md_table(pd.DataFrame(checks).astype(str), 0)]
+        table = pd.DataFrame({"Check": [k.replace("_", " ") for k in facts], "Result": list(facts.values())})
+        lines += ["", md_table(table, 0).rstrip()]
     for title, items in (("Problems", problems), ("Warnings", warnings)):
         if items:
             lines += ["", f"{title}:", ""] + [f"- {_item(p)}" for p in items]
     return "\n".join(lines).rstrip() + "\n"
 
 
-def _check_result(v) -> str:
-    if isinstance(v, dict):
-        return ", ".join(f"{k}: {w}" for k, w in v.items() if not isinstance(w, (list, dict)))
-    return str(v)
-
-
 def _item(p) -> str:
+    if isinstance(p, dict) and "message" in p:
+        return str(p["message"])
     return p if isinstance(p, str) else json.dumps(p, sort_keys=True)
 
 

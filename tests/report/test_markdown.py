@@ -25,8 +25,11 @@ PARAMS = {
 def reports(run_dir, tmp_path):
     r = tmp_path / "reports"
     summarize_run(run_dir, r / "metrics.json", r / "plots", r / "figures")
-    (r / "validation.json").write_text(json.dumps({"ok": True, "problems": [], "warnings": ["2 pixels nodata"],
-                                                   "n_layers": 5}))
+    # the shape flintcloud.validate.ValidationReport.to_dict() writes
+    (r / "validation.json").write_text(json.dumps({
+        "target": "data/demo/project", "valid": True, "n_errors": 0, "n_warnings": 1, "errors": [],
+        "warnings": [{"check": "layers", "message": "2 pixels nodata", "layer": "age"}],
+        "summary": {"root": "/abs/elsewhere", "mode": "project", "years": [2010, 2012], "layers_checked": 5}}))
     return r
 
 
@@ -49,7 +52,8 @@ def test_report_has_headline_values_charts_maps_validation_and_params(reports):
     for link in links:
         assert not link.startswith("/") and "://" not in link
         assert (reports / link).is_file()
-    assert "**Passed**, 1 warning(s)." in text and "- 2 pixels nodata" in text and "| n_layers | 5 |" in text
+    assert "**Passed**, 1 warning(s)." in text and "- 2 pixels nodata" in text and "| layers checked | 5 |" in text
+    assert "| years | 2010, 2012 |" in text and "/abs/elsewhere" not in text
     assert "| Wildfire | 10.0 | 170.0 |" in text
     params_block = text.split("```yaml\n")[1].split("```")[0]
     assert yaml.safe_load(params_block) == PARAMS
@@ -63,7 +67,8 @@ def test_maps_can_be_left_out(reports):
 
 
 def test_failed_validation_lists_every_problem():
-    out = md.validation_section({"ok": False, "problems": ["layer 'age' CRS EPSG:3005 != EPSG:4326", "year 1990"]})
+    out = md.validation_section({"valid": False, "errors": [
+        {"check": "layers", "message": "layer 'age' CRS EPSG:3005 != EPSG:4326"}, {"check": "years", "message": "year 1990"}]})
     assert out.startswith("**Failed** - 2 problem(s).")
     assert "- layer 'age' CRS EPSG:3005 != EPSG:4326" in out and "- year 1990" in out
 

@@ -1,0 +1,33 @@
+"""Stage `simulate`: run the engine chosen in params.yaml on the configuration set.
+
+    python stages/simulate.py CONFIG_DIR OUTPUT_DIR
+
+OUTPUT_DIR gets gcbm_output.db (GCBM's raw star schema), compiled_gcbm_output.db
+(GCBM.CompileResults' v_* tables), spatial/<Indicator>_<year>.tif and run_summary.json,
+all at once when the run succeeded.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from common import load_params, run_stage, section, usage  # noqa: E402
+
+from flintcloud.run import run_project  # noqa: E402
+
+
+def main(args: list[str]) -> None:
+    usage("simulate", args, ["CONFIG_DIR", "OUTPUT_DIR"])
+    config_dir, out_dir = (Path(a) for a in args)
+    params = load_params()
+    engine = section(params, "simulation").get("engine", "libcbm")
+    map_years = section(params, "outputs").get("years")  # None: every simulated year
+    summary = run_project(config_dir, out_dir, engine=engine, map_years=map_years, overwrite=True)
+    print(f"simulate: {summary.line()} -> {out_dir}/")
+
+
+if __name__ == "__main__":
+    run_stage("simulate", main)

@@ -1,0 +1,35 @@
+"""Stage `validate`: every problem of the GCBM project params.yaml points at, in one run.
+
+    python stages/validate.py PROJECT_DIR VALIDATION_JSON
+
+Writes the JSON report whether or not the project is valid (read it to fix the inputs),
+then fails listing every problem, so DVC stops before configure.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from common import load_params, run_stage, usage  # noqa: E402
+
+from flintcloud.validate import validate_project, write_report  # noqa: E402
+
+
+def main(args: list[str]) -> None:
+    usage("validate", args, ["PROJECT_DIR", "VALIDATION_JSON"])
+    project_dir, out = (Path(a) for a in args)
+    # root=".": inputs must stay inside this repository; relative, so the report is the
+    # same in every clone (and in `dvc exp run --temp`).
+    report = validate_project(project_dir, params=load_params(), root=Path("."))
+    write_report(report, out)
+    for w in report.warnings:
+        print(f"validate: warning: {w.message}", file=sys.stderr)
+    report.raise_for_errors()
+    print(f"validate: {project_dir} is valid ({len(report.warnings)} warning(s)) -> {out}")
+
+
+if __name__ == "__main__":
+    run_stage("validate", main)
