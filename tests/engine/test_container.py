@@ -1,0 +1,262 @@
+"""Engine gcbm-container: the docker command it builds, the config it mounts, and Docker being absent.
+
+There is no Docker daemon here: the real `docker` client is used for the no-daemon path. The full-run
+test uses a stand-in `docker` executable (written in tmp_path) whose `run` does what moja.cli does to
+the file system — it writes GCBM's own reference output for the FLINT.Cloud demo where the mounted
+config tells it to — so that collecting, compiling, mosaicking and keeping the log are tested for real.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from flintcloud.engine.container import (
+    MOJA_CLI,
+    PLACEHOLDER_IMAGE,
+    Mount,
+    check_image,
+    docker_available,
+    docker_run_command,
+    mount_roots,
+    prepare_run_dir,
+    rewrite_config_docs,
+    rewrite_logging_conf,
+    run_gcbm_container,
+)
+from flintcloud.errors import ConfigError, EngineUnavailableError, SimulationError
+
+IMAGE = "ghcr.io/moja-global/rest_api_gcbm@sha256:" + "ab" * 32
+
+
+def _daemon_answers() -> bool:
+    exe = shutil.which("docker")
+    if exe is None:
+        return False
+    try:
+        return subprocess.run([exe, "info"], capture_output=True, timeout=20).returncode == 0
+    except subprocess.TimeoutExpired:
+        return False
+
+
+def _digest(folder: Path) -> str:
+    h = hashlib.sha256()
+    for p in sorted(folder.rglob("*")):
+        if p.is_file():
+            h.update(str(p.relative_to(folder)).encode() + p.read_bytes())
+    return h.hexdigest()
+
+
+@pytest.fixture
+def previous_output(tmp_path):
+    out = tmp_path / "build" / "output"
+    out.mkdir(parents=True)
+    (out / "gcbm_output.db").write_bytes(b"previous run")
+    return out
+
+
+# ----------------------------------------------------------------------------- image reference
+
+
+def test_placeholder_and_tags_are_refused():
+    with pytest.raises(ConfigError, match=r"simulation.gcbm_container.image is still the placeholder"):
+        check_image(PLACEHOLDER_IMAGE)
+    with pytest.raises(ConfigError, match=r"not pinned by digest.*:master"):
+        check_image("ghcr.io/moja-global/rest_api_gcbm:master")
+    with pytest.raises(ConfigError, match="not pinned by digest"):
+        check_image("ghcr.io/moja-global/rest_api_gcbm@sha256:1234")
+    assert check_image(f" {IMAGE} ") == IMAGE
+
+
+def test_placeholder_fails_before_touching_outputs(tmp_path, previous_output):
+    before = _digest(previous_output)
+    with pytest.raises(ConfigError, match="placeholder"):
+        run_gcbm_container(tmp_path / "config", previous_output, PLACEHOLDER_IMAGE)
+    assert _digest(previous_output) == before
+
+
+# ----------------------------------------------------------------------------- Docker unavailable
+
+
+@pytest.mark.skipif(shutil.which("docker") is None, reason="no docker client on PATH")
+def test_real_docker_client_without_daemon_says_so_in_one_line(tmp_path, previous_output):
+    if _daemon_answers():
+        pytest.skip("a Docker daemon answers here; this test is for machines without one")
+    before = _digest(previous_output)
+    started = time.monotonic()
+    with pytest.raises(EngineUnavailableError) as info:
+        run_gcbm_container(tmp_path / "config", previous_output, IMAGE)
+    assert time.monotonic() - started < 25
+    message = str(info.value)
+    assert "\n" not in message
+    assert "Docker daemon is not available" in message
+    assert "`simulation.engine: libcbm`" in message
+    assert _digest(previous_output) == before
+    assert not list(previous_output.parent.glob(".output.tmp-*"))
+
+
+def test_cli_reports_no_docker_in_one_line(tmp_path):
+    """Through `flintcloud.cli.run`: one `flintcloud: error:` line, exit 1, never a traceback."""
+    env = {**os.environ, "PATH": str(tmp_path)}  # no docker client on PATH at all
+    code = ("from flintcloud.engine.container import run_gcbm_container as r\n"
+            "from flintcloud.errors import FlintcloudError\n"
+            "import sys\n"
+            f"try: r('cfg', 'out', {IMAGE!r})\n"
+            "except FlintcloudError as e: print(f'flintcloud: error: {e}', file=sys.stderr); sys.exit(1)\n")
+    proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60,
+                          cwd=tmp_path)
+    assert proc.returncode == 1
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "no `docker` client is on PATH" in lines[0] and "libcbm" in lines[0]
+
+
+def _fake_docker(folder: Path, body: str) -> Path:
+    exe = folder / "docker"
+    exe.write_text(f"#!{sys.executable}\nimport sys, os, json, shutil, time\nargs = sys.argv[1:]\n{body}\n")
+    exe.chmod(0o755)
+    return exe
+
+
+def test_hanging_docker_times_out(tmp_path):
+    exe = _fake_docker(tmp_path, "time.sleep(60)")
+    started = time.monotonic()
+    with pytest.raises(EngineUnavailableError, match=r"did not answer within 1 s; set `simulation.engine: libcbm`"):
+        docker_available(str(exe), timeout=1)
+    assert time.monotonic() - started < 10
+
+
+# ----------------------------------------------------------------------------- command line and mounts
+
+
+def test_docker_run_command_line(tmp_path):
+    run_dir = tmp_path / "run"
+    mounts = [Mount(Path("/data/project"), read_only=True), Mount(run_dir, read_only=False)]
+    cmd = docker_run_command(IMAGE, run_dir / "config", mounts, uid=1234, gid=567, name="flintcloud-gcbm-x")
+    assert cmd == [
+        "docker", "run", "--rm", "--name", "flintcloud-gcbm-x", "--user", "1234:567", "--network", "none",
+        "--env", "HOME=/tmp",
+        "--mount", "type=bind,source=/data/project,target=/data/project,readonly",
+        "--mount", f"type=bind,source={run_dir},target={run_dir}",
+        "--workdir", str(run_dir / "config"), "--entrypoint", MOJA_CLI, IMAGE,
+        "--config_file", "gcbm_config.cfg", "--config_provider", "provider_config.json",
+    ]
+
+
+def test_rewrite_moves_inputs_to_absolute_and_outputs_into_the_run(tmp_path):
+    config = tmp_path / "proj" / "config"
+    out = tmp_path / "run" / "output"
+    docs = {
+        "provider_config.json": {"Providers": {
+            "SQLite": {"type": "SQLite", "path": "..\\input_database\\gcbm_input.db"},
+            "RasterTiled": {"layers": [{"name": "age", "layer_path": "../layers/age.tiff", "layer_prefix": "age"}]}}},
+        "modules_output.json": {"Modules": {
+            "WriteVariableGeotiff": {"settings": {"output_path": "../output", "items": [{"data_name": "NBP"}]}},
+            "CBMAggregatorSQLiteWriter": {"settings": {"databasename": "output\\gcbm_output.db"}}}},
+        "localdomain.json": {"LocalDomain": {"start_date": "2010/01/01"}},
+    }
+    new, inputs = rewrite_config_docs(docs, config, out)
+    proj = tmp_path / "proj"
+    assert new["provider_config.json"]["Providers"]["SQLite"]["path"] == str(proj / "input_database" / "gcbm_input.db")
+    assert new["provider_config.json"]["Providers"]["RasterTiled"]["layers"][0]["layer_path"] == str(proj / "layers" / "age.tiff")
+    assert new["modules_output.json"]["Modules"]["WriteVariableGeotiff"]["settings"] == {
+        "output_path": str(out), "items": [{"data_name": "NBP"}]}
+    assert new["modules_output.json"]["Modules"]["CBMAggregatorSQLiteWriter"]["settings"]["databasename"] == str(out / "gcbm_output.db")
+    assert new["localdomain.json"] == docs["localdomain.json"]
+    assert docs["provider_config.json"]["Providers"]["SQLite"]["path"].startswith("..\\")  # input not mutated
+    assert inputs == [proj / "input_database" / "gcbm_input.db", proj / "layers" / "age.tiff"]
+    conf = rewrite_logging_conf('[Sinks.file]\nDestination=TextFile\nFileName="../output/logs/Moja_Debug.log"\n', out)
+    assert f'FileName="{out}/logs/Moja_Debug.log"' in conf
+    assert mount_roots(inputs, tmp_path / "run") == [Mount(proj, True), Mount(tmp_path / "run", False)]
+
+
+def test_prepare_run_dir_on_the_flint_cloud_demo(flint_demo, tmp_path):
+    run_dir = tmp_path / "run"
+    config, output, mounts = prepare_run_dir(flint_demo / "config", run_dir)
+    provider = json.loads((config / "provider_config.json").read_text())
+    layers = provider["Providers"]["RasterTiled"]["layers"]
+    original = json.loads((flint_demo / "config" / "provider_config.json").read_text())
+    assert [la["name"] for la in layers] == [la["name"] for la in original["Providers"]["RasterTiled"]["layers"]]
+    assert len(layers) == 11 and all(Path(layer["layer_path"]).is_file() for layer in layers)
+    assert Path(provider["Providers"]["SQLite"]["path"]) == (flint_demo / "input_database" / "gcbm_input.db").resolve()
+    modules = json.loads((config / "modules_output.json").read_text())["Modules"]
+    assert modules["WriteVariableGeotiff"]["settings"]["output_path"] == str(output)
+    assert len(modules["WriteVariableGeotiff"]["settings"]["items"]) == 21
+    assert (config / "gcbm_config.cfg").read_text() == (flint_demo / "config" / "gcbm_config.cfg").read_text()
+    assert f'FileName="{output}/logs/Moja_Debug.log"' in (config / "logging.conf").read_text()
+    assert mounts == [Mount(flint_demo.resolve(), True), Mount(run_dir, False)]
+
+
+# ----------------------------------------------------------------------------- a whole run
+
+
+FAKE_MOJA = r'''
+if args[0] == "info":
+    print("28.2.2"); sys.exit(0)
+if args[0] == "kill":
+    sys.exit(0)
+assert args[0] == "run", args
+workdir = args[args.index("--workdir") + 1]
+user = args[args.index("--user") + 1]
+assert args[args.index("--entrypoint") + 1] == "/opt/gcbm/moja.cli"
+assert args[-4:] == ["--config_file", "gcbm_config.cfg", "--config_provider", "provider_config.json"]
+os.chdir(workdir)
+modules = json.load(open("modules_output.json"))["Modules"]
+out = modules["WriteVariableGeotiff"]["settings"]["output_path"]
+db = modules["CBMAggregatorSQLiteWriter"]["settings"]["databasename"]
+ref = os.environ["FAKE_GCBM_REFERENCE"]
+print(f"<moja.cli> running as {user} in {workdir}")
+if os.environ.get("FAKE_GCBM_FAIL"):
+    print("(error) - something went wrong in GCBM"); sys.exit(3)
+shutil.copy(os.path.join(ref, "gcbm_output.db"), db)
+for name in os.listdir(ref):
+    if os.path.isdir(os.path.join(ref, name)):
+        shutil.copytree(os.path.join(ref, name), os.path.join(out, name))
+open(os.path.join(out, "logs", "Moja_Debug.log"), "w").write("debug log\n")
+print("(info) - Simulation complete")
+'''
+
+
+@pytest.fixture
+def fake_docker(tmp_path, gcbm_reference_output, monkeypatch):
+    monkeypatch.setenv("FAKE_GCBM_REFERENCE", str(gcbm_reference_output))
+    folder = tmp_path / "bin"
+    folder.mkdir()
+    return str(_fake_docker(folder, FAKE_MOJA))
+
+
+def test_failed_gcbm_keeps_previous_output_and_the_log(flint_demo, fake_docker, previous_output, monkeypatch):
+    monkeypatch.setenv("FAKE_GCBM_FAIL", "1")
+    before = _digest(previous_output)
+    with pytest.raises(SimulationError, match=r"exited with code 3(.|\n)*something went wrong in GCBM"):
+        run_gcbm_container(flint_demo / "config", previous_output, IMAGE, docker=fake_docker)
+    assert _digest(previous_output) == before
+    kept = previous_output.parent / "output.gcbm-failed.log"
+    assert "something went wrong in GCBM" in kept.read_text()
+
+
+def test_full_run_gives_the_embedded_engines_layout(flint_demo, fake_docker, previous_output):
+    pytest.importorskip("flintcloud.outputs.compile", reason="compile_results (issue 5 item 2) not in this tree yet")
+    pytest.importorskip("flintcloud.outputs.spatial", reason="mosaic_gcbm_blocks (issue 5 item 2) not in this tree yet")
+    import sqlite3
+
+    summary = run_gcbm_container(flint_demo / "config", previous_output, IMAGE, docker=fake_docker)
+    assert summary.engine == "gcbm-container" and summary.years == 11
+    out = previous_output
+    assert sorted(p.name for p in out.iterdir()) == [
+        "compiled_gcbm_output.db", "gcbm_output.db", "logs", "run_summary.json", "spatial"]
+    with sqlite3.connect(out / "compiled_gcbm_output.db") as con:
+        years = [r[0] for r in con.execute("SELECT DISTINCT year FROM v_pool_indicators ORDER BY year")]
+    assert years[-1] == 2020
+    assert (out / "spatial" / "NBP_2010.tif").is_file() and (out / "spatial" / "NBP_2020.tif").is_file()
+    log = (out / "logs" / "moja.cli.log").read_text()
+    assert f"--user {os.getuid()}:{os.getgid()}" in log and "Simulation complete" in log
+    assert (out / "logs" / "Moja_Debug.log").read_text() == "debug log\n"
+    assert json.loads((out / "run_summary.json").read_text())["image"] == IMAGE
