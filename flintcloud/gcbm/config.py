@@ -195,6 +195,29 @@ def _find_doc(docs: dict[str, Any], order: list[str], section: str, prefer: str)
     raise ConfigError(f"no config file has a {section!r} section (expected in {prefer})")
 
 
+def _obj(value: Any, what: str) -> dict:
+    """`value` as a JSON object (None -> {}); anything else is a ConfigError naming `what`."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise ConfigError(f"{what} must be a JSON object, got {value!r}")
+    return value
+
+
+def _names(value: Any, what: str) -> list[str]:
+    """`value` as a list of names (None -> [])."""
+    if value is None:
+        return []
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ConfigError(f"{what} must be a list of names, got {value!r}")
+    return value
+
+
+def _order(item: tuple) -> float:
+    order = item[1].get("order") if isinstance(item[1], dict) else None
+    return float(order) if isinstance(order, (int, float)) and not isinstance(order, bool) else 1e9
+
+
 def _transform(var: Any) -> dict | None:
     if isinstance(var, dict) and isinstance(var.get("transform"), dict):
         return var["transform"]
@@ -207,12 +230,12 @@ def _layer_of(variables: dict, var_name: str, layers: dict[str, Path], *, what: 
     t = _transform(var)
     if t is None:
         return None
-    if t.get("type") != LAYER_TRANSFORM:
+    if t.get("type") != LAYER_TRANSFORM or not isinstance(t.get("data_id"), str):
         raise ConfigError(
             f"variables.json: {what} variable {var_name!r} uses transform {t.get('type')!r}; "
-            f"expected a scalar or a {LAYER_TRANSFORM}"
+            f"expected a scalar or a {LAYER_TRANSFORM} with a 'data_id'"
         )
-    data_id = t.get("data_id")
+    data_id = t["data_id"]
     if data_id not in layers:
         raise ConfigError(
             f"variables.json: {what} variable {var_name!r} reads layer {data_id!r}, which is not in "
@@ -282,11 +305,13 @@ def parse_gcbm_config(
         )
     libraries = {}
     for name in order:
-        libs = docs.get(name, {}).get("Libraries") if isinstance(docs.get(name), dict) else None
+        libs = docs[name].get("Libraries") if isinstance(docs.get(name), dict) else None
         if isinstance(libs, dict):
             libraries.update({str(k): str(v) for k, v in libs.items()})
-    landscape = ld.get("landscape") if isinstance(ld.get("landscape"), dict) else {}
+    landscape = _obj(ld.get("landscape"), f"{ld_name}: LocalDomain.landscape")
     provider_name = landscape.get("provider", "RasterTiled")
+    if not isinstance(provider_name, str):
+        raise ConfigError(f"{ld_name}: LocalDomain.landscape.provider {provider_name!r} must be a provider name")
 
     # ---- providers: db and layers
     pv_name, pv_doc = _find_doc(docs, order, "Providers", PROVIDER_FILE)
@@ -294,9 +319,14 @@ def parse_gcbm_config(
     if not isinstance(providers, dict):
         raise ConfigError(f"{pv_name}: Providers must be an object")
     sqlite = providers.get("SQLite")
-    if not isinstance(sqlite, dict) or "path" not in sqlite:
+    if not isinstance(sqlite, dict) or not isinstance(sqlite.get("path"), str):
         sqlite = next(
-            (p for p in providers.values() if isinstance(p, dict) and p.get("type") == "SQLite" and "path" in p), None
+            (
+                p
+                for p in providers.values()
+                if isinstance(p, dict) and p.get("type") == "SQLite" and isinstance(p.get("path"), str)
+            ),
+            None,
         )
     if sqlite is None:
         raise ConfigError(f"{pv_name}: no SQLite provider with a 'path' (the gcbm_input.db)")
@@ -307,10 +337,13 @@ def parse_gcbm_config(
             f"{pv_name}: no provider {provider_name!r} (named by {ld_name} LocalDomain.landscape.provider)"
         )
     layers: dict[str, Path] = {}
-    for i, layer in enumerate(raster.get("layers") or []):
-        if not isinstance(layer, dict) or "name" not in layer:
+    raster_layers = raster.get("layers") or []
+    if not isinstance(raster_layers, list):
+        raise ConfigError(f"{pv_name}: {provider_name}.layers must be a list of {{name, layer_path}}")
+    for i, layer in enumerate(raster_layers):
+        if not isinstance(layer, dict) or not isinstance(layer.get("name"), str):
             raise ConfigError(f"{pv_name}: {provider_name}.layers[{i}] has no 'name'")
-        if "layer_path" not in layer:
+        if not isinstance(layer.get("layer_path"), str):
             raise ConfigError(f"{pv_name}: layer {layer['name']!r} has no 'layer_path'")
         if layer["name"] in layers:
             raise ConfigError(f"{pv_name}: layer {layer['name']!r} is listed twice")
@@ -321,7 +354,13 @@ def parse_gcbm_config(
     modules = _merged(docs, [n for n in order if n != "spinup.json"], "Modules")
 
     ics = _transform(variables.get("initial_classifier_set"))
-    if ics is None or ics.get("type") != "CompositeTransform" or not ics.get("vars"):
+    if (
+        ics is None
+        or ics.get("type") != "CompositeTransform"
+        or not ics.get("vars")
+        or not isinstance(ics["vars"], list)
+        or not all(isinstance(v, str) for v in ics["vars"])
+    ):
         raise ConfigError(
             "variables.json: initial_classifier_set must be a CompositeTransform with 'vars' "
             "(the classifier layers)"
@@ -373,7 +412,8 @@ def parse_gcbm_config(
     disturbance_layers: list[str] = []
     listener = modules.get("CBMDisturbanceListener")
     if isinstance(listener, dict) and _enabled(listener):
-        for var_name in (listener.get("settings") or {}).get("vars") or []:
+        settings = _obj(listener.get("settings"), "modules_cbm.json: CBMDisturbanceListener.settings")
+        for var_name in _names(settings.get("vars"), "modules_cbm.json: CBMDisturbanceListener.settings.vars"):
             if var_name not in variables:
                 raise ConfigError(
                     f"modules_cbm.json: CBMDisturbanceListener reads {var_name!r}, which is not a variable"
@@ -385,15 +425,16 @@ def parse_gcbm_config(
     mask_layers: list[str] = []
     build = modules.get("CBMBuildLandUnitModule")
     if isinstance(build, dict):
-        for var_name in (build.get("settings") or {}).get("mask_vars") or []:
+        settings = _obj(build.get("settings"), "modules_cbm.json: CBMBuildLandUnitModule.settings")
+        for var_name in _names(settings.get("mask_vars"), "CBMBuildLandUnitModule.settings.mask_vars"):
+            if var_name not in variables:
+                raise ConfigError(f"CBMBuildLandUnitModule mask_vars names {var_name!r}, which is not a variable")
             layer = _layer_of(variables, var_name, layers, what="mask")
             if layer is not None:
                 mask_layers.append(layer)
     enabled_modules = [
         name
-        for name, mod in sorted(
-            modules.items(), key=lambda kv: (kv[1].get("order", 1e9) if isinstance(kv[1], dict) else 1e9)
-        )
+        for name, mod in sorted(modules.items(), key=_order)
         if _enabled(mod)
     ]
 
@@ -404,25 +445,20 @@ def parse_gcbm_config(
     if spinup_doc is None:
         spinup = SpinupSettings(enabled=False)
     else:
-        sp = spinup_doc.get("Spinup") or {}
-        sv = spinup_doc.get("SpinupVariables") or {}
-        query_t = _transform((spinup_doc.get("Variables") or {}).get("spinup_parameters")) or _transform(
-            variables.get("spinup_parameters")
-        )
-        spinup_modules = spinup_doc.get("SpinupModules") or {}
+        sp = _obj(spinup_doc.get("Spinup"), "spinup.json: Spinup")
+        sv = _obj(spinup_doc.get("SpinupVariables"), "spinup.json: SpinupVariables")
+        query_t = _transform(_obj(spinup_doc.get("Variables"), "spinup.json: Variables").get("spinup_parameters"))
+        query_t = query_t or _transform(variables.get("spinup_parameters")) or {}
+        query = query_t.get("queryString")
+        spinup_modules = _obj(spinup_doc.get("SpinupModules"), "spinup.json: SpinupModules")
         spinup = SpinupSettings(
             enabled=bool(sp.get("enabled", True)),
             sequencer=str(sp.get("sequencer", "CBMSpinupSequencer")),
             delay=_int(sv.get("delay"), "spinup.json: SpinupVariables.delay", 0),
             minimum_rotation=_int(sv.get("minimum_rotation"), "spinup.json: SpinupVariables.minimum_rotation", 10),
             run_delay=bool(sv.get("run_delay", False)),
-            parameters_query=(query_t or {}).get("queryString"),
-            modules=[
-                n
-                for n, m in sorted(
-                    spinup_modules.items(), key=lambda kv: kv[1].get("order", 1e9) if isinstance(kv[1], dict) else 1e9
-                )
-            ],
+            parameters_query=query if isinstance(query, str) else None,
+            modules=[n for n, _ in sorted(spinup_modules.items(), key=_order)],
         )
 
     # ---- outputs
@@ -430,10 +466,13 @@ def parse_gcbm_config(
     output_path = None
     geotiff = modules.get("WriteVariableGeotiff")
     if isinstance(geotiff, dict) and _enabled(geotiff):
-        settings = geotiff.get("settings") or {}
+        settings = _obj(geotiff.get("settings"), "modules_output.json: WriteVariableGeotiff.settings")
         if settings.get("output_path"):
             output_path = resolve_path(settings["output_path"], config_dir)
-        for i, item in enumerate(settings.get("items") or []):
+        items = settings.get("items") or []
+        if not isinstance(items, list):
+            raise ConfigError("modules_output.json: WriteVariableGeotiff.settings.items must be a list")
+        for i, item in enumerate(items):
             if not isinstance(item, dict) or "data_name" not in item:
                 raise ConfigError(f"modules_output.json: WriteVariableGeotiff.items[{i}] has no 'data_name'")
             if item.get("enabled", True) is not False:
@@ -441,7 +480,9 @@ def parse_gcbm_config(
     output_db_path = None
     writer = modules.get("CBMAggregatorSQLiteWriter")
     if isinstance(writer, dict) and _enabled(writer):
-        name = (writer.get("settings") or {}).get("databasename")
+        name = _obj(writer.get("settings"), "modules_output.json: CBMAggregatorSQLiteWriter.settings").get(
+            "databasename"
+        )
         if name:
             output_db_path = resolve_path(name, config_dir)
 

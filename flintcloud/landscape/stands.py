@@ -124,7 +124,22 @@ class _Merger:
         return keys, self.n_pixels[: self.total].copy(), self.area[: self.total].copy()
 
 
-def _block_keys(block: LandscapeBlock, landscape: Landscape) -> tuple[np.ndarray, list[str]]:
+def _live_codes(landscape: Landscape) -> dict[str, np.ndarray]:
+    """Per disturbance layer: code -> code, or -1 when none of its events is inside the run's years."""
+    cfg = landscape.config
+    out = {}
+    for layer in cfg.disturbance_layers:
+        cats = landscape.disturbance_events(layer)
+        out[layer] = np.array(
+            [i if any(cfg.start_year <= ev.year <= cfg.end_year for ev in evs) else -1 for i, evs in enumerate(cats)],
+            dtype=np.int64,
+        )
+    return out
+
+
+def _block_keys(
+    block: LandscapeBlock, landscape: Landscape, in_window: dict[str, np.ndarray]
+) -> tuple[np.ndarray, list[str]]:
     """(n_valid, k) int64 key matrix of a block's valid pixels, and its column names."""
     v = block.valid
     cols, names = [], []
@@ -142,7 +157,9 @@ def _block_keys(block: LandscapeBlock, landscape: Landscape) -> tuple[np.ndarray
         cols.append(np.ascontiguousarray(block.temperature[v], dtype=np.float64).view(np.int64))
         names.append("temperature")
     for layer in landscape.config.disturbance_layers:
-        cols.append(block.disturbances[layer][v].astype(np.int64))
+        codes = block.disturbances[layer][v].astype(np.int64)
+        live = in_window[layer]  # codes whose events all fall outside the run are no event at all
+        cols.append(np.where(codes >= 0, live[np.maximum(codes, 0)] if len(live) else -1, -1))
         names.append(f"d:{layer}")
     n = int(v.sum())
     if not cols:
@@ -176,11 +193,12 @@ def group_stands(
     merger: _Merger | None = None
     names: list[str] = []
     excluded: dict[str, int] = {}
+    in_window = _live_codes(landscape)
 
     for block in landscape.blocks():
         for k, n in block.excluded.items():
             excluded[k] = excluded.get(k, 0) + n
-        keys, names = _block_keys(block, landscape)
+        keys, names = _block_keys(block, landscape, in_window)
         if merger is None:
             merger = _Merger(keys.shape[1])
         r0, c0 = block.row_off, block.col_off

@@ -1,0 +1,122 @@
+"""Stand grouping: grouped stands reproduce every pixel exactly, whatever the block size."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from flintcloud.errors import LayerError
+from flintcloud.gcbm.config import read_gcbm_config
+from flintcloud.landscape.grid import pixel_area_ha
+from flintcloud.landscape.raster import read_landscape
+from flintcloud.landscape.stands import group_stands
+
+SPU = {("British Columbia", "Taiga Plains"): 17}
+DIST_IDS = {"Wildfire": 1, "Clearcut harvesting": 4}
+
+
+def _pixel_events(arrays, r, c):
+    """The events GCBM fires for pixel (r, c) of the small project, in firing order, inside 2010-2012."""
+    out = []
+    if arrays["dist_a"][r, c] == 1:
+        out.append((2011, "Wildfire", 1, 1))
+    if arrays["dist_b"][r, c] == 1:
+        out.append((2011, "Clearcut harvesting", 4, 1))
+    # dist_b value 2 is a 2030 wildfire: outside the 2010-2012 window, never fired
+    return out
+
+
+@pytest.mark.parametrize("block_shape", [None, (1, 5), (4, 3), (2, 2)])
+def test_grouped_stands_reproduce_every_pixel(small_project, block_shape):
+    config_dir, arrays = small_project
+    landscape = read_landscape(read_gcbm_config(config_dir), block_shape=block_shape)
+    ss = group_stands(landscape, SPU, DIST_IDS)
+    c1 = {1: "TA", 2: "BP"}
+    c2 = {1: "5", 2: "6"}
+    valid = (arrays["Classifier1"] != 255) & (arrays["initial_age"] != 32767) & (arrays["mean_annual_temperature"] < 1e38)
+    assert ss.pixel_stand.dtype == np.int64
+    np.testing.assert_array_equal(ss.pixel_stand >= 0, valid)
+    stands = ss.stands
+    events = ss.events
+    for r, c in zip(*np.nonzero(valid)):
+        s = stands.loc[ss.pixel_stand[r, c]]
+        assert s["Classifier1"] == c1[int(arrays["Classifier1"][r, c])]
+        assert s["Classifier2"] == c2[int(arrays["Classifier2"][r, c])]
+        assert s["age"] == arrays["initial_age"][r, c]
+        assert s["mean_annual_temperature"] == float(arrays["mean_annual_temperature"][r, c])
+        assert s["spatial_unit_id"] == 17
+        ev = events[events.stand_id == ss.pixel_stand[r, c]].sort_values(["year", "order"])
+        got = [(int(y), t, int(i), int(tr)) for y, t, i, tr in
+               ev[["year", "disturbance_type", "disturbance_type_id", "transition"]].itertuples(index=False)]
+        assert got == _pixel_events(arrays, r, c)
+    # stands are unique on their key
+    key = ["Classifier1", "Classifier2", "age", "mean_annual_temperature"]
+    seq = events.groupby("stand_id").apply(lambda e: tuple(map(tuple, e[["year", "disturbance_type"]].values)),
+                                           include_groups=False)
+    keyed = stands[key].assign(seq=[seq.get(i, ()) for i in stands.index])
+    assert not keyed.duplicated().any()
+    # pixel counts and areas add up
+    area_rows = pixel_area_ha(ss.grid)
+    for sid, row in stands.iterrows():
+        rr, _ = np.nonzero(ss.pixel_stand == sid)
+        assert row["n_pixels"] == len(rr)
+        assert row["area_ha"] == pytest.approx(area_rows[rr].sum(), rel=1e-14)
+    assert ss.n_pixels == int(valid.sum())
+    assert list(stands.columns[:2]) == ["Classifier1", "Classifier2"]
+    assert ss.classifier_names == ["Classifier1", "Classifier2"]
+
+
+def test_block_size_does_not_change_the_stand_set(small_project):
+    config_dir, _ = small_project
+    config = read_gcbm_config(config_dir)
+    a = group_stands(read_landscape(config), SPU, DIST_IDS)
+    b = group_stands(read_landscape(config, block_shape=(1, 2)), SPU, DIST_IDS)
+    assert a.n_stands == b.n_stands
+    # same stands, possibly numbered differently: compare per pixel
+    cols = ["Classifier1", "Classifier2", "age", "mean_annual_temperature", "n_pixels"]
+    pa = a.stands[cols].to_numpy()[a.pixel_stand[a.pixel_stand >= 0]]
+    pb = b.stands[cols].to_numpy()[b.pixel_stand[b.pixel_stand >= 0]]
+    np.testing.assert_array_equal(pa, pb)
+    assert a.area_ha == pytest.approx(b.area_ha, rel=1e-14)
+
+
+def test_unknown_disturbance_type_names_layer_and_value(small_project):
+    config_dir, _ = small_project
+    landscape = read_landscape(read_gcbm_config(config_dir))
+    with pytest.raises(LayerError, match=r"layer 'dist_b': pixel value 1 names disturbance type 'Clearcut harvesting', which is not in the disturbance_type table"):
+        group_stands(landscape, SPU, {"Wildfire": 1})
+
+
+def test_unknown_spatial_unit_names_both_boundaries(small_project):
+    config_dir, _ = small_project
+    landscape = read_landscape(read_gcbm_config(config_dir))
+    with pytest.raises(LayerError, match=r"admin_boundary 'British Columbia' and eco_boundary 'Taiga Plains'"):
+        group_stands(landscape, {("Alberta", "Boreal Plains"): 3}, DIST_IDS)
+
+
+def test_without_resolvers_the_engine_gets_names(small_project):
+    config_dir, _ = small_project
+    ss = group_stands(read_landscape(read_gcbm_config(config_dir)))
+    assert (ss.stands["spatial_unit_id"] == -1).all()
+    assert ss.events["disturbance_type_id"].isna().all()
+    assert set(ss.events["disturbance_type"]) == {"Wildfire", "Clearcut harvesting"}
+    assert (ss.stands["admin_boundary"] == "British Columbia").all()
+
+
+def test_demo_stands(flint_demo):
+    config = read_gcbm_config(flint_demo / "config")
+    ss = group_stands(read_landscape(config), lambda admin, eco: 42)
+    assert ss.n_pixels == 11347
+    assert ss.area_ha == pytest.approx(510.620353071146, rel=1e-12)
+    assert ss.n_stands < 11347
+    # disturbed pixels per layer: one event per disturbed valid pixel
+    import rasterio
+
+    events = ss.events.merge(ss.stands[["n_pixels"]], left_on="stand_id", right_index=True)
+    for layer in config.disturbance_layers:
+        with rasterio.open(config.layers[layer]) as ds:
+            data = ds.read(1)
+        n_layer = int(((data != 255) & (ss.pixel_stand >= 0)).sum())
+        assert int(events.loc[events.layer == layer, "n_pixels"].sum()) == n_layer
+    assert sorted(events.year.unique()) == [2011, 2012, 2013, 2014, 2015, 2016, 2018]
