@@ -16,26 +16,11 @@ post-spinup state):
 from __future__ import annotations
 
 import os
-import sqlite3
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from flintcloud.errors import DatabaseError
-
-_REQUIRED = {
-    "DateDimension": ["id", "year"],
-    "LocationDimension": ["id", "dateDimId", "area"],
-    "PoolDimension": ["id", "poolName"],
-    "Pools": ["locationDimId", "poolId", "poolValue"],
-    "Fluxes": ["locationDimId", "moduleInfoDimId", "disturbanceDimId", "poolSrcDimId", "poolDstDimId", "fluxValue"],
-    "ModuleInfoDimension": ["id", "moduleName"],
-    "DisturbanceDimension": ["id", "locationDimId", "disturbanceTypeDimId", "area"],
-    "DisturbanceTypeDimension": ["id", "disturbanceTypeName"],
-    "AgeArea": ["locationDimId", "ageClassDimId", "area"],
-    "AgeClassDimension": ["id", "startAge", "endAge"],
-}
+from flintcloud.outputs.sqlite_io import open_raw_db
 
 _AGE_RANGE = (
     "CASE WHEN ac.startAge = -1 THEN 'N/A' WHEN ac.endAge = -1 THEN ac.startAge || '+' "
@@ -83,29 +68,6 @@ _QUERIES = {
 }
 
 COLUMNS = ["quantity", "year", "item", "a", "b", "abs_diff", "rel_diff", "exceeds"]
-
-
-def open_raw_db(path: str | os.PathLike) -> sqlite3.Connection:
-    """Open a raw gcbm_output.db read-only, checking it has GCBM's tables and columns."""
-    path = Path(path)
-    if not path.is_file():
-        raise DatabaseError(f"raw GCBM output database {str(path)!r} does not exist")
-    try:
-        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-    except sqlite3.DatabaseError as err:
-        raise DatabaseError(f"{str(path)!r} is not an SQLite database: {err}") from err
-    missing = sorted(set(_REQUIRED) - tables)
-    if missing:
-        conn.close()
-        raise DatabaseError(f"{str(path)!r} is not a raw GCBM output database: table(s) {missing} missing")
-    for table, cols in _REQUIRED.items():
-        have = {r[1] for r in conn.execute(f'PRAGMA table_info("{table}")')}
-        lacking = [c for c in cols if c not in have]
-        if lacking:
-            conn.close()
-            raise DatabaseError(f"{str(path)!r}: table {table} lacks column(s) {lacking}")
-    return conn
 
 
 def read_quantities(path: str | os.PathLike) -> pd.DataFrame:
