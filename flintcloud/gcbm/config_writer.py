@@ -668,7 +668,10 @@ def _temperature_query() -> dict:
 
 
 def tiles_for(grid: RasterGrid, tile_size: float) -> list[dict]:
-    """GCBM tiles ({x, y, index}) covering the grid: x = west edge, y = north edge, in degrees."""
+    """GCBM tiles ({x, y, index}) covering the grid: x = west edge, y = north edge, in degrees.
+
+    index = row * (360 / tile_size) + col, counting rows from 90 N and columns from 180 W.
+    """
     eps = 1e-9
     per_row = int(round(360.0 / tile_size))
     x0 = math.floor((grid.left + 180.0) / tile_size + eps)
@@ -681,7 +684,7 @@ def tiles_for(grid: RasterGrid, tile_size: float) -> list[dict]:
             x = -180.0 + col * tile_size
             y = 90.0 - row * tile_size
             tiles.append({"x": _num(x), "y": _num(y), "index": row * per_row + col})
-    return tiles
+    return sorted(tiles, key=lambda t: (t["x"], t["y"]))  # west to east, south to north, as GCBM's tiler
 
 
 def _num(value: float) -> int | float:
