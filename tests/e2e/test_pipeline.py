@@ -1,0 +1,196 @@
+"""End to end: `dvc repro` in a temporary copy of the repository, as a modeller would run it.
+
+One test walks the whole life of the pipeline in order (each step needs the previous
+one's state): first run on the built-in demo, consistency of the numbers, a no-op rerun,
+a report-only change, a simulation change, an experiment, and the DVC read-out commands
+(metrics show, plots show with our offline template, params diff).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import rasterio
+import yaml
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+DEMO_BUDGET_S = 120  # issue 3: the demo run takes under 2 minutes on this machine
+
+pytestmark = pytest.mark.e2e
+
+
+def _env(repo: Path) -> dict:
+    env = dict(os.environ)
+    env.update(DVC_NO_ANALYTICS="1", ITERATIVE_DO_NOT_TRACK="1", CI="1")
+    # The stages' `python` is this interpreter, importing the copy's flintcloud.
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    env["PYTHONPATH"] = str(repo)
+    for k in ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE"):
+        env.pop(k, None)
+    return env
+
+
+def _run(repo: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    cmd = [str(Path(sys.executable).parent / "dvc"), *args] if args[0] != "git" else list(args)
+    proc = subprocess.run(cmd, cwd=repo, env=_env(repo), capture_output=True, text=True, timeout=600)
+    if check and proc.returncode != 0:
+        pytest.fail(f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}")
+    return proc
+
+
+def _git(repo: Path, *args: str) -> subprocess.CompletedProcess:
+    return _run(repo, "git", "-c", "user.name=e2e", "-c", "user.email=e2e@example.invalid",
+                "-c", "commit.gpgsign=false", *args)
+
+
+def _ran(proc: subprocess.CompletedProcess) -> set[str]:
+    return set(re.findall(r"Running stage '([^']+)'", proc.stdout + proc.stderr))
+
+
+def _set_param(repo: Path, dotted: str, value) -> None:
+    """Change one value in params.yaml, keeping the comments (a line edit, like a person)."""
+    path = repo / "params.yaml"
+    lines = path.read_text().splitlines(keepends=True)
+    section, key = dotted.split(".")
+    in_section = False
+    for i, line in enumerate(lines):
+        if re.match(r"^[A-Za-z_]+:", line):
+            in_section = line.startswith(f"{section}:")
+        elif in_section and re.match(rf"^  {key}:", line):
+            lines[i] = f"  {key}: {json.dumps(value)}\n"
+            path.write_text("".join(lines))
+            assert yaml.safe_load(path.read_text())[section][key] == value
+            return
+    raise AssertionError(f"{dotted} not found in params.yaml")
+
+
+@pytest.fixture(scope="module")
+def repo(tmp_path_factory) -> Path:
+    """The git-tracked files of this checkout, in a fresh git repository."""
+    dst = tmp_path_factory.mktemp("pipeline") / "repo"
+    files = subprocess.run(["git", "ls-files", "-z"], cwd=REPO_ROOT, capture_output=True, check=True).stdout
+    for rel in filter(None, files.decode().split("\0")):
+        src = REPO_ROOT / rel
+        if src.is_file():
+            (dst / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, dst / rel)
+    _git(dst, "init", "-q")
+    _git(dst, "add", "-A")
+    _git(dst, "commit", "-q", "-m", "copy")
+    return dst
+
+
+def _metrics(repo: Path) -> dict:
+    return json.loads((repo / "reports" / "metrics.json").read_text())
+
+
+def _check_numbers(repo: Path, end_year: int) -> dict:
+    m = _metrics(repo)
+    assert m["end_year"] == end_year and m["start_year"] == 2010 and m["n_years"] == end_year - 2010 + 1
+    # the headline end-year stock is the compiled table's value
+    with sqlite3.connect(repo / "build" / "output" / "compiled_gcbm_output.db") as conn:
+        te_db = conn.execute(
+            "SELECT SUM(pool_tc) FROM v_pool_indicators WHERE indicator = 'Total Ecosystem' AND year = ?", (end_year,)
+        ).fetchone()[0]
+        nbp_db = conn.execute(
+            "SELECT SUM(flux_tc) FROM v_stock_change_indicators WHERE indicator = 'NBP' AND year > 0"
+        ).fetchone()[0]
+    assert m["total_ecosystem_c_end_tc"] == pytest.approx(te_db, abs=1e-3)
+    assert m["cumulative_nbp_tc"] == pytest.approx(nbp_db, abs=1e-3)
+    # cumulative NBP is the change in total ecosystem carbon (mass balance, year by year)
+    stocks = pd.read_csv(repo / "reports" / "plots" / "stocks.csv").set_index("year")
+    changes = pd.read_csv(repo / "reports" / "plots" / "stock_changes.csv").set_index("year")
+    te = stocks["total_ecosystem"]
+    years = [y for y in changes.index if y - 1 in te.index]
+    assert len(years) >= end_year - 2010
+    for y in years:
+        assert te[y] - te[y - 1] == pytest.approx(changes.loc[y, "nbp"], rel=1e-6, abs=1e-3)
+    if "delta_total_ecosystem_tc" in m:
+        assert m["delta_total_ecosystem_tc"] == pytest.approx(m["cumulative_nbp_tc"], rel=1e-6, abs=1e-2)
+    # sane magnitudes for a boreal demo landscape
+    assert m["area_ha"] > 0
+    assert 10 < m["total_ecosystem_c_end_tc_per_ha"] < 1000
+    assert 0 < m["mean_npp_tc_per_ha_yr"] < 20
+    assert m["total_disturbance_emissions_tc"] > 0 and 0 < m["area_disturbed_ha"] <= m["area_ha"] * m["n_years"]
+    ages = pd.read_csv(repo / "reports" / "plots" / "age_classes.csv")
+    assert ages["area_ha"].sum() == pytest.approx(m["area_ha"], rel=1e-6)
+    # the end-year map, summed over pixel areas, is the table's total
+    from flintcloud.landscape.grid import Grid, pixel_area_ha
+
+    with rasterio.open(repo / "build" / "output" / "spatial" / f"Total_Ecosystem_C_{end_year}.tif") as ds:
+        arr = ds.read(1, masked=True).astype("float64")
+        area = pixel_area_ha(Grid(ds.transform, ds.crs, ds.width, ds.height))
+    total = float((arr * np.asarray(area)[:, None]).sum())
+    assert total == pytest.approx(m["total_ecosystem_c_end_tc"], rel=1e-4)
+    return m
+
+
+def test_pipeline_end_to_end(repo: Path, tmp_path: Path):
+    # 1. first run on the built-in demo, from the versioned inputs
+    t0 = time.monotonic()
+    first = _run(repo, "repro")
+    elapsed = time.monotonic() - t0
+    assert _ran(first) == {"demo_inputs", "validate", "configure", "simulate", "summarize", "report"}
+    assert elapsed < DEMO_BUDGET_S, f"demo pipeline took {elapsed:.0f} s (budget {DEMO_BUDGET_S} s)"
+    m1 = _check_numbers(repo, 2020)
+    report = (repo / "reports" / "report.md").read_text()
+    assert f"{m1['total_ecosystem_c_end_tc']:,.1f}" in report
+    for link in re.findall(r"!\[[^\]]*\]\(([^)]+)\)", report):
+        assert (repo / "reports" / link).is_file(), link
+    assert json.loads((repo / "reports" / "validation.json").read_text())["valid"] is True
+
+    # 2. nothing changed: nothing runs
+    second = _run(repo, "repro")
+    assert _ran(second) == set(), second.stdout
+    assert "up to date" in _run(repo, "status").stdout.lower()
+
+    # 3. a report-only parameter reruns only the report
+    _set_param(repo, "report.title", "E2E title")
+    third = _run(repo, "repro")
+    assert _ran(third) == {"report"}
+    assert (repo / "reports" / "report.md").read_text().startswith("# E2E title\n")
+
+    # 4. the simulation window reruns validate (it checks the window) and configure onward
+    _set_param(repo, "simulation.end_year", 2016)
+    fourth = _run(repo, "repro")
+    assert _ran(fourth) == {"validate", "configure", "simulate", "summarize", "report"}
+    m4 = _check_numbers(repo, 2016)
+    assert m4["total_ecosystem_c_end_tc"] != m1["total_ecosystem_c_end_tc"]
+    _git(repo, "add", "-A")
+    _git(repo, "commit", "-q", "-m", "end 2016")
+
+    # 5. metrics show / params diff / plots show (offline) on the committed run
+    shown = json.loads(_run(repo, "metrics", "show", "--json").stdout)
+    flat = json.dumps(shown)
+    assert "total_ecosystem_c_end_tc" in flat and str(m4["total_ecosystem_c_end_tc"]) in flat
+    template = repo / "flintcloud" / "report" / "plots_template.html"
+    out = tmp_path / "plots"
+    _run(repo, "plots", "show", "--html-template", str(template), "-o", str(out))
+    html = (out / "index.html").read_text()
+    assert "cdn.jsdelivr" not in html and "<script src=" not in html  # nothing to fetch
+    assert html.count("vegaEmbed(") == 4
+    for col in ("total_ecosystem", "nbp", "emissions_tc", "area_ha"):
+        assert col in html
+
+    # 6. an experiment on the simulation window, listed with its metrics
+    exp = _run(repo, "exp", "run", "-S", "simulation.end_year=2013")
+    assert {"configure", "simulate", "summarize", "report"} <= _ran(exp)
+    assert _metrics(repo)["end_year"] == 2013
+    table = _run(repo, "exp", "show", "--csv").stdout
+    rows = list(pd.read_csv(__import__("io").StringIO(table)).to_dict("records"))
+    ends = {r.get("end_year") for r in rows}
+    assert {2016, 2013} <= ends, table
+    assert any(r.get("Experiment") and r.get("end_year") == 2013 for r in rows), table
+    diff = _run(repo, "params", "diff").stdout
+    assert re.search(r"simulation\.end_year\s+2016\s+2013", diff), diff
