@@ -132,3 +132,28 @@ def test_failed_summary_leaves_previous_outputs(run_dir, tmp_path):
         s.summarize_run(run_dir, reports / "metrics.json", reports / "plots", reports / "figures")
     assert (reports / "metrics.json").read_text() == before
     assert len(list((reports / "plots").iterdir())) == 4
+
+
+@pytest.mark.shared
+def test_summary_of_gcbm_reference_output_is_mass_balanced(gcbm_reference_output, tmp_path):
+    """GCBM's own raw output for the FLINT.Cloud demo, compiled by flintcloud.outputs.compile."""
+    from flintcloud.outputs.compile import compile_results
+
+    db = tmp_path / "compiled_gcbm_output.db"
+    compile_results(gcbm_reference_output / "gcbm_output.db", db)
+    summary = s.summarize_tables(s.read_compiled_tables(db))
+    m, stocks, changes = summary.metrics, summary.tables["stocks"], summary.tables["stock_changes"]
+    assert (m["start_year"], m["end_year"], m["n_years"]) == (2010, 2020, 11)
+    # GCBM: Total Ecosystem(y) - Total Ecosystem(y-1) == NBP(y)
+    assert np.allclose(np.diff(stocks["total_ecosystem"]), changes["nbp"].iloc[1:], rtol=1e-9, atol=1e-6)
+    assert m["total_ecosystem_c_end_tc"] == pytest.approx(stocks["total_ecosystem"].iloc[-1], abs=1e-3)
+    # disturbance emissions == what Total Emissions adds to decomposition (Rh) in disturbed years
+    assert m["total_disturbance_emissions_tc"] == pytest.approx(
+        (changes["total_emissions"] - changes["rh"]).sum(), rel=1e-6)
+    dist = summary.tables["disturbance_emissions"].set_index("disturbance_type")
+    assert dist.loc["Wildfire", "emissions_tc"] > 0
+    assert set(dist.index) == {"Wildfire", "Mountain pine beetle — Low impact",
+                               "Mountain pine beetle — Very severe impact"}
+    # 11,347 pixels of 0.00025 deg near 55 N
+    assert 500 < m["area_ha"] < 520
+    assert summary.tables["age_classes"]["area_ha"].sum() == pytest.approx(m["area_ha"], abs=1e-3)
