@@ -1,0 +1,38 @@
+"""`flintcloud summarize OUTPUT_DIR`: metrics, plot tables and figures of a run.
+
+Same library call as the `summarize` stage. OUTPUT_DIR holds compiled_gcbm_output.db
+and spatial/<Indicator>_<year>.tif (the `flintcloud run` / simulate stage layout).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from flintcloud.errors import ReportError
+from flintcloud.report.summarize import summarize_run
+
+
+@click.command("summarize")
+@click.argument("output_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--metrics", "metrics_path", type=click.Path(dir_okay=False, path_type=Path),
+              default=Path("reports/metrics.json"), show_default=True, help="Headline figures (JSON).")
+@click.option("--plots", "plots_dir", type=click.Path(file_okay=False, path_type=Path),
+              default=Path("reports/plots"), show_default=True, help="Plot tables (CSV).")
+@click.option("--figures", "figures_dir", type=click.Path(file_okay=False, path_type=Path),
+              default=Path("reports/figures"), show_default=True, help="Charts and maps (PNG).")
+@click.option("--maps/--no-maps", default=True, show_default=True,
+              help="Draw the Total Ecosystem C and cumulative NBP maps from OUTPUT_DIR/spatial.")
+@click.option("--overwrite", is_flag=True, help="Replace existing metrics/plots/figures.")
+def command(output_dir: Path, metrics_path: Path, plots_dir: Path, figures_dir: Path, maps: bool,
+            overwrite: bool) -> None:
+    """Summarize a run: metrics.json, plots/*.csv, figures/*.png."""
+    existing = [str(p) for p in (metrics_path, plots_dir, figures_dir) if p.exists()]
+    if existing and not overwrite:
+        raise ReportError(f"{', '.join(existing)} already exist(s); pass --overwrite to replace")
+    m = summarize_run(output_dir, metrics_path, plots_dir, figures_dir, maps=maps)
+    click.echo(
+        f"{m['start_year']}-{m['end_year']}: total ecosystem C {m['total_ecosystem_c_end_tc']:,.1f} tC, "
+        f"cumulative NBP {m['cumulative_nbp_tc']:,.1f} tC -> {metrics_path}, {plots_dir}/, {figures_dir}/"
+    )
