@@ -1,0 +1,304 @@
+"""Spatial outputs: GCBM's WriteVariableGeotiff indicators as ``<data_name>_<year>.tif`` maps.
+
+Two sources give the same files:
+
+- the embedded engine: ``MapWriter`` is a reporter that turns every StepOutput into one map per
+  configured item on the input grid (``indicator_per_stand`` computes the per-stand value);
+- real GCBM: ``mosaic_gcbm_blocks`` merges WriteVariableGeotiff's per-block files
+  ``<Indicator>/<tile>/<Indicator>_<tile>_<block>_<timestep>.tif`` into ``<Indicator>_<year>.tif``
+  (year = start_year + timestep - 1), as the standalone template's create_tiffs.py does.
+
+Values follow moja's WriteVariableGeotiff (moja.modules.gdal): per hectare (tC/ha for pools, tC/ha/yr
+for fluxes; age in years); ``pool_name`` items sum pools; ``flux`` items sum, over one or more
+``{from, to, flux_source, subtract}`` specs, the fluxes whose source is in ``from`` and sink in ``to``
+(an empty list means any pool; the diagonal is ignored), counting annual processes, disturbances or
+both (no ``flux_source``), negated where ``subtract`` is true. The value is cast to the item's
+``variable_data_type`` the way C++ does (float32 rounding, integer truncation); nodata is GCBM's:
+the lowest value of integer types (0 for unsigned ones), -1e38 for float, -1e308 for double.
+Maps are only written for OutputStep items, from step 1 (GCBM writes no map for the spinup state).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import rasterio
+from rasterio.merge import merge
+
+from flintcloud.atomic import atomic_path
+from flintcloud.engine.step import ANNUAL_PROCESS, DISTURBANCE, StepOutput
+from flintcloud.errors import ConfigError, LayerError, OutputError
+
+# variable_data_type -> (numpy dtype, GCBM's default nodata). GCBM maps Int64/UInt64 to 32 bits.
+GCBM_DATA_TYPES: dict[str, tuple[str, float]] = {
+    "UInt8": ("uint8", 0),
+    "UInt16": ("uint16", 0),
+    "Int16": ("int16", -32768),
+    "UInt32": ("uint32", 0),
+    "Int32": ("int32", -(2**31)),
+    "UInt64": ("uint32", 0),
+    "Int64": ("int32", -(2**31)),
+    "float": ("float32", float(np.float32(-1e38))),
+    "double": ("float64", -1e308),
+}
+VARIABLES = ("age",)  # WriteVariableGeotiff variable_name items the embedded engine can map
+
+
+@dataclass(frozen=True)
+class FluxSpec:
+    sources: tuple[str, ...]  # empty: any pool
+    sinks: tuple[str, ...]
+    flux_source: str | None  # None = annual processes and disturbances
+    subtract: bool = False
+
+
+@dataclass(frozen=True)
+class OutputItem:
+    """One WriteVariableGeotiff item."""
+
+    data_name: str
+    data_type: str
+    dtype: str
+    nodata: float
+    variable_name: str | None = None
+    pools: tuple[str, ...] = ()
+    fluxes: tuple[FluxSpec, ...] = field(default_factory=tuple)
+    on_notification: str = "OutputStep"
+
+
+def parse_output_item(item: dict) -> OutputItem:
+    """Check one WriteVariableGeotiff item (a dict as in modules_output.json)."""
+    if not isinstance(item, dict) or not item.get("data_name"):
+        raise ConfigError(f"WriteVariableGeotiff item {item!r} has no data_name")
+    name = str(item["data_name"])
+    data_type = str(item.get("variable_data_type", ""))
+    if data_type not in GCBM_DATA_TYPES:
+        raise ConfigError(
+            f"WriteVariableGeotiff item {name!r}: variable_data_type {data_type!r} is not one of "
+            f"{sorted(GCBM_DATA_TYPES)}"
+        )
+    dtype, nodata = GCBM_DATA_TYPES[data_type]
+    if "nodata_value" in item:
+        nodata = float(np.asarray(item["nodata_value"]).astype(dtype))
+    notification = str(item.get("on_notification", "TimingInit"))
+    common = dict(data_name=name, data_type=data_type, dtype=dtype, nodata=nodata, on_notification=notification)
+    for key in ("apply_area_adjustment", "subtract_previous_value", "is_array", "property_name"):
+        if item.get(key):
+            raise ConfigError(f"WriteVariableGeotiff item {name!r}: {key!r} is not supported by flintcloud's maps")
+    if "pool_name" in item:
+        pools = item["pool_name"]
+        pools = (pools,) if isinstance(pools, str) else tuple(str(p) for p in pools)
+        return OutputItem(pools=pools, **common)
+    if "flux" in item:
+        specs = item["flux"] if isinstance(item["flux"], list) else [item["flux"]]
+        return OutputItem(fluxes=tuple(_parse_flux(name, s) for s in specs), **common)
+    if "variable_name" in item:
+        variable = str(item["variable_name"])
+        if variable not in VARIABLES:
+            raise ConfigError(
+                f"WriteVariableGeotiff item {name!r}: variable_name {variable!r} cannot be mapped "
+                f"(supported: {list(VARIABLES)})"
+            )
+        return OutputItem(variable_name=variable, **common)
+    raise ConfigError(f"WriteVariableGeotiff item {name!r} needs one of variable_name, pool_name or flux")
+
+
+def _parse_flux(name: str, spec) -> FluxSpec:
+    if not isinstance(spec, dict) or "from" not in spec or "to" not in spec:
+        raise ConfigError(f"WriteVariableGeotiff item {name!r}: flux {spec!r} needs 'from' and 'to' pool lists")
+    source = spec.get("flux_source")
+    if source is not None:
+        source = str(source).lower()
+        if source not in (ANNUAL_PROCESS, DISTURBANCE):
+            raise ConfigError(
+                f"WriteVariableGeotiff item {name!r}: flux_source {spec['flux_source']!r}; expected "
+                f"{ANNUAL_PROCESS!r} or {DISTURBANCE!r}"
+            )
+    return FluxSpec(tuple(spec["from"]), tuple(spec["to"]), source, bool(spec.get("subtract", False)))
+
+
+def map_items(items: Iterable[dict]) -> list[OutputItem]:
+    """The enabled OutputStep items of a WriteVariableGeotiff configuration, parsed."""
+    parsed = [parse_output_item(i) for i in items if i.get("enabled", True)]
+    return [i for i in parsed if i.on_notification == "OutputStep"]
+
+
+def flux_weights(step: StepOutput, item: OutputItem) -> np.ndarray:
+    """Pure: weight (+1, -1, 0 or a sum of them) of each of `step.flux_keys` in a flux item."""
+    weights = np.zeros(len(step.flux_keys))
+    for spec in item.fluxes:
+        for j, key in enumerate(step.flux_keys):
+            if key.source == key.sink:
+                continue
+            if spec.sources and key.source not in spec.sources:
+                continue
+            if spec.sinks and key.sink not in spec.sinks:
+                continue
+            if spec.flux_source == DISTURBANCE and key.flux_source != DISTURBANCE:
+                continue
+            if spec.flux_source == ANNUAL_PROCESS and key.flux_source == DISTURBANCE:
+                continue
+            weights[j] += -1.0 if spec.subtract else 1.0
+    return weights
+
+
+def indicator_per_stand(step: StepOutput, item: dict | OutputItem) -> np.ndarray:
+    """Pure: an item's per-hectare value for every stand (float64, before the cast to its data type)."""
+    if not isinstance(item, OutputItem):
+        item = parse_output_item(item)
+    if item.variable_name == "age":
+        return np.asarray(step.age, dtype=np.float64)
+    if item.pools:
+        index = {p: i for i, p in enumerate(step.pool_names)}
+        missing = [p for p in item.pools if p not in index]
+        if missing:
+            raise ConfigError(f"WriteVariableGeotiff item {item.data_name!r}: pool(s) {missing} are not simulated pools")
+        return np.asarray(step.pools, dtype=np.float64)[:, [index[p] for p in item.pools]].sum(axis=1)
+    if item.fluxes:
+        known = set(step.pool_names)
+        missing = sorted({p for s in item.fluxes for p in s.sources + s.sinks} - known)
+        if missing:
+            raise ConfigError(f"WriteVariableGeotiff item {item.data_name!r}: flux pool(s) {missing} are not simulated pools")
+        return np.asarray(step.fluxes, dtype=np.float64) @ flux_weights(step, item)
+    raise ConfigError(f"WriteVariableGeotiff item {item.data_name!r} maps nothing")
+
+
+def cast_values(values: np.ndarray, item: OutputItem) -> np.ndarray:
+    """GCBM's T(sum): float types round, integer types truncate toward zero."""
+    values = np.asarray(values, dtype=np.float64)
+    if np.dtype(item.dtype).kind in "iu":
+        info = np.iinfo(item.dtype)
+        values = np.clip(np.trunc(values), info.min, info.max)
+    return values.astype(item.dtype)
+
+
+def raster_profile(grid, item: OutputItem) -> dict:
+    """GeoTIFF profile on `grid` (transform, CRS, size) with the item's dtype and GCBM's nodata."""
+    return {
+        "driver": "GTiff",
+        "width": grid.width,
+        "height": grid.height,
+        "count": 1,
+        "dtype": item.dtype,
+        "nodata": item.nodata,
+        "crs": grid.crs,
+        "transform": grid.transform,
+        "compress": "deflate",
+        "tiled": True,
+        "blockxsize": 256,
+        "blockysize": 256,
+        "BIGTIFF": "IF_SAFER",
+    }
+
+
+def write_raster(path: Path, array: np.ndarray, profile: dict) -> Path:
+    """Write one band atomically (temp file, then moved into place)."""
+    with atomic_path(path) as tmp:
+        with rasterio.open(tmp, "w", **profile) as dst:
+            dst.write(array, 1)
+    return path
+
+
+class MapWriter:
+    """Reporter writing ``<out_dir>/<data_name>_<year>.tif`` for every OutputStep item.
+
+    `items`: WriteVariableGeotiff items (dicts as in modules_output.json, or OutputItems);
+    `years`: the years to map (None: every simulated year); `stands`: the StandSet whose
+    ``pixel_stand`` (-1 = not simulated) and ``grid`` place the stands on the input grid.
+    """
+
+    def __init__(self, out_dir: str | os.PathLike, items, years: Iterable[int] | None, stands):
+        self.out_dir = Path(out_dir)
+        self.items: list[OutputItem] = []
+        for item in items:
+            self.items.extend([item] if isinstance(item, OutputItem) else map_items([item]))
+        self.years = None if years is None else {int(y) for y in years}
+        self.pixel_stand = np.asarray(stands.pixel_stand)
+        self.grid = stands.grid
+        if self.pixel_stand.shape != (self.grid.height, self.grid.width):
+            raise OutputError(
+                f"pixel_stand has shape {self.pixel_stand.shape}, the grid is {self.grid.height}x{self.grid.width}"
+            )
+        self.written: list[Path] = []
+
+    def __call__(self, step: StepOutput) -> None:
+        if step.step == 0 or (self.years is not None and step.year not in self.years):
+            return
+        if self.pixel_stand.size and int(self.pixel_stand.max()) >= step.n_stands:
+            raise OutputError(
+                f"pixel_stand refers to stand {int(self.pixel_stand.max())} but step {step.step} has {step.n_stands} stands"
+            )
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        for item in self.items:
+            values = cast_values(indicator_per_stand(step, item), item)
+            lookup = np.append(values, np.asarray(item.nodata).astype(item.dtype))  # index -1 -> nodata
+            path = self.out_dir / f"{item.data_name}_{step.year}.tif"
+            self.written.append(write_raster(path, lookup[self.pixel_stand], raster_profile(self.grid, item)))
+
+
+_BLOCK_NAME = re.compile(r"^(?P<block>\d+)_(?P<step>\d+)\.tiff?$")
+
+
+def find_gcbm_blocks(gcbm_output_dir: str | os.PathLike) -> dict[tuple[str, int], list[Path]]:
+    """WriteVariableGeotiff's block files under `gcbm_output_dir`, by (indicator, timestep)."""
+    root = Path(gcbm_output_dir)
+    if not root.is_dir():
+        raise OutputError(f"GCBM output directory {str(root)!r} does not exist")
+    found: dict[tuple[str, int], list[Path]] = {}
+    for path in sorted(root.glob("*/*/*.tif*")):
+        indicator, tile = path.parent.parent.name, path.parent.name
+        prefix = f"{indicator}_{tile}_"
+        if not path.name.startswith(prefix):
+            continue
+        match = _BLOCK_NAME.match(path.name[len(prefix):])
+        if match:
+            found.setdefault((indicator, int(match["step"])), []).append(path)
+    return found
+
+
+def mosaic_gcbm_blocks(gcbm_output_dir: str | os.PathLike, out_dir: str | os.PathLike, start_year: int) -> list[Path]:
+    """Merge GCBM's per-block GeoTIFFs into ``<out_dir>/<Indicator>_<year>.tif``; returns the files written."""
+    blocks = find_gcbm_blocks(gcbm_output_dir)
+    if not blocks:
+        raise OutputError(
+            f"no WriteVariableGeotiff blocks (<Indicator>/<tile>/<Indicator>_<tile>_<block>_<timestep>.tif) "
+            f"under {str(gcbm_output_dir)!r}"
+        )
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    for (indicator, timestep), paths in sorted(blocks.items()):
+        year = int(start_year) + timestep - 1
+        try:
+            with contextlib.ExitStack() as stack:
+                sources = [stack.enter_context(rasterio.open(p)) for p in paths]
+                first = sources[0]
+                kinds = {(s.dtypes[0], s.nodata, s.crs) for s in sources}
+                if len(kinds) > 1:
+                    raise LayerError(f"blocks of {indicator} timestep {timestep} differ in dtype/nodata/CRS: {paths}")
+                array, transform = merge(sources, nodata=first.nodata)
+                profile = {
+                    "driver": "GTiff",
+                    "width": array.shape[2],
+                    "height": array.shape[1],
+                    "count": 1,
+                    "dtype": first.dtypes[0],
+                    "nodata": first.nodata,
+                    "crs": first.crs,
+                    "transform": transform,
+                    "compress": "deflate",
+                    "tiled": True,
+                    "blockxsize": 256,
+                    "blockysize": 256,
+                    "BIGTIFF": "IF_SAFER",
+                }
+        except rasterio.errors.RasterioIOError as err:
+            raise LayerError(f"cannot read GCBM block GeoTIFF(s) of {indicator} timestep {timestep}: {err}") from err
+        written.append(write_raster(out_dir / f"{indicator}_{year}.tif", array[0], profile))
+    return written
