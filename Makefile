@@ -12,7 +12,7 @@ export ITERATIVE_DO_NOT_TRACK := 1
 # dvc.yaml's stage commands call `python`: run dvc as if .venv were activated.
 IN_VENV := PATH="$(abspath $(BIN)):$$PATH"
 
-.PHONY: install repro test test-slow test-all bench clean plots-template
+.PHONY: install repro test test-slow test-all bench clean plots-template setup-remote push pull
 
 $(STAMP): pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
@@ -22,8 +22,20 @@ $(STAMP): pyproject.toml requirements.lock
 
 install: $(STAMP)  ## create .venv with the locked dependencies
 
-repro: install  ## run the whole DVC pipeline on the built-in demo
+repro: install setup-remote  ## run the whole DVC pipeline on the built-in demo
 	$(IN_VENV) $(BIN)/dvc repro
+
+# DVC remotes (flintcloud/remote.py; README "Remote storage"). `local` is ../flintcloud-dvc-remote
+# (FLINTCLOUD_REMOTE_DIR moves it); `azure` reads AZURE_STORAGE_CONNECTION_STRING. Idempotent.
+REMOTE ?=
+setup-remote: install  ## write the DVC remotes into .dvc/config and create the local remote directory
+	$(BIN)/flintcloud remote setup
+
+push: setup-remote  ## push data, outputs and the run-cache (make push REMOTE=azure for Azure Blob)
+	$(BIN)/flintcloud remote push $(if $(REMOTE),-r $(REMOTE))
+
+pull: setup-remote  ## pull the data and outputs of this commit (make pull REMOTE=azure)
+	$(BIN)/flintcloud remote pull $(if $(REMOTE),-r $(REMOTE))
 
 test: install  ## the default test suite (what .ci/run runs)
 	$(IN_VENV) $(BIN)/pytest -m "not slow" -n 2

@@ -43,6 +43,10 @@ class ReportError(FlintcloudError, RuntimeError):
     """Summaries, reports or comparisons could not be produced."""
 
 
+class RemoteError(FlintcloudError, RuntimeError):
+    """A DVC remote is misconfigured, unreachable, or a cache object fails its hash check."""
+
+
 class ValidationError(FlintcloudError, ValueError):
     """Input validation found one or more problems; all are listed at once."""
 

@@ -30,6 +30,7 @@ _SUBCOMMANDS = [
     "report",
     "compare",
     "history",
+    "remote",
 ]
 
 

@@ -1,0 +1,85 @@
+"""`flintcloud remote`: set up, check, push to and pull from the DVC remotes (flintcloud.remote)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from flintcloud import remote as remotes
+
+_repo_option = click.option(
+    "--repo", type=click.Path(file_okay=False, path_type=Path), default=".", show_default=True,
+    help="The flintcloud checkout (the directory holding .dvc/).",
+)
+_remote_option = click.option(
+    "-r", "--remote", "name", type=click.Choice(remotes.REMOTES), default=None,
+    help="Remote to use (default: the configured default remote, `local` unless FLINTCLOUD_DVC_REMOTE says otherwise).",
+)
+
+
+@click.group("remote")
+def command() -> None:
+    """DVC remotes: `local` (a directory beside the checkout) and `azure` (Azure Blob)."""
+
+
+@command.command("setup")
+@_repo_option
+def setup(repo: Path) -> None:
+    """Write both remotes into .dvc/config (overrides from the environment into .dvc/config.local)."""
+    settings = remotes.configure_remotes(repo)
+    click.echo(f"remote 'local': {settings.local_dir}")
+    click.echo(f"remote 'azure': {settings.azure_url} (credentials from the environment)")
+    click.echo(f"default remote: {settings.default_remote}")
+
+
+@command.command("check")
+@_repo_option
+@_remote_option
+def check(repo: Path, name: str | None) -> None:
+    """Fail fast, naming the remote, when it cannot be reached."""
+    info = remotes.check_remote(repo, name)
+    click.echo(f"DVC remote {info.name!r} ({info.url}) is reachable")
+
+
+@command.command("push")
+@_repo_option
+@_remote_option
+@click.option("--no-run-cache", is_flag=True, help="Do not push the run-cache (pushed by default).")
+def push(repo: Path, name: str | None, no_run_cache: bool) -> None:
+    """Check the remote and the cache's integrity, then `dvc push --run-cache`."""
+    info = remotes.push(repo, name, run_cache=not no_run_cache)
+    click.echo(f"pushed to DVC remote {info.name!r} ({info.url})")
+
+
+@command.command("pull")
+@_repo_option
+@_remote_option
+@click.option("--run-cache", is_flag=True, help="Also pull the run-cache.")
+def pull(repo: Path, name: str | None, run_cache: bool) -> None:
+    """Check the remote, drop corrupted cache objects, then `dvc pull` (downloads are re-hashed)."""
+    info, dropped = remotes.pull(repo, name, run_cache=run_cache)
+    for path in dropped:
+        click.echo(f"dropped corrupted cache object {path} (downloaded again)", err=True)
+    click.echo(f"pulled from DVC remote {info.name!r} ({info.url})")
+
+
+@command.command("verify-cache")
+@_repo_option
+@click.option("--remove", is_flag=True, help="Delete the corrupted objects (they can be fetched again).")
+def verify_cache(repo: Path, remove: bool) -> None:
+    """Re-hash every object in the DVC cache; exit 1 if any does not match its name."""
+    from flintcloud.errors import RemoteError
+
+    cache_dir = remotes.dvc_cache_dir(repo)
+    bad = remotes.verify_cache(cache_dir, remove=remove)
+    listed = "\n".join(f"  - {p}" for p in bad)
+    if bad and not remove:
+        raise RemoteError(
+            f"{len(bad)} corrupted object(s) in the DVC cache {str(cache_dir)!r} (rerun with --remove to delete "
+            f"them, then `dvc fetch` or `dvc commit -f`):\n{listed}"
+        )
+    if bad:
+        click.echo(f"removed {len(bad)} corrupted object(s) from the DVC cache {cache_dir}:\n{listed}", err=True)
+    else:
+        click.echo(f"DVC cache {cache_dir} verified: every object matches its hash")
