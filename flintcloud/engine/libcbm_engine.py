@@ -92,6 +92,12 @@ class LibcbmCore:
         self.biomass_idx = np.array([self.pool_index[p] for p in BIOMASS_POOLS])
         self.slow_idx = np.array([self.pool_index["AboveGroundSlowSoil"], self.pool_index["BelowGroundSlowSoil"]])
         self.flux_names = [fi.name for fi in params.flux_indicators]
+        col = {(fi.source, fi.sink): i for i, fi in enumerate(params.flux_indicators) if fi.process == DISTURBANCE_PROCESS}
+        names = params.pool_names
+        self.dist_flux_cols = {
+            dm: np.array([col[(names[a], names[b])] for a, b in zip(src, sink)], dtype=np.int64)
+            for dm, (src, sink, _) in params.matrices.items()
+        }
 
     def new_pools(self, n: int) -> np.ndarray:
         pools = np.zeros((n, self.n_pools), dtype=np.float64)
@@ -156,24 +162,34 @@ class LibcbmCore:
             self._free(ops)
 
     def disturb(self, unit, disturbance_type, pools, enabled, flux=None):
-        """Apply each row's disturbance matrix to rows ``enabled`` (others untouched)."""
+        """Apply each enabled row's disturbance matrix, as GCBM's proportional operation does.
+
+        Rows whose (disturbance type, spatial unit) has no matrix are skipped, as
+        CBMDisturbanceListener skips them ("Missing DM association"). Returns the rows disturbed.
+        """
         rows = np.flatnonzero(enabled)
+        done = []
         if rows.size == 0:
-            return
-        sub_pools = np.ascontiguousarray(pools[rows])
-        sub_flux = None if flux is None else np.zeros((rows.size, flux.shape[1]))
-        ops = self._ops(["disturbance"], rows.size)
-        try:
-            self.cbm.model_functions.get_disturbance_ops(
-                ops["disturbance"], _frame({"spatial_unit": unit[rows].astype(np.int32)}),
-                _frame({"disturbance_type": disturbance_type[rows].astype(np.int32)}),
-            )
-            self._apply([ops["disturbance"]], [DISTURBANCE_PROCESS], sub_pools, sub_flux, None)
-        finally:
-            self._free(ops)
-        pools[rows] = sub_pools
-        if flux is not None:
-            flux[rows] += sub_flux
+            return np.array([], dtype=np.int64)
+        keys = pd.DataFrame({"t": disturbance_type[rows].astype(np.int64), "u": unit[rows].astype(np.int64)})
+        for (t, u), idx in keys.groupby(["t", "u"]).indices.items():
+            dm = self.params.matrix_of.get((int(t), int(u)))
+            if dm is None:
+                continue
+            r = rows[idx]
+            src, sink, prop = self.params.matrices[dm]
+            before = pools[r]
+            moved = before[:, src] * prop  # (rows, transfers), from the pools at the start of the event
+            after = before.copy()
+            np.subtract.at(after.T, src, moved.T)
+            np.add.at(after.T, sink, moved.T)
+            pools[r] = after
+            if flux is not None:
+                sub = flux[r]
+                np.add.at(sub.T, self.dist_flux_cols[dm], moved.T)
+                flux[r] = sub
+            done.append(r)
+        return np.concatenate(done) if done else np.array([], dtype=np.int64)
 
 
 @contextmanager

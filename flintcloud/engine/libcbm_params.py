@@ -120,6 +120,8 @@ class LibcbmParameters:
     flux_indicators: list[FluxIndicator]
     growth_curves: dict[int, list[dict]]  # growth_curve_id -> [{species_id, age_volume_pairs}]
     disturbance_type_ids: dict[str, int]  # name -> id (ids as in gcbm_input.db)
+    matrices: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]]  # dm id -> (src idx, sink idx, proportion)
+    matrix_of: dict[tuple[int, int], int]  # (disturbance type id, unit id) -> dm id
 
     def unit_id(self, spatial_unit_id: np.ndarray, growth_curve_id: np.ndarray) -> np.ndarray:
         lookup = {(int(r.spatial_unit_id), int(r.growth_curve_id)): int(r.unit_id) for r in self.units.itertuples()}
@@ -193,6 +195,25 @@ def growth_curve_volumes(db: InputDb) -> dict[int, list[dict]]:
             "species_id": int(species),
             "age_volume_pairs": [[int(a), float(v)] for a, v in zip(rows["age"], rows["merchantable_volume"])],
         })
+    return out
+
+
+def gcbm_matrices(dmv: pd.DataFrame, pool_id: dict[str, int]) -> dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Disturbance matrices as GCBM applies them: matrix id -> (source idx, sink idx, proportion).
+
+    GCBM applies a matrix as a proportional operation of its source != sink transfers only, so each
+    source pool keeps 1 - (sum of its outgoing proportions) whatever diagonal the db holds (real
+    matrices' rows are off 1 by up to ~1e-6). libcbm's own matrix handling uses the stored diagonal,
+    so the engine applies these transfers itself.
+    """
+    off = dmv[dmv["source_pool"] != dmv["sink_pool"]]
+    out = {}
+    for dm, grp in off.groupby("disturbance_matrix_id"):
+        out[int(dm)] = (
+            grp["source_pool"].map(pool_id).to_numpy(dtype=np.int64),
+            grp["sink_pool"].map(pool_id).to_numpy(dtype=np.int64),
+            grp["proportion"].to_numpy(dtype=np.float64),
+        )
     return out
 
 
@@ -337,6 +358,7 @@ def build_libcbm_db(
                                     for i, r in enumerate(db.disturbance_types.itertuples())])
         dm_ids = sorted(set(dmv["disturbance_matrix_id"]))
         ins("disturbance_matrix", [(int(i),) for i in dm_ids])
+        # stored as the db has them (libcbm needs them to load); the engine applies matrices itself
         ins("disturbance_matrix_value", [
             (int(r.disturbance_matrix_id), pool_id[r.source_pool], pool_id[r.sink_pool], float(r.proportion))
             for r in dmv.itertuples()
@@ -354,4 +376,6 @@ def build_libcbm_db(
         flux_indicators=indicators,
         growth_curves=growth_curve_volumes(db),
         disturbance_type_ids=dict(zip(db.disturbance_types["name"], db.disturbance_types["id"].astype(int))),
+        matrices=gcbm_matrices(dmv[dmv["disturbance_matrix_id"].isin(used_dm)], pool_id),
+        matrix_of={(int(t), int(u)): int(m) for u, t, m in dma_rows if int(t) in set(disturbance_type_ids)},
     )
