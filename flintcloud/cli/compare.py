@@ -19,11 +19,16 @@ from flintcloud.report.compare import DEFAULT_METRICS, DEFAULT_PARAMS, DEFAULT_P
                    "of the same name without .md.")
 @click.option("--repo", default=".", show_default=True, type=click.Path(file_okay=False, path_type=Path),
               help="The git + DVC repository (the workspace is the branch side).")
+@click.option("--base-dir", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
+              help="Read the base from this checkout of BASE_REV (after `dvc repro` there) instead of "
+                   "through DVC's cache/remote in --repo.")
 @click.option("--metrics", default=DEFAULT_METRICS, show_default=True, help="Metrics JSON, repo-relative.")
 @click.option("--plots-dir", default=DEFAULT_PLOTS_DIR, show_default=True, help="Folder of plots CSVs.")
 @click.option("--params", "params_file", default=DEFAULT_PARAMS, show_default=True, help="Params file.")
-def command(base_rev: str, out: Path, repo: Path, metrics: str, plots_dir: str, params_file: str) -> None:
+def command(base_rev: str, out: Path, repo: Path, base_dir: Path | None, metrics: str, plots_dir: str,
+            params_file: str) -> None:
     """Compare the workspace's pipeline outputs with BASE_REV's (read through DVC)."""
     path = write_compare_report(base_rev, out=out.resolve(), repo=repo,
-                                sources=Sources(params=params_file, metrics=metrics, plots_dir=plots_dir))
+                                sources=Sources(params=params_file, metrics=metrics, plots_dir=plots_dir),
+                                base_dir=base_dir)
     click.echo(f"wrote {path}")

@@ -486,14 +486,26 @@ def compare_snapshots(base: Snapshot, branch: Snapshot) -> tuple[str, dict[str, 
 
 
 def write_compare_report(base_rev: str, out: str | Path = "reports/compare.md", repo: str | Path = ".",
-                         sources: Sources = Sources()) -> Path:
-    """Compare the workspace with `base_rev`; write `out` and `<out without .md>/*.png` atomically."""
+                         sources: Sources = Sources(), base_dir: str | Path | None = None) -> Path:
+    """Compare the workspace with `base_rev`; write `out` and `<out without .md>/*.png` atomically.
+
+    The base is read through DVC at `base_rev` in `repo` (its cache, else its remote), or, with
+    `base_dir`, from the workspace of another checkout of `base_rev` where `dvc repro` has run (CI
+    does this for pull requests from forks, which get no remote credentials).
+    """
     repo = Path(repo).resolve()
     out = Path(out)
     if not out.is_absolute():
         out = repo / out
     sha = resolve_rev(repo, base_rev)
-    base = read_snapshot(repo, sha, f"{base_rev} ({sha[:7]})", sources)
+    if base_dir is None:
+        base = read_snapshot(repo, sha, f"{base_rev} ({sha[:7]})", sources)
+    else:
+        base_dir = Path(base_dir).resolve()
+        checked_out = resolve_rev(base_dir, "HEAD")
+        if checked_out != sha:
+            raise ReportError(f"{str(base_dir)!r} has {checked_out[:7]} checked out, not {base_rev} ({sha[:7]})")
+        base = read_snapshot(base_dir, None, f"{base_rev} ({sha[:7]})", sources)
     head = _git(repo, "rev-parse", "--short", "HEAD")
     branch_name = _git(repo, "rev-parse", "--abbrev-ref", "HEAD")
     branch_label = f"{branch_name} ({head})" if branch_name != "HEAD" else f"HEAD ({head})"

@@ -123,3 +123,27 @@ def test_map_difference_masks_nodata_and_refuses_other_grids():
     assert (diff.min, diff.max, diff.sum) == (-2.0, 3.0, 1.0)
     with pytest.raises(ReportError, match="grids differ"):
         map_difference(_raster([[1, 2]]), _raster([[1], [2]]))
+
+
+def test_base_dir_reads_a_reproduced_checkout_of_the_base(repo, tmp_path):
+    """What CI does for fork PRs (no remote): `dvc repro` in a worktree of main, then --base-dir."""
+    base = tmp_path / "base"
+    git(repo, "worktree", "add", "-q", "--detach", str(base), "main")
+    try:
+        run([DVC, "repro", "-q"], base)
+        out = tmp_path / "compare.md"
+        result = CliRunner().invoke(main, ["compare", "main", "--repo", str(repo), "--base-dir", str(base),
+                                           "--out", str(out)])
+        assert result.exit_code == 0, result.output
+        md = out.read_text()
+        assert "| `simulation.growth` | 1.0 | 2.0 |" in md and "| 2147 | 2204 | +57 |" in md
+        assert (tmp_path / "compare" / "total_ecosystem_difference.png").is_file()
+        other = tmp_path / "other"
+        other.mkdir()
+        git(other, "init", "-q")
+        git(other, "-c", "user.name=T", "-c", "user.email=t@example.org", "commit", "-q", "--allow-empty", "-m", "x")
+        wrong = CliRunner().invoke(main, ["compare", "main", "--repo", str(repo), "--base-dir", str(other),
+                                          "--out", str(out)])
+        assert isinstance(wrong.exception, ReportError) and "checked out, not main" in str(wrong.exception)
+    finally:
+        git(repo, "worktree", "remove", "--force", str(base))
