@@ -1,0 +1,158 @@
+"""The embedded engine against GCBM's own output for the FLINT.Cloud demo (issue 9).
+
+GCBM itself ran the demo (fires and mountain pine beetle, 2010-2020) and wrote
+gcbm-reference-output/flint-cloud-linux-demo/gcbm_output.db. The engine must give the
+same numbers to <= 1e-6 relative: every pool per year (incl. year 0, the state after
+spinup), fluxes per year by module and source/sink pool, disturbance fluxes by
+disturbance type, disturbed area by type, and area by age class. A mismatch message
+says which quantity, which year and by how much. The tolerance is never loosened.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from flintcloud.engine import simulate
+from flintcloud.engine.step import StepTotals
+
+RTOL = 1e-6
+# Absolute floor for values that are zero on one side: 1e-6 of the landscape's typical pool (tC).
+ATOL = 1e-9
+
+pytestmark = pytest.mark.shared
+
+
+@pytest.fixture(scope="module")
+def engine_totals(flint_demo):
+    from flintcloud.gcbm.config import read_gcbm_config
+    from flintcloud.inputdb.reader import read_input_db
+    from flintcloud.landscape.raster import read_landscape
+    from flintcloud.landscape.stands import group_stands
+
+    config = read_gcbm_config(flint_demo / "config")
+    db = read_input_db(config.db_path)
+    stands = group_stands(
+        read_landscape(config), db.spatial_unit_id, dict(zip(db.disturbance_types["name"], db.disturbance_types["id"]))
+    )
+    totals = StepTotals()
+    simulate(config, stands, db, [totals], progress=False)
+    return config, totals
+
+
+@pytest.fixture(scope="module")
+def reference(gcbm_reference_output):
+    path = gcbm_reference_output / "gcbm_output.db"
+    with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as conn:
+        yield conn
+
+
+def _compare(ours: pd.DataFrame, ref: pd.DataFrame, keys: list[str], what: str) -> None:
+    """Outer-join on keys; fail listing every row whose relative difference exceeds RTOL."""
+    m = ref.merge(ours, on=keys, how="outer", suffixes=("_gcbm", "_engine")).fillna({"value_gcbm": 0.0, "value_engine": 0.0})
+    diff = (m["value_engine"] - m["value_gcbm"]).abs()
+    rel = diff / m["value_gcbm"].abs().where(m["value_gcbm"] != 0, np.nan)
+    m = m.assign(rel_diff=rel, abs_diff=diff)
+    bad = m[(diff > ATOL) & ~(rel <= RTOL)]
+    if len(bad):
+        lines = [
+            f"{what} {dict(zip(keys, row[:len(keys)]))}: GCBM {row.value_gcbm!r}, engine {row.value_engine!r}, "
+            f"differ by {row.abs_diff:.3g} ({row.rel_diff:.3g} relative)"
+            for row in bad[keys + ["value_gcbm", "value_engine", "abs_diff", "rel_diff"]].itertuples(index=False)
+        ]
+        pytest.fail(f"{len(bad)} of {len(m)} {what} values differ from GCBM by more than {RTOL:g}:\n" + "\n".join(lines[:40]))
+    assert len(m) > 0
+
+
+def test_pool_totals_every_year_including_spinup(engine_totals, reference):
+    _, totals = engine_totals
+    ref = pd.read_sql(
+        "SELECT d.year, p.poolName AS pool, SUM(x.poolValue) AS value FROM Pools x "
+        "JOIN LocationDimension l ON l.id = x.locationDimId JOIN DateDimension d ON d.id = l.dateDimId "
+        "JOIN PoolDimension p ON p.id = x.poolId GROUP BY 1, 2",
+        reference,
+    )
+    ours = totals.pool_frame()
+    assert sorted(ours["year"].unique()) == [0] + list(range(2010, 2021))
+    assert set(ref["pool"]) <= set(ours["pool"])
+    _compare(ours, ref, ["year", "pool"], "pool total (tC)")
+
+
+def test_fluxes_by_module_and_pool_pair(engine_totals, reference):
+    _, totals = engine_totals
+    ref = pd.read_sql(
+        "SELECT d.year, m.moduleName AS module, ps.poolName AS source, pd.poolName AS sink, SUM(x.fluxValue) AS value "
+        "FROM Fluxes x JOIN LocationDimension l ON l.id = x.locationDimId JOIN DateDimension d ON d.id = l.dateDimId "
+        "JOIN ModuleInfoDimension m ON m.id = x.moduleInfoDimId JOIN PoolDimension ps ON ps.id = x.poolSrcDimId "
+        "JOIN PoolDimension pd ON pd.id = x.poolDstDimId GROUP BY 1, 2, 3, 4",
+        reference,
+    )
+    ours = totals.flux_frame().groupby(["year", "module", "source", "sink"], as_index=False)["value"].sum()
+    assert set(ref["module"]) == {"CBMGrowthModule", "CBMDecayModule", "CBMDisturbanceEventModule"}
+    _compare(ours, ref, ["year", "module", "source", "sink"], "flux (tC)")
+
+
+def test_fluxes_by_module_totals(engine_totals, reference):
+    _, totals = engine_totals
+    ref = pd.read_sql(
+        "SELECT d.year, m.moduleName AS module, SUM(x.fluxValue) AS value FROM Fluxes x "
+        "JOIN LocationDimension l ON l.id = x.locationDimId JOIN DateDimension d ON d.id = l.dateDimId "
+        "JOIN ModuleInfoDimension m ON m.id = x.moduleInfoDimId GROUP BY 1, 2",
+        reference,
+    )
+    ours = totals.flux_frame().groupby(["year", "module"], as_index=False)["value"].sum()
+    _compare(ours, ref, ["year", "module"], "flux total by module (tC)")
+
+
+def test_disturbance_fluxes_by_type_and_pool_pair(engine_totals, reference):
+    _, totals = engine_totals
+    ref = pd.read_sql(
+        "SELECT d.year, t.disturbanceTypeName AS disturbance_type, ps.poolName AS source, pd.poolName AS sink, "
+        "SUM(x.fluxValue) AS value FROM Fluxes x JOIN LocationDimension l ON l.id = x.locationDimId "
+        "JOIN DateDimension d ON d.id = l.dateDimId JOIN DisturbanceDimension dd ON dd.id = x.disturbanceDimId "
+        "JOIN DisturbanceTypeDimension t ON t.id = dd.disturbanceTypeDimId "
+        "JOIN PoolDimension ps ON ps.id = x.poolSrcDimId JOIN PoolDimension pd ON pd.id = x.poolDstDimId "
+        "GROUP BY 1, 2, 3, 4",
+        reference,
+    )
+    fl = totals.flux_frame()
+    ours = fl[fl["disturbance_type_id"] > 0].groupby(
+        ["year", "disturbance_type", "source", "sink"], as_index=False)["value"].sum()
+    assert len(ref) > 0
+    _compare(ours, ref, ["year", "disturbance_type", "source", "sink"], "disturbance flux (tC)")
+
+
+def test_disturbed_area_by_type(engine_totals, reference):
+    _, totals = engine_totals
+    ref = pd.read_sql(
+        "SELECT d.year, t.disturbanceTypeName AS disturbance_type, SUM(dd.area) AS value FROM DisturbanceDimension dd "
+        "JOIN LocationDimension l ON l.id = dd.locationDimId JOIN DateDimension d ON d.id = l.dateDimId "
+        "JOIN DisturbanceTypeDimension t ON t.id = dd.disturbanceTypeDimId GROUP BY 1, 2",
+        reference,
+    )
+    ours = pd.DataFrame(
+        [(y, totals.type_names[t], a) for (y, t), a in totals.disturbed_area.items()],
+        columns=["year", "disturbance_type", "value"],
+    )
+    assert sorted(ref["year"].unique()) == [2011, 2012, 2013, 2014, 2015, 2016, 2018]
+    _compare(ours, ref, ["year", "disturbance_type"], "disturbed area (ha)")
+
+
+def test_area_by_age_class(engine_totals, reference):
+    config, totals = engine_totals
+    ref = pd.read_sql(
+        "SELECT d.year, c.startAge AS start_age, SUM(a.area) AS value FROM AgeArea a "
+        "JOIN LocationDimension l ON l.id = a.locationDimId JOIN DateDimension d ON d.id = l.dateDimId "
+        "JOIN AgeClassDimension c ON c.id = a.ageClassDimId GROUP BY 1, 2",
+        reference,
+    )
+    width, top = config.age_class_range, config.age_maximum
+    rows = [(y, top if a >= top else (a // width) * width, v) for (y, a), v in totals.age_area.items()]
+    ours = pd.DataFrame(rows, columns=["year", "start_age", "value"]).groupby(["year", "start_age"], as_index=False).sum()
+    _compare(ours, ref, ["year", "start_age"], "area by age class (ha)")
+    # area constant across years and equal to the valid-pixel area
+    per_year = ours.groupby("year")["value"].sum()
+    assert np.allclose(per_year.to_numpy(), per_year.iloc[0], rtol=1e-12)
