@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 import rasterio
-from rasterio.transform import from_origin
+from affine import Affine
 from rasterio.windows import Window
 
 from flintcloud.atomic import atomic_dir
@@ -109,21 +109,21 @@ def _write_json(path: Path, doc: dict) -> None:
 
 
 def _write_tile(path: Path, window_data: np.ndarray, offset: int, nodata, dtype: str) -> None:
-    """Write a full 1-degree tile GeoTIFF, nodata outside the landscape window, strip by strip."""
+    """Write a full 1-degree tile GeoTIFF holding `window_data` at (offset, offset), nodata elsewhere.
+
+    Only the landscape window is written; GDAL fills the blocks never written with the nodata value.
+    """
     profile = {
         "driver": "GTiff", "dtype": dtype, "count": 1, "width": TILE_PIXELS, "height": TILE_PIXELS,
-        "crs": "EPSG:4326", "transform": from_origin(TILE_X, TILE_Y, CELL, CELL), "nodata": nodata,
+        "crs": "EPSG:4326", "transform": Affine(CELL, 0.0, TILE_X, 0.0, -CELL, TILE_Y), "nodata": nodata,
         "tiled": True, "blockxsize": 256, "blockysize": 256, "compress": "deflate",
     }
     side = window_data.shape[0]
     with rasterio.open(path, "w", **profile) as dst:
-        for r0 in range(0, TILE_PIXELS, _STRIP):
-            r1 = min(r0 + _STRIP, TILE_PIXELS)
-            strip = np.full((r1 - r0, TILE_PIXELS), nodata, dtype=dtype)
-            a, b = max(r0, offset), min(r1, offset + side)
-            if a < b:
-                strip[a - r0 : b - r0, offset : offset + side] = window_data[a - offset : b - offset]
-            dst.write(strip, 1, window=Window(0, r0, TILE_PIXELS, r1 - r0))
+        for r0 in range(0, side, _STRIP):
+            r1 = min(r0 + _STRIP, side)
+            dst.write(window_data[r0:r1].astype(dtype, copy=False), 1,
+                      window=Window(offset, offset + r0, side, r1 - r0))
 
 
 def _present(values: np.ndarray, nodata: int) -> list[int]:
@@ -202,6 +202,8 @@ def generate_demo_project(
     Disturbance layers cover start_year..end_year (one layer per year with events).
     """
     out_dir = Path(out_dir)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise ProjectError(f"demo output folder {str(out_dir)!r} is a file, not a folder")
     if out_dir.exists() and any(out_dir.iterdir()) and not overwrite:
         raise ProjectError(f"demo output folder {str(out_dir)!r} exists and is not empty; pass overwrite=True (--overwrite) to replace it")
     side = side_for(size)

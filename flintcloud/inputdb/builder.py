@@ -492,21 +492,23 @@ def translate_cbm_defaults(raw: Mapping[str, pd.DataFrame]) -> dict[str, pd.Data
 
     # Volume-to-biomass: resolve each (spatial unit, species) by species, then genus, then forest type.
     out["root_parameter"] = raw["root_parameter"][["id", "hw_a", "sw_a", "hw_b", "frp_a", "frp_b", "frp_c"]].copy()
-    by_species = raw["vol_to_bio_species"].set_index(["spatial_unit_id", "species_id"])["vol_to_bio_factor_id"]
-    by_genus = raw["vol_to_bio_genus"].set_index(["spatial_unit_id", "genus_id"])["vol_to_bio_factor_id"]
-    by_ft = raw["vol_to_bio_forest_type"].set_index(["spatial_unit_id", "forest_type_id"])["vol_to_bio_factor_id"]
-    assoc = []
-    for s in raw["spatial_unit"].itertuples():
-        for sp_row in raw["species"].itertuples():
-            key = (s.id, sp_row.id)
-            factor = by_species.get(key)
-            if factor is None:
-                factor = by_genus.get((s.id, sp_row.genus_id))
-            if factor is None:
-                factor = by_ft.get((s.id, sp_row.forest_type_id))
-            if factor is not None:
-                assoc.append((spu_new[int(s.id)], int(sp_row.id), int(factor), int(s.root_parameter_id)))
-    assoc_df = pd.DataFrame(assoc, columns=["spatial_unit_id", "species_id", "source_factor", "root_parameter_id"])
+    pairs = raw["spatial_unit"][["id", "root_parameter_id"]].rename(columns={"id": "spatial_unit_id"}).merge(
+        raw["species"][["id", "genus_id", "forest_type_id"]].rename(columns={"id": "species_id"}), how="cross"
+    )
+    factor = pd.Series(pd.NA, index=pairs.index, dtype="Int64")
+    for table, key in (("vol_to_bio_species", "species_id"), ("vol_to_bio_genus", "genus_id"),
+                       ("vol_to_bio_forest_type", "forest_type_id")):
+        hit = pairs[["spatial_unit_id", key]].merge(
+            raw[table][["spatial_unit_id", key, "vol_to_bio_factor_id"]], how="left", on=["spatial_unit_id", key]
+        )["vol_to_bio_factor_id"]
+        factor = factor.fillna(pd.Series(hit.values, index=pairs.index).astype("Int64"))
+    found = factor.notna()
+    assoc_df = pd.DataFrame({
+        "spatial_unit_id": pairs.loc[found, "spatial_unit_id"].map(spu_new).astype(int).values,
+        "species_id": pairs.loc[found, "species_id"].astype(int).values,
+        "source_factor": factor[found].astype(int).values,
+        "root_parameter_id": pairs.loc[found, "root_parameter_id"].astype(int).values,
+    }).sort_values(["spatial_unit_id", "species_id"], kind="stable").reset_index(drop=True)
     vtb = raw["vol_to_bio_factor"].set_index("id")
     vtb_cols = [c for c in vtb.columns]
     used = vtb.loc[sorted(set(assoc_df["source_factor"]))].reset_index()
@@ -665,6 +667,9 @@ def write_gcbm_input_db(
     with atomic_path(out_path) as tmp:
         conn = sqlite3.connect(tmp)
         try:
+            # a fresh temp file moved into place only when complete: no journal, no fsync per statement
+            conn.execute("PRAGMA journal_mode = OFF")
+            conn.execute("PRAGMA synchronous = OFF")
             conn.executescript(_sql("gcbm_input_schema.sql"))
             conn.executescript(_sql("gcbm_input_fixed_rows.sql"))
             for name in TABLE_ORDER:
