@@ -31,6 +31,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from scipy import sparse
 
 from flintcloud.atomic import atomic_path
 from flintcloud.engine.step import DISTURBANCE, StepOutput
@@ -44,9 +45,6 @@ _KNOWN_MODULES = {
     "CBMDecayModule": (3, 11, 5, 7),
     "CBMDisturbanceEventModule": (3, 11, 1, 3),
 }
-
-_NULL = "\x00null"  # stands in for a missing classifier value while factorizing
-
 
 def classifier_column(name: str) -> str:
     """GCBM's column name for a classifier: '.' and ' ' become '_'."""
@@ -74,16 +72,32 @@ def age_class_ids(age: np.ndarray, age_class_range: int, age_maximum: int) -> np
     return cls + 1
 
 
-def _group_sum(codes: np.ndarray, n_groups: int, values: np.ndarray) -> np.ndarray:
-    """Sum the rows of `values` (n, k) by group code (0..n_groups-1), vectorised."""
-    out = np.zeros((n_groups,) + values.shape[1:], dtype=np.float64)
-    if len(codes) == 0:
-        return out
-    order = np.argsort(codes, kind="stable")
-    sorted_codes = codes[order]
-    starts = np.flatnonzero(np.r_[True, sorted_codes[1:] != sorted_codes[:-1]])
-    out[sorted_codes[starts]] = np.add.reduceat(values[order], starts, axis=0)
-    return out
+def _group_sum(codes: np.ndarray, n_groups: int, matrix: np.ndarray, weights: np.ndarray, cols=None) -> np.ndarray:
+    """Sum ``matrix[:, cols] * weights[:, None]`` by group code (0..n_groups-1).
+
+    A sparse (groups x stands) matrix of weights times the dense matrix: one pass over the rows,
+    never a weighted copy of the whole (n, k) matrix.
+    """
+    n = len(codes)
+    summing = sparse.csr_matrix((np.asarray(weights, dtype=np.float64), (codes, np.arange(n))), shape=(n_groups, n))
+    out = np.asarray(summing @ matrix)
+    return out if cols is None else out[:, cols]
+
+
+def _factorize_rows(*columns: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
+    """Codes 0..g-1 of the distinct rows of several equal-length 1-D arrays, and each column's value
+    per group (in order of first appearance). Each column is factorized on its own, then the
+    integer codes are combined, so no Python tuples are built per row."""
+    group = np.zeros(len(columns[0]), dtype=np.int64)
+    uniques = []
+    for col in columns:
+        codes, values = pd.factorize(col, use_na_sentinel=False)
+        # re-factorize at every step so the combined key stays below n * len(values): no overflow
+        group = pd.factorize(group * max(len(values), 1) + codes)[0]
+        uniques.append((codes, values))
+    first = np.zeros(group.max() + 1 if len(group) else 0, dtype=np.int64)
+    first[group[::-1]] = np.arange(len(group))[::-1]  # first row of each group
+    return group, [np.asarray(values)[codes[first]] for codes, values in uniques]
 
 
 class RawOutputWriter:
@@ -245,10 +259,9 @@ class RawOutputWriter:
             conn.execute("INSERT INTO DateDimension VALUES (?, ?, ?, 1, 1, 1.0, 1.0)", (date_id, step.step, step.year))
 
         # Classifier sets, land classes, age classes per stand.
-        cls = step.classifiers[self.classifier_names].astype(object)
-        cls = cls.where(cls.notna(), _NULL).astype(str)
-        cset_codes, cset_uniques = pd.factorize(pd.MultiIndex.from_frame(cls))
-        cset_keys = [tuple(None if v == _NULL else v for v in key) for key in cset_uniques]
+        cls = step.classifiers[self.classifier_names]
+        cset_codes, cset_values = _factorize_rows(*(cls[c].to_numpy(dtype=object) for c in self.classifier_names))
+        cset_keys = [tuple(None if pd.isna(v) else str(v) for v in row) for row in zip(*cset_values)]
         cset_ids = self._ids(
             self._csets, cset_keys, lambda i, key: conn.execute(self._cset_sql, (i, *key))
         )[cset_codes]
@@ -261,13 +274,10 @@ class RawOutputWriter:
         age_ids = age_class_ids(step.age, self.age_class_range, self.age_maximum)
 
         # LocationDimension and AgeArea (one row per location: its own age class and area).
-        loc_codes, loc_uniques = pd.factorize(pd.MultiIndex.from_arrays([cset_ids, land_ids, age_ids]))
-        n_loc = len(loc_uniques)
+        loc_codes, (u_cset, u_land, u_age) = _factorize_rows(cset_ids, land_ids, age_ids)
+        n_loc = len(u_cset)
         loc_ids = self._take("location", n_loc)
         loc_area = np.bincount(loc_codes, weights=area, minlength=n_loc)
-        u_cset = loc_uniques.get_level_values(0).to_numpy()
-        u_land = loc_uniques.get_level_values(1).to_numpy()
-        u_age = loc_uniques.get_level_values(2).to_numpy()
         conn.executemany(
             "INSERT INTO LocationDimension VALUES (?, ?, ?, ?, ?, ?)",
             zip(loc_ids.tolist(), u_cset.tolist(), [date_id] * n_loc, u_land.tolist(), u_age.tolist(), loc_area.tolist()),
@@ -279,7 +289,7 @@ class RawOutputWriter:
         stand_location = loc_ids[loc_codes]
 
         # Pools: every pool of every location, tC.
-        pool_tc = _group_sum(loc_codes, n_loc, np.asarray(step.pools, dtype=np.float64) * area[:, None])
+        pool_tc = _group_sum(loc_codes, n_loc, np.asarray(step.pools, dtype=np.float64), area)
         n_pools = pool_tc.shape[1]
         conn.executemany(
             "INSERT INTO Pools VALUES (?, ?, ?, ?)",
@@ -321,17 +331,17 @@ class RawOutputWriter:
             ),
         )[type_codes]
         prev = self._prev_location[disturbed]
-        rec_codes, rec_uniques = pd.factorize(pd.MultiIndex.from_arrays([stand_location[disturbed], type_ids, prev]))
-        n_rec = len(rec_uniques)
+        rec_codes, (rec_loc, rec_type, rec_prev) = _factorize_rows(stand_location[disturbed], type_ids, prev)
+        n_rec = len(rec_loc)
         rec_ids = self._take("disturbance", n_rec)
         rec_area = np.bincount(rec_codes, weights=area[disturbed], minlength=n_rec)
         self._conn.executemany(
             "INSERT INTO DisturbanceDimension VALUES (?, ?, ?, ?, ?)",
             zip(
                 rec_ids.tolist(),
-                rec_uniques.get_level_values(0).tolist(),
-                rec_uniques.get_level_values(1).tolist(),
-                rec_uniques.get_level_values(2).tolist(),
+                rec_loc.tolist(),
+                rec_type.tolist(),
+                rec_prev.tolist(),
                 rec_area.tolist(),
             ),
         )
@@ -358,18 +368,19 @@ class RawOutputWriter:
         keep = np.array([k.source != k.sink for k in keys])
         is_dist = np.array([k.flux_source == DISTURBANCE for k in keys]) & keep
         is_annual = ~is_dist & keep
-        fluxes = np.asarray(step.fluxes, dtype=np.float64)
+        fluxes = np.asarray(step.fluxes)
         stand_codes, rec_ids = dist_record
 
         frames = []
         if is_annual.any():
             cols = np.flatnonzero(is_annual)
-            tc = _group_sum(loc_codes, len(loc_ids), fluxes[:, cols] * area[:, None])
+            tc = _group_sum(loc_codes, len(loc_ids), fluxes, area, cols)
             frames.append(self._flux_frame(tc, loc_ids, None, [keys[j] for j in cols], module_of, pool_id))
         if is_dist.any():
             cols = np.flatnonzero(is_dist)
             undisturbed = stand_codes < 0
-            if undisturbed.any() and np.any(fluxes[np.ix_(undisturbed, cols)] != 0):
+            # (one matrix-vector product; disturbance fluxes that cancel to exactly 0 are not caught)
+            if undisturbed.any() and np.any((undisturbed.astype(np.float64) @ fluxes)[cols] != 0):
                 raise OutputError(
                     f"{self.path}: step {step.step} (year {step.year}) has disturbance fluxes on stands with "
                     "disturbance_type_id 0"
@@ -377,7 +388,7 @@ class RawOutputWriter:
             hit = ~undisturbed
             if hit.any():
                 rec_codes = stand_codes[hit]
-                tc = _group_sum(rec_codes, len(rec_ids), fluxes[np.ix_(hit, cols)] * area[hit, None])
+                tc = _group_sum(rec_codes, len(rec_ids), fluxes[hit], area[hit], cols)
                 rec_loc = np.empty(len(rec_ids), dtype=np.int64)
                 rec_loc[rec_codes] = loc_ids[loc_codes[hit]]
                 frames.append(self._flux_frame(tc, rec_loc, rec_ids, [keys[j] for j in cols], module_of, pool_id))

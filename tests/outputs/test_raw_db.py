@@ -147,3 +147,27 @@ def test_disturbance_flux_without_disturbance_is_an_error(tmp_path, run_steps):
     with pytest.raises(OutputError, match="disturbance fluxes on stands with disturbance_type_id 0"):
         _write(tmp_path / "x.db", run_steps)
     assert not (tmp_path / "x.db").exists()
+
+
+def test_many_stands_aggregate_like_pandas(tmp_path):
+    """20,000 random stands: location areas and pool totals equal a pandas groupby of the stands."""
+    rng = np.random.default_rng(3)
+    n = 20_000
+    classifiers = list(zip(rng.choice(["TA", "BF", "BP", None], n), rng.choice(["5", "6", "7"], n)))
+    age = rng.integers(0, 320, n)
+    area = rng.uniform(0.04, 0.08, n)
+    pools = rng.uniform(0, 50, (n, len(POOLS)))
+    step = make_step(0, pools=pools, age=age, classifiers=classifiers, area=area)
+    db = _write(tmp_path / "big.db", [step])
+    got = _q(db, "SELECT c.Classifier1 AS c1, c.Classifier2 AS c2, a.startAge AS start, l.area, "
+                 "(SELECT SUM(poolValue) FROM Pools p WHERE p.locationDimId = l.id AND p.poolId = 5) AS merch "
+                 "FROM LocationDimension l JOIN ClassifierSetDimension c ON c.id = l.classifierSetDimId "
+                 "JOIN AgeClassDimension a ON a.id = l.ageClassDimId")
+    df = pd.DataFrame({"c1": [c[0] for c in classifiers], "c2": [c[1] for c in classifiers],
+                       "start": np.where(age >= 300, 300, age // 20 * 20), "area": area, "merch": pools[:, 4] * area})
+    want = df.groupby(["c1", "c2", "start"], dropna=False)[["area", "merch"]].sum().reset_index()
+    merged = want.merge(got, on=["c1", "c2", "start"], how="outer", suffixes=("_want", "_got"))
+    assert len(merged) == len(want) == len(got)
+    np.testing.assert_allclose(merged["area_got"], merged["area_want"], rtol=1e-12)
+    np.testing.assert_allclose(merged["merch_got"], merged["merch_want"], rtol=1e-12)
+    assert got["c1"].isna().any()  # a missing classifier value is NULL, its own set
