@@ -1,0 +1,35 @@
+"""`flintcloud run CONFIG_DIR --out OUT_DIR`: simulate a GCBM project.
+
+Same library call as the `simulate` stage (flintcloud.run.run_project). Ends
+with one summary line: pixels, unique stands, years, seconds.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from flintcloud.run import ENGINES, run_project
+
+
+@click.command("run")
+@click.argument("config_dir", type=click.Path(exists=True, path_type=Path))
+@click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path),
+              help="Output folder (gcbm_output.db, compiled_gcbm_output.db, spatial/, run_summary.json).")
+@click.option("--engine", type=click.Choice(ENGINES), default="libcbm", show_default=True,
+              help="libcbm: embedded engine; gcbm-container: real GCBM in Docker (needs --image).")
+@click.option("--map-years", "map_years", default=None, metavar="all|Y1,Y2,…",
+              help="Years that get GeoTIFF maps (default: every year; some years on very large landscapes).")
+@click.option("--image", default=None, help="gcbm-container: the GCBM image pinned by digest (name@sha256:…).")
+@click.option("--overwrite", is_flag=True, help="Replace a non-empty OUT_DIR.")
+@click.option("--progress/--no-progress", default=True, show_default=True, help="Show a progress bar.")
+def command(config_dir: Path, out_dir: Path, engine: str, map_years: str | None, image: str | None,
+            overwrite: bool, progress: bool) -> None:
+    """Simulate the GCBM project in CONFIG_DIR (the folder holding gcbm_config.cfg)."""
+    summary = run_project(config_dir, out_dir, engine=engine, map_years=map_years, overwrite=overwrite,
+                          image=image, progress=progress)
+    click.echo(
+        f"{out_dir}: {summary.n_pixels} pixels, {summary.n_stands} unique stands, "
+        f"{summary.years} years, {summary.seconds:.1f} s ({summary.engine})"
+    )

@@ -1,0 +1,162 @@
+"""Run a GCBM project end to end: config -> landscape -> stands -> engine -> outputs.
+
+    run_project(config_dir, out_dir, engine="libcbm", map_years=None, overwrite=False)
+
+Everything is written under a temporary sibling of `out_dir` and moved into
+place only when the whole run succeeded (flintcloud.atomic.atomic_dir): a
+failed or interrupted run leaves `out_dir` exactly as it was. A non-empty
+`out_dir` is only replaced with `overwrite=True`.
+
+Output layout (docs/architecture.md): gcbm_output.db, compiled_gcbm_output.db,
+spatial/<Indicator>_<year>.tif, run_summary.json.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Iterable
+from importlib import metadata
+from pathlib import Path
+
+from flintcloud.atomic import atomic_dir
+from flintcloud.errors import ConfigError, LayerError, OutputError
+from flintcloud.gcbm.config import GcbmConfig, read_gcbm_config
+
+ENGINES = ("libcbm", "gcbm-container")
+RAW_DB = "gcbm_output.db"
+COMPILED_DB = "compiled_gcbm_output.db"
+SPATIAL_DIR = "spatial"
+SUMMARY_FILE = "run_summary.json"
+# Above this many cell-years, map_years=None maps only some years (first, last, every 10th).
+LARGE_CELL_YEARS = 10**9
+
+
+def resolve_map_years(map_years, config: GcbmConfig, n_cells: int) -> list[int]:
+    """The years that get maps. Pure.
+
+    None: every simulated year, unless the landscape is large (grid cells x
+    years > LARGE_CELL_YEARS): then the first year, every 10th year and the
+    last. "all": every year. A list: those years (each must be simulated).
+    """
+    years = config.years
+    if map_years is None:
+        if n_cells * len(years) <= LARGE_CELL_YEARS:
+            return years
+        return sorted({years[0], years[-1], *(y for y in years if (y - years[0]) % 10 == 0)})
+    if isinstance(map_years, str):
+        if map_years.strip().lower() == "all":
+            return years
+        map_years = [p for p in map_years.replace(",", " ").split() if p]
+    if isinstance(map_years, int):
+        map_years = [map_years]
+    if not isinstance(map_years, Iterable):
+        raise ConfigError(f"map years {map_years!r}: expected 'all', a year or a list of years")
+    out = []
+    for y in map_years:
+        try:
+            year = int(y)
+        except (TypeError, ValueError) as err:
+            raise ConfigError(f"map year {y!r} is not a year") from err
+        if year not in years:
+            raise ConfigError(
+                f"map year {year} is outside the simulation ({config.start_year}-{config.end_year}, "
+                f"from {str(config.config_dir / 'localdomain.json')!r})"
+            )
+        out.append(year)
+    return sorted(set(out))
+
+
+def check_out_dir(out_dir: Path, overwrite: bool) -> None:
+    """Refuse to replace a non-empty output folder unless asked to."""
+    if out_dir.exists() and not out_dir.is_dir():
+        raise OutputError(f"output path {str(out_dir)!r} exists and is not a folder")
+    if out_dir.is_dir() and any(out_dir.iterdir()) and not overwrite:
+        raise OutputError(
+            f"output folder {str(out_dir)!r} is not empty; pass overwrite=True (--overwrite) to replace it"
+        )
+
+
+def engine_version(engine: str) -> str:
+    if engine == "libcbm":
+        try:
+            return f"libcbm {metadata.version('libcbm')}"
+        except metadata.PackageNotFoundError:  # pragma: no cover - libcbm is a dependency
+            return "libcbm (version unknown)"
+    return engine
+
+
+def run_project(
+    config_dir: str | os.PathLike,
+    out_dir: str | os.PathLike,
+    engine: str = "libcbm",
+    map_years=None,
+    overwrite: bool = False,
+    *,
+    image: str | None = None,
+    progress: bool = False,
+):
+    """Simulate the GCBM project in `config_dir`; write its outputs into `out_dir` atomically.
+
+    engine: "libcbm" (embedded) or "gcbm-container" (real GCBM in Docker; needs `image`,
+    pinned by digest). Returns the engine's RunSummary (flintcloud.engine.step).
+    """
+    out_dir = Path(out_dir)
+    if engine not in ENGINES:
+        raise ConfigError(f"unknown engine {engine!r}; expected one of {', '.join(ENGINES)}")
+    check_out_dir(out_dir, overwrite)
+    if engine == "gcbm-container":
+        from flintcloud.engine.container import PLACEHOLDER_IMAGE, run_gcbm_container
+
+        return run_gcbm_container(config_dir, out_dir, image or PLACEHOLDER_IMAGE, overwrite=overwrite)
+
+    from flintcloud.engine import simulate
+    from flintcloud.inputdb.reader import read_input_db
+    from flintcloud.landscape.raster import read_landscape
+    from flintcloud.landscape.stands import group_stands
+    from flintcloud.outputs.compile import compile_results
+    from flintcloud.outputs.raw_db import RawOutputWriter
+    from flintcloud.outputs.spatial import MapWriter
+
+    started = time.perf_counter()
+    config = read_gcbm_config(config_dir)
+    inputs = read_input_db(config.db_path)
+    landscape = read_landscape(config)
+    type_ids = dict(zip(inputs.disturbance_types["name"], inputs.disturbance_types["id"].astype(int)))
+    stands = group_stands(landscape, inputs.spatial_unit_id, type_ids)
+    if stands.n_stands == 0:
+        raise LayerError(
+            f"{str(config.config_dir)!r}: no pixel can be simulated (every pixel lacks a classifier, an initial "
+            f"age or a temperature; counts by reason: {stands.excluded})"
+        )
+    years = resolve_map_years(map_years, config, landscape.grid.n_cells)
+    grouped_seconds = time.perf_counter() - started
+
+    with atomic_dir(out_dir) as tmp:
+        maps = MapWriter(tmp / SPATIAL_DIR, config.output_items, years, stands)
+        # The raw writer builds its db beside its target and moves it there on success; on failure it
+        # discards it, and atomic_dir discards everything else: out_dir is never half-written.
+        with RawOutputWriter(
+            tmp / RAW_DB, stands.classifier_names, config.age_class_range, config.age_maximum
+        ) as raw:
+            summary = simulate(config, stands, inputs, [raw, maps], engine=engine, progress=progress)
+        compile_results(tmp / RAW_DB, tmp / COMPILED_DB)
+        summary.seconds = time.perf_counter() - started
+        record = {
+            "pixels": int(stands.n_pixels),
+            "unique_stands": int(stands.n_stands),
+            "spinup_groups": int(getattr(summary, "n_spinup_groups", 0)),
+            "years": int(config.n_years),
+            "start_year": int(config.start_year),
+            "end_year": int(config.end_year),
+            "area_ha": float(stands.area_ha),
+            "seconds": round(float(summary.seconds), 3),
+            "grouping_seconds": round(float(grouped_seconds), 3),
+            "engine": engine,
+            "engine_version": engine_version(engine),
+            "map_years": years,
+            "excluded_pixels": {k: int(v) for k, v in stands.excluded.items()},
+        }
+        (tmp / SUMMARY_FILE).write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+    return summary
