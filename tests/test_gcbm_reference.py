@@ -39,8 +39,9 @@ def engine_totals(flint_demo):
         read_landscape(config), db.spatial_unit_id, dict(zip(db.disturbance_types["name"], db.disturbance_types["id"]))
     )
     totals = StepTotals()
-    simulate(config, stands, db, [totals], progress=False)
-    return config, totals
+    steps = []
+    simulate(config, stands, db, [totals, steps.append], progress=False)
+    return config, totals, stands, steps
 
 
 @pytest.fixture(scope="module")
@@ -68,7 +69,7 @@ def _compare(ours: pd.DataFrame, ref: pd.DataFrame, keys: list[str], what: str) 
 
 
 def test_pool_totals_every_year_including_spinup(engine_totals, reference):
-    _, totals = engine_totals
+    _, totals, _, _ = engine_totals
     ref = pd.read_sql(
         "SELECT d.year, p.poolName AS pool, SUM(x.poolValue) AS value FROM Pools x "
         "JOIN LocationDimension l ON l.id = x.locationDimId JOIN DateDimension d ON d.id = l.dateDimId "
@@ -82,7 +83,7 @@ def test_pool_totals_every_year_including_spinup(engine_totals, reference):
 
 
 def test_fluxes_by_module_and_pool_pair(engine_totals, reference):
-    _, totals = engine_totals
+    _, totals, _, _ = engine_totals
     ref = pd.read_sql(
         "SELECT d.year, m.moduleName AS module, ps.poolName AS source, pd.poolName AS sink, SUM(x.fluxValue) AS value "
         "FROM Fluxes x JOIN LocationDimension l ON l.id = x.locationDimId JOIN DateDimension d ON d.id = l.dateDimId "
@@ -96,7 +97,7 @@ def test_fluxes_by_module_and_pool_pair(engine_totals, reference):
 
 
 def test_fluxes_by_module_totals(engine_totals, reference):
-    _, totals = engine_totals
+    _, totals, _, _ = engine_totals
     ref = pd.read_sql(
         "SELECT d.year, m.moduleName AS module, SUM(x.fluxValue) AS value FROM Fluxes x "
         "JOIN LocationDimension l ON l.id = x.locationDimId JOIN DateDimension d ON d.id = l.dateDimId "
@@ -108,7 +109,7 @@ def test_fluxes_by_module_totals(engine_totals, reference):
 
 
 def test_disturbance_fluxes_by_type_and_pool_pair(engine_totals, reference):
-    _, totals = engine_totals
+    _, totals, _, _ = engine_totals
     ref = pd.read_sql(
         "SELECT d.year, t.disturbanceTypeName AS disturbance_type, ps.poolName AS source, pd.poolName AS sink, "
         "SUM(x.fluxValue) AS value FROM Fluxes x JOIN LocationDimension l ON l.id = x.locationDimId "
@@ -126,7 +127,7 @@ def test_disturbance_fluxes_by_type_and_pool_pair(engine_totals, reference):
 
 
 def test_disturbed_area_by_type(engine_totals, reference):
-    _, totals = engine_totals
+    _, totals, _, _ = engine_totals
     ref = pd.read_sql(
         "SELECT d.year, t.disturbanceTypeName AS disturbance_type, SUM(dd.area) AS value FROM DisturbanceDimension dd "
         "JOIN LocationDimension l ON l.id = dd.locationDimId JOIN DateDimension d ON d.id = l.dateDimId "
@@ -142,7 +143,7 @@ def test_disturbed_area_by_type(engine_totals, reference):
 
 
 def test_area_by_age_class(engine_totals, reference):
-    config, totals = engine_totals
+    config, totals, _, _ = engine_totals
     ref = pd.read_sql(
         "SELECT d.year, c.startAge AS start_age, SUM(a.area) AS value FROM AgeArea a "
         "JOIN LocationDimension l ON l.id = a.locationDimId JOIN DateDimension d ON d.id = l.dateDimId "
@@ -156,3 +157,60 @@ def test_area_by_age_class(engine_totals, reference):
     # area constant across years and equal to the valid-pixel area
     per_year = ours.groupby("year")["value"].sum()
     assert np.allclose(per_year.to_numpy(), per_year.iloc[0], rtol=1e-12)
+
+
+def test_raw_db_end_to_end_through_writer_and_diff(engine_totals, gcbm_reference_output, tmp_path):
+    """The engine's StepOutputs through the raw writer, then diff-outputs against GCBM's own db."""
+    from flintcloud.outputs.diff import diff_outputs, format_diff
+    from flintcloud.outputs.raw_db import RawOutputWriter
+
+    config, _, stands, steps = engine_totals
+    ours = tmp_path / "gcbm_output.db"
+    with RawOutputWriter(ours, stands.classifier_names, config.age_class_range, config.age_maximum) as writer:
+        for step in steps:
+            writer(step)
+    diff = diff_outputs(ours, gcbm_reference_output / "gcbm_output.db", rtol=RTOL)
+    assert len(diff) > 1000
+    assert not diff["exceeds"].any(), format_diff(diff)
+
+
+def test_maps_pixel_by_pixel_against_gcbm_blocks(engine_totals, gcbm_reference_output):
+    """Every WriteVariableGeotiff indicator, every year, on GCBM's own block windows."""
+    import rasterio
+    from rasterio.windows import from_bounds
+
+    from flintcloud.outputs.spatial import cast_values, find_gcbm_blocks, indicator_per_stand, map_items
+
+    config, _, stands, steps = engine_totals
+    items = {it.data_name: it for it in map_items(config.output_items) if it.on_notification == "OutputStep"}
+    blocks = find_gcbm_blocks(gcbm_reference_output)
+    assert {name for name, _ in blocks} == set(items)
+    by_step = {s.step: s for s in steps}
+    problems = []
+    for (name, timestep), paths in sorted(blocks.items()):
+        item = items[name]
+        values = cast_values(indicator_per_stand(by_step[timestep], item), item)
+        for path in paths:
+            with rasterio.open(path) as src:
+                gcbm = src.read(1)
+                win = from_bounds(*src.bounds, transform=stands.grid.transform).round_offsets().round_lengths()
+            r0, c0 = int(win.row_off), int(win.col_off)
+            ps = stands.pixel_stand[r0:r0 + gcbm.shape[0], c0:c0 + gcbm.shape[1]]
+            ours = np.where(ps >= 0, values[np.maximum(ps, 0)], item.nodata)
+            g_nd, o_nd = gcbm == item.nodata, ps < 0
+            if (g_nd != o_nd).any():
+                problems.append(f"{name} year {config.start_year + timestep - 1}: nodata differs on {(g_nd != o_nd).sum()} pixels")
+                continue
+            a, b = ours[~o_nd].astype(np.float64), gcbm[~g_nd].astype(np.float64)
+            diff = np.abs(a - b)
+            tol = RTOL * np.maximum(np.abs(b), np.abs(a))
+            # float32 maps carry GCBM's float32 rounding: one float32 ulp is below RTOL for all but tiny values
+            tol = np.maximum(tol, np.spacing(np.abs(b).astype(np.float32)).astype(np.float64) if item.dtype == "float32" else 0)
+            bad = diff > np.maximum(tol, ATOL)
+            if bad.any():
+                i = int(np.argmax(diff - tol))
+                problems.append(
+                    f"{name} year {config.start_year + timestep - 1}: {bad.sum()} of {bad.size} pixels differ, "
+                    f"worst GCBM {b[i]!r} engine {a[i]!r}"
+                )
+    assert not problems, "\n".join(problems[:40])
