@@ -32,6 +32,7 @@ import json
 import math
 import os
 import sqlite3
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -39,7 +40,7 @@ from typing import Any
 
 import numpy as np
 import rasterio
-from rasterio.errors import RasterioError
+from rasterio.errors import NotGeoreferencedWarning, RasterioError
 
 from flintcloud.atomic import atomic_file
 from flintcloud.errors import ConfigError, DatabaseError, FlintcloudError, LayerError, ValidationError
@@ -53,6 +54,7 @@ from flintcloud.gcbm.config_writer import (
     find_layer_files,
     layer_name,
     params_problems,
+    settings_from_params_lenient,
     read_study_area,
     settings_from_params,
 )
@@ -265,10 +267,11 @@ def _from_project(project_dir: Path, settings: ConfigSettings | None, report: Va
             report.error("project", f"no GeoTIFF layers in {str(layers_dir)!r}", file=str(layers_dir),
                          expected="layers/tiled/*.tif[f] with .json sidecars")
     db_path = Path(settings.db_path) if settings and settings.db_path else default_db_path(project_dir)
+    window = settings is not None and 0 < settings.start_year <= settings.end_year
     return _Target(
         layers=layers, db_path=db_path,
-        start_year=settings.start_year if settings else None,
-        end_year=settings.end_year if settings else None,
+        start_year=settings.start_year if window else None,
+        end_year=settings.end_year if window else None,
         admin_boundary=settings.admin_boundary if settings else None,
         eco_boundary=settings.eco_boundary if settings else None,
         age_value=settings.initial_age if settings else None,
@@ -301,8 +304,8 @@ def validate_project(
     if params is not None:
         report.errors.extend(validate_params(params))
         if settings is None:
-            with contextlib.suppress(ConfigError):
-                settings = settings_from_params(params)
+            # Whatever params can tell even when some values are invalid (those are reported above).
+            settings = settings_from_params_lenient(params)
     if not target.exists():
         report.error("project", f"project path {str(target)!r} does not exist", file=str(target),
                      expected="a GCBM config folder (gcbm_config.cfg) or project folder")
@@ -448,7 +451,10 @@ def _read_raster(layer: _Layer, report: ValidationReport) -> _Raster | None:
                      file=str(layer.path), layer=layer.name, expected="a GeoTIFF")
         return None
     try:
-        with rasterio.open(layer.path) as ds:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", NotGeoreferencedWarning)  # a truncated file loses its transform
+            ds = rasterio.open(layer.path)
+        with ds:
             grid = Grid(transform=ds.transform, crs=ds.crs, width=ds.width, height=ds.height)
             data = ds.read(1)
             nodata = ds.nodata
@@ -534,13 +540,14 @@ def _check_layers(t: _Target, db, report: ValidationReport) -> None:
                     expected=f"one of {sorted(known)[:MAX_LISTED]} or nodata {r.nodata!r}",
                 )
         if layer.role == "classifier":
-            cats = sorted(layer.sidecar.attributes) if layer.sidecar and layer.sidecar.attributes else []
+            if layer.sidecar is None or not layer.sidecar.attributes:
+                continue  # already reported; its pixels cannot be decoded, so it does not shape the landscape
+            cats = sorted(layer.sidecar.attributes)
             lookup = {v: i for i, v in enumerate(cats)}
             codes = np.full(r.data.shape, -1, dtype=np.int32)
-            if cats:
-                codes[valid] = _vector_codes(r.data[valid], lookup)
+            codes[valid] = _vector_codes(r.data[valid], lookup)
             classifier_codes[layer.name] = codes
-            classifier_cats[layer.name] = [layer.sidecar.attributes[k] for k in cats] if cats else []
+            classifier_cats[layer.name] = [layer.sidecar.attributes[k] for k in cats]
             landscape = (codes >= 0) if landscape is None else landscape & (codes >= 0)
         elif layer.role == "age":
             age_raster = (layer, r)
@@ -598,13 +605,13 @@ def _check_ages(layer: _Layer, r: _Raster, landscape: np.ndarray, max_age: int |
     negative = ages < 0
     if negative.any():
         report.error("age", f"age layer {layer.name!r}: {int(negative.sum())} pixel(s) have negative ages "
-                     f"(minimum {ages.min()!r}) in {str(layer.path)!r}", file=str(layer.path), layer=layer.name,
+                     f"(minimum {ages.min().item()!r}) in {str(layer.path)!r}", file=str(layer.path), layer=layer.name,
                      value=ages.min().item(), expected="ages >= 0")
     if max_age is not None and ages.size:
         above = ages > max_age
         if above.any():
             report.error("age", f"age layer {layer.name!r}: {int(above.sum())} pixel(s) are older than the growth "
-                         f"curves' maximum age {max_age} (oldest {ages.max()!r}) in {str(layer.path)!r}",
+                         f"curves' maximum age {max_age} (oldest {ages.max().item()!r}) in {str(layer.path)!r}",
                          file=str(layer.path), layer=layer.name, value=ages.max().item(),
                          expected=f"ages 0..{max_age} (the growth curves' age range)")
 

@@ -173,6 +173,11 @@ def settings_from_params(params: Mapping[str, Any], *, base_dir: str | os.PathLi
     return settings
 
 
+def settings_from_params_lenient(params: Any, *, base_dir: str | os.PathLike | None = None) -> ConfigSettings | None:
+    """Settings from params with invalid values replaced by defaults (years 0 when missing); for validation."""
+    return _parse_params(params, base_dir)[0]
+
+
 def params_problems(params: Any) -> list[str]:
     """Every problem `settings_from_params` would report, one message each (pure)."""
     return _parse_params(params, None)[1]
@@ -204,7 +209,9 @@ def _parse_params(params: Any, base_dir: str | os.PathLike | None) -> tuple[Conf
 
     indicators = outputs.get("indicators")
     if indicators is not None:
-        if isinstance(indicators, str) or not isinstance(indicators, Sequence):
+        if isinstance(indicators, str) or not isinstance(indicators, Sequence) or not all(
+            isinstance(n, str) for n in indicators
+        ):
             problems.append(f"outputs.indicators must be a list of indicator names, got {indicators!r}")
             indicators = None
         else:
