@@ -39,7 +39,7 @@ from pathlib import Path
 from flintcloud.atomic import atomic_dir
 from flintcloud.engine.step import RunSummary
 from flintcloud.errors import ConfigError, EngineUnavailableError, SimulationError
-from flintcloud.gcbm.config import resolve_path
+from flintcloud.gcbm.config import read_gcbm_config, resolve_path
 
 ENGINE_NAME = "gcbm-container"
 MOJA_CLI = "/opt/gcbm/moja.cli"
@@ -256,6 +256,7 @@ def run_gcbm_container(config_dir: str | os.PathLike, out_dir: str | os.PathLike
     with atomic_dir(out_dir) as tmp:
         run_dir = (tmp / RUN_DIR).resolve()
         run_config, gcbm_out, mounts = prepare_run_dir(Path(config_dir), run_dir)
+        config = read_gcbm_config(run_config)  # the years, and a readable config before Docker starts
         name = f"flintcloud-gcbm-{uuid.uuid4().hex[:12]}"
         cmd = docker_run_command(image, run_config, mounts, uid=uid, gid=gid, name=name, docker=exe)
         logs = tmp / "logs"
@@ -284,11 +285,11 @@ def run_gcbm_container(config_dir: str | os.PathLike, out_dir: str | os.PathLike
         if not raw_db.is_file():
             kept = _keep_failed_log(console_log, out_dir)
             raise SimulationError(f"GCBM ({image}) finished but wrote no {raw_db.name} (log: {str(kept)!r})")
-        _collect_outputs(run_config, gcbm_out, tmp)
+        _collect_outputs(gcbm_out, tmp, config.start_year)
         shutil.copytree(run_config, logs / "gcbm_config")
         shutil.rmtree(run_dir)
         seconds = time.monotonic() - started
-        summary = RunSummary(n_pixels=0, n_stands=0, n_spinup_groups=0, years=_n_years(run_config),
+        summary = RunSummary(n_pixels=0, n_stands=0, n_spinup_groups=0, years=config.n_years,
                              seconds=seconds, engine=ENGINE_NAME)
         (tmp / "run_summary.json").write_text(json.dumps(
             {"engine": ENGINE_NAME, "image": image, "command": cmd, "seconds": round(seconds, 3),
@@ -303,13 +304,7 @@ def _keep_failed_log(console_log: Path, out_dir: Path) -> Path:
     return kept
 
 
-def _n_years(run_config: Path) -> int:
-    from flintcloud.gcbm.config import read_gcbm_config
-
-    return read_gcbm_config(run_config).n_years
-
-
-def _collect_outputs(run_config: Path, gcbm_out: Path, dest: Path) -> None:
+def _collect_outputs(gcbm_out: Path, dest: Path, start_year: int) -> None:
     """Raw db -> compiled tables, per-block tiles -> spatial/<Indicator>_<year>.tif (helper code shared
     with the embedded engine), in `dest`."""
     from flintcloud.outputs.compile import compile_results
@@ -317,10 +312,4 @@ def _collect_outputs(run_config: Path, gcbm_out: Path, dest: Path) -> None:
 
     shutil.move(str(gcbm_out / "gcbm_output.db"), dest / "gcbm_output.db")
     compile_results(dest / "gcbm_output.db", dest / "compiled_gcbm_output.db")
-    mosaic_gcbm_blocks(gcbm_out, dest / "spatial", start_year=_start_year(run_config))
-
-
-def _start_year(run_config: Path) -> int:
-    from flintcloud.gcbm.config import read_gcbm_config
-
-    return read_gcbm_config(run_config).start_year
+    mosaic_gcbm_blocks(gcbm_out, dest / "spatial", start_year=start_year)

@@ -255,7 +255,9 @@ def test_full_run_gives_the_embedded_engines_layout(flint_demo, fake_docker, pre
     with sqlite3.connect(out / "compiled_gcbm_output.db") as con:
         years = [r[0] for r in con.execute("SELECT DISTINCT year FROM v_pool_indicators ORDER BY year")]
     assert years[-1] == 2020
-    assert (out / "spatial" / "NBP_2010.tif").is_file() and (out / "spatial" / "NBP_2020.tif").is_file()
+    maps = sorted(p.name for p in (out / "spatial").iterdir())
+    assert len(maps) == 21 * 11  # every WriteVariableGeotiff indicator x 2010..2020, as the embedded engine
+    assert "NBP_2010.tif" in maps and "Total_Ecosystem_C_2020.tif" in maps
     log = (out / "logs" / "moja.cli.log").read_text()
     assert f"--user {os.getuid()}:{os.getgid()}" in log and "Simulation complete" in log
     assert (out / "logs" / "Moja_Debug.log").read_text() == "debug log\n"
