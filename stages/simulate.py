@@ -23,9 +23,11 @@ def main(args: list[str]) -> None:
     usage("simulate", args, ["CONFIG_DIR", "OUTPUT_DIR"])
     config_dir, out_dir = (Path(a) for a in args)
     params = load_params()
-    engine = section(params, "simulation").get("engine", "libcbm")
+    simulation = section(params, "simulation")
+    engine = simulation.get("engine", "libcbm")
     map_years = section(params, "outputs").get("years")  # None: every simulated year
-    summary = run_project(config_dir, out_dir, engine=engine, map_years=map_years, overwrite=True)
+    image = (simulation.get("gcbm_container") or {}).get("image")  # gcbm-container only
+    summary = run_project(config_dir, out_dir, engine=engine, map_years=map_years, overwrite=True, image=image)
     print(f"simulate: {summary.line()} -> {out_dir}/")
 
 

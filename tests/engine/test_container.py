@@ -262,3 +262,14 @@ def test_full_run_gives_the_embedded_engines_layout(flint_demo, fake_docker, pre
     assert f"--user {os.getuid()}:{os.getgid()}" in log and "Simulation complete" in log
     assert (out / "logs" / "Moja_Debug.log").read_text() == "debug log\n"
     assert json.loads((out / "run_summary.json").read_text())["image"] == IMAGE
+
+
+def test_params_ship_the_placeholder_and_simulate_depends_on_it():
+    """params.yaml names the image by a placeholder the user must replace; the digest is a simulate param."""
+    import yaml
+
+    repo = Path(__file__).resolve().parents[2]
+    params = yaml.safe_load((repo / "params.yaml").read_text())
+    assert params["simulation"]["gcbm_container"]["image"] == PLACEHOLDER_IMAGE
+    stages = yaml.safe_load((repo / "dvc.yaml").read_text())["stages"]
+    assert "simulation.gcbm_container" in stages["simulate"]["params"]
