@@ -99,3 +99,67 @@ def test_unknown_engine(demo_run_inputs):
     config, stands, db = demo_run_inputs
     with pytest.raises(EngineUnavailableError, match="'nope'"):
         simulate(config, stands, db, [], engine="nope")
+
+
+def _belize(belize_project):
+    from flintcloud.gcbm.config import read_gcbm_config
+    from flintcloud.inputdb.reader import read_input_db
+    from flintcloud.landscape.raster import read_landscape
+    from flintcloud.landscape.stands import group_stands
+
+    config = read_gcbm_config(belize_project / "gcbm_project")
+    db = read_input_db(config.db_path)
+    stands = group_stands(
+        read_landscape(config), db.spatial_unit_id, dict(zip(db.disturbance_types["name"], db.disturbance_types["id"]))
+    )
+    return config, stands, db
+
+
+class _Balance:
+    """Reporter: worst |dTotalEcosystem - NBP| / |NBP| over the years, landscape totals."""
+
+    def __init__(self):
+        self.prev = None
+        self.worst = 0.0
+        self.years = []
+        self.area = []
+
+    def __call__(self, s):
+        eco = [i for i, n in enumerate(s.pool_names) if n in ECOSYSTEM]
+        total = s.area_ha @ s.pools[:, eco].sum(axis=1)
+        into = np.array([(k.source not in ECOSYSTEM) and (k.sink in ECOSYSTEM) for k in s.flux_keys])
+        out = np.array([(k.source in ECOSYSTEM) and (k.sink not in ECOSYSTEM) for k in s.flux_keys])
+        nbp = s.area_ha @ (s.fluxes[:, into].sum(axis=1) - s.fluxes[:, out].sum(axis=1))
+        if self.prev is not None:
+            self.worst = max(self.worst, abs(total - self.prev - nbp) / max(abs(nbp), 1e-9))
+        self.prev = total
+        self.years.append(s.year)
+        self.area.append(float(s.area_ha.sum()))
+
+
+def _check_belize(config, stands, db):
+    balance = _Balance()
+    summary = simulate(config, stands, db, [balance], progress=False)
+    assert balance.years == [0] + list(range(1900, 2051))
+    assert balance.worst < 1e-6
+    assert max(balance.area) == min(balance.area) == pytest.approx(stands.area_ha, rel=1e-12)
+    assert summary.years == 151 and summary.n_stands == len(stands.stands)
+    return balance
+
+
+def test_belize_sample_mass_balance(belize_project):
+    """Belize (1900-2050, LifeZone classifier): every 20th stand, mass balance every year."""
+    config, stands, db = _belize(belize_project)
+    keep = np.arange(0, len(stands.stands), 20)
+    sample = dataclasses.replace(
+        stands, stands=stands.stands.iloc[keep].reset_index(drop=True), events=stands.events.iloc[0:0]
+    )
+    assert sample.stands["LifeZone"].nunique() > 1
+    _check_belize(config, sample, db)
+
+
+@pytest.mark.slow
+def test_belize_full_mass_balance(belize_project):
+    config, stands, db = _belize(belize_project)
+    assert stands.n_pixels == 18320
+    _check_belize(config, stands, db)
