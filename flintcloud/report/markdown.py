@@ -32,6 +32,7 @@ HEADLINE = {
     "mean_npp_tc_per_yr": "Mean NPP",
     "mean_npp_tc_per_ha_yr": "Mean NPP per hectare",
     "total_disturbance_emissions_tc": "Disturbance emissions (CO2 + CH4 + CO as C), {start}-{end}",
+    "total_to_products_tc": "Carbon removed to forest products (harvest), {start}-{end}",
     "area_disturbed_ha": "Area disturbed, {start}-{end}",
     "area_ha": "Simulated forest area, {end}",
 }
@@ -192,7 +193,8 @@ def build_report(
         else:
             out.append(md_table(dist.rename(columns={"disturbance_type": "disturbance type",
                                                      "area_disturbed_ha": "area disturbed (ha)",
-                                                     "emissions_tc": "emissions (tC)"}), decimals))
+                                                     "emissions_tc": "emissions (tC)",
+                                                     "to_products_tc": "to products (tC)"}), decimals))
     out += ["## Validation of the inputs", "", validation_section(validation)]
     shown = {k: params[k] for k in ("project", "simulation", "outputs", "report") if k in params}
     out += [

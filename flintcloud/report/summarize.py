@@ -59,6 +59,7 @@ STOCK_CHANGE_INDICATORS = {
     "Total Emissions": "total_emissions",
 }
 EMISSION_POOLS = ("CO2", "CH4", "CO")
+PRODUCTS_POOL = "Products"
 # Spatial outputs the maps are made from (WriteVariableGeotiff data_name).
 MAP_TOTAL_ECOSYSTEM = "Total_Ecosystem_C"
 MAP_NBP = "NBP"
@@ -81,6 +82,7 @@ METRIC_UNITS = {
     "mean_npp_tc_per_yr": "tC/yr",
     "mean_npp_tc_per_ha_yr": "tC/ha/yr",
     "total_disturbance_emissions_tc": "tC",
+    "total_to_products_tc": "tC",
     "area_disturbed_ha": "ha",
 }
 
@@ -159,8 +161,10 @@ def spatial_path(spatial_dir: Path, data_name: str, year: int) -> Path:
 
 
 def read_maps(spatial_dir: str | Path, years: list[int]) -> Maps:
-    """Total Ecosystem C at the last year and NBP summed over `years`, from the run's GeoTIFFs."""
+    """Total Ecosystem C at the last year and NBP summed over `years`, from the run's GeoTIFFs,
+    cropped to the simulated area (GCBM tiles are 1 degree; a landscape may fill a corner)."""
     import rasterio
+    from rasterio.windows import Window
 
     spatial_dir = Path(spatial_dir)
     end_year = max(years)
@@ -171,20 +175,23 @@ def read_maps(spatial_dir: str | Path, years: list[int]) -> Maps:
         raise ReportError(
             f"spatial outputs missing in {str(spatial_dir)!r}: {missing}; the maps need "
             f"{MAP_TOTAL_ECOSYSTEM} at {end_year} and {MAP_NBP} in every year {min(years)}..{end_year} "
-            "(outputs.spatial_indicators / outputs.years in params.yaml)"
+            "(outputs.indicators / outputs.years in params.yaml)"
         )
     arrays = []
-    shape = extent = crs = None
+    window = extent = crs = None
     for p in wanted:
         with rasterio.open(p) as ds:
-            arr = ds.read(1, masked=True).astype("float64").filled(np.nan)
-            if shape is None:
-                shape = arr.shape
-                b = ds.bounds
-                extent = (b.left, b.right, b.bottom, b.top)
+            if window is None:
+                full = ds.read(1, masked=True)
+                rows, cols = data_bounds(~np.ma.getmaskarray(full))
+                window = Window(cols[0], rows[0], cols[1] - cols[0], rows[1] - rows[0])
+                shape = (ds.height, ds.width)
+                t = ds.transform  # north-up grids (GCBM writes no rotation)
+                extent = (t.c + cols[0] * t.a, t.c + cols[1] * t.a, t.f + rows[1] * t.e, t.f + rows[0] * t.e)
                 crs = ds.crs.to_string() if ds.crs else ""
-            elif arr.shape != shape:
-                raise ReportError(f"{str(p)!r} is {arr.shape[1]}x{arr.shape[0]} px, expected {shape[1]}x{shape[0]}")
+            elif (ds.height, ds.width) != shape:
+                raise ReportError(f"{str(p)!r} is {ds.width}x{ds.height} px, expected {shape[1]}x{shape[0]}")
+            arr = ds.read(1, masked=True, window=window).astype("float64").filled(np.nan)
             arrays.append(arr)
     return Maps(
         total_ecosystem_end=arrays[0],
@@ -197,6 +204,14 @@ def read_maps(spatial_dir: str | Path, years: list[int]) -> Maps:
 
 
 # ---------------------------------------------------------------- computing (pure)
+
+
+def data_bounds(valid: np.ndarray) -> tuple[tuple[int, int], tuple[int, int]]:
+    """((row0, row1), (col0, col1)), end-exclusive, of the True cells; the whole array if none."""
+    rows, cols = np.flatnonzero(valid.any(axis=1)), np.flatnonzero(valid.any(axis=0))
+    if rows.size == 0:
+        return (0, valid.shape[0]), (0, valid.shape[1])
+    return (int(rows[0]), int(rows[-1]) + 1), (int(cols[0]), int(cols[-1]) + 1)
 
 
 def cumulative_map(arrays: list[np.ndarray]) -> np.ndarray:
@@ -240,18 +255,20 @@ def stock_changes_by_year(stock_change_indicators: pd.DataFrame) -> pd.DataFrame
 
 
 def emissions_by_disturbance_type(disturbance_fluxes: pd.DataFrame, disturbed_areas: pd.DataFrame) -> pd.DataFrame:
-    """One row per disturbance type: area disturbed (ha) and carbon emitted to CO2/CH4/CO (tC),
-    both summed over the run; sorted by emissions, largest first."""
+    """One row per disturbance type: area disturbed (ha), carbon emitted to CO2/CH4/CO (tC) and
+    carbon removed to forest products (tC), summed over the run; sorted by emissions, largest first."""
     emitted = disturbance_fluxes[disturbance_fluxes["to_pool"].isin(EMISSION_POOLS)]
     em = emitted.groupby("disturbance_type")["flux_tc"].sum().rename("emissions_tc")
+    harvested = disturbance_fluxes[disturbance_fluxes["to_pool"] == PRODUCTS_POOL]
+    prod = harvested.groupby("disturbance_type")["flux_tc"].sum().rename("to_products_tc")
     area = disturbed_areas.groupby("disturbance_type")["dist_area"].sum().rename("area_disturbed_ha")
-    df = pd.concat([area, em], axis=1).fillna(0.0)
+    df = pd.concat([area, em, prod], axis=1).fillna(0.0)
     df.index.name = "disturbance_type"
     df = df.reset_index()
     df["disturbance_type"] = df["disturbance_type"].astype(str)
     df = df[df["disturbance_type"].str.len() > 0]
     return df.sort_values(["emissions_tc", "disturbance_type"], ascending=[False, True], ignore_index=True)[
-        ["disturbance_type", "area_disturbed_ha", "emissions_tc"]
+        ["disturbance_type", "area_disturbed_ha", "emissions_tc", "to_products_tc"]
     ]
 
 
@@ -301,6 +318,7 @@ def headline_metrics(
         "mean_npp_tc_per_yr": _r(changes["npp"].mean()),
         "mean_npp_tc_per_ha_yr": _r(changes["npp"].mean() / area, 4) if area > 0 else 0.0,
         "total_disturbance_emissions_tc": _r(disturbances["emissions_tc"].sum()),
+        "total_to_products_tc": _r(disturbances["to_products_tc"].sum()),
         "area_disturbed_ha": _r(disturbances["area_disturbed_ha"].sum(), 4),
     }
     if start - 1 in set(stocks["year"]):  # the post-spinup state is in the table

@@ -23,7 +23,7 @@ YEARS = [2010, 2011, 2012]
 TE0 = {("TA", "G"): 6000.0, ("BP", "M"): 3000.0}
 NPP = {("TA", "G"): 120.0, ("BP", "M"): 80.0}  # tC/yr
 RH = {("TA", "G"): 90.0, ("BP", "M"): 70.0}
-FIRE = {"year": 2011, "stand": ("BP", "M"), "area": 10.0, "co2": 150.0, "ch4": 5.0, "co": 15.0, "products": 0.0}
+FIRE = {"year": 2011, "stand": ("BP", "M"), "area": 10.0, "co2": 150.0, "ch4": 5.0, "co": 15.0, "products": 25.0}
 
 
 def expected() -> dict:
@@ -31,7 +31,7 @@ def expected() -> dict:
     te = {0: sum(TE0.values())}
     nbp = {}
     for y in YEARS:
-        em = FIRE["co2"] + FIRE["ch4"] + FIRE["co"] if y == FIRE["year"] else 0.0
+        em = FIRE["co2"] + FIRE["ch4"] + FIRE["co"] + FIRE["products"] if y == FIRE["year"] else 0.0
         nbp[y] = sum(NPP.values()) - sum(RH.values()) - em
         te[y] = te[y - 1 if y > YEARS[0] else 0] + nbp[y]
     return {"te": te, "nbp": nbp, "area": sum(AREA.values()), "dist_emissions": FIRE["co2"] + FIRE["ch4"] + FIRE["co"]}
@@ -60,12 +60,12 @@ def build_compiled_db(path: Path, *, with_disturbances: bool = True) -> Path:
                 if y > 0:
                     em = 0.0
                     if with_disturbances and y == FIRE["year"] and s == FIRE["stand"]:
-                        em = FIRE["co2"] + FIRE["ch4"] + FIRE["co"]
+                        em = FIRE["co2"] + FIRE["ch4"] + FIRE["co"] + FIRE["products"]  # NBP counts products
                     nep = NPP[s] - RH[s]
                     nbp = nep - em
                     te[s] += nbp
                     for name, v in [("NPP", NPP[s]), ("Rh", RH[s]), ("NEP", nep), ("NBP", nbp),
-                                    ("Delta Total Ecosystem", nbp), ("Total Emissions", RH[s] + em)]:
+                                    ("Delta Total Ecosystem", nbp), ("Total Emissions", RH[s] + em - (FIRE["products"] if em else 0.0))]:
                         c.execute("INSERT INTO v_stock_change_indicators VALUES (?,?,?,?,?,?,?)",
                                   (name, *s, lc, y, "41-60", v))
                 biomass = 0.3 * te[s]
@@ -86,7 +86,8 @@ def build_compiled_db(path: Path, *, with_disturbances: bool = True) -> Path:
             c.execute("INSERT INTO v_total_disturbed_areas VALUES (?,?,?,?,?,?,?)",
                       (*s, lc, FIRE["year"], 1, "Wildfire", FIRE["area"]))
             for frm, to, v in [("SoftwoodMerch", "CO2", 100.0), ("MediumSoil", "CO2", 50.0), ("SoftwoodMerch", "CH4", 5.0),
-                               ("SoftwoodFoliage", "CO", 15.0), ("SoftwoodMerch", "SoftwoodStemSnag", 300.0)]:
+                               ("SoftwoodFoliage", "CO", 15.0), ("SoftwoodMerch", "SoftwoodStemSnag", 300.0),
+                               ("SoftwoodMerch", "Products", 25.0)]:
                 c.execute("INSERT INTO v_disturbance_fluxes VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
                           (*s, *s, lc, FIRE["year"], 1, "Wildfire", frm, to, v, "41-60", "1-20"))
     return path

@@ -54,7 +54,7 @@ def test_report_has_headline_values_charts_maps_validation_and_params(reports):
         assert (reports / link).is_file()
     assert "**Passed**, 1 warning(s)." in text and "- 2 pixels nodata" in text and "| layers checked | 5 |" in text
     assert "| years | 2010, 2012 |" in text and "/abs/elsewhere" not in text
-    assert "| Wildfire | 10.0 | 170.0 |" in text
+    assert "| Wildfire | 10.0 | 170.0 | 25.0 |" in text
     params_block = text.split("```yaml\n")[1].split("```")[0]
     assert yaml.safe_load(params_block) == PARAMS
 

@@ -28,6 +28,7 @@ def test_tables_and_metrics_match_the_compiled_db(compiled_db):
     assert m["area_ha"] == pytest.approx(exp["area"])
     assert m["total_ecosystem_c_end_tc_per_ha"] == pytest.approx(exp["te"][2012] / exp["area"], rel=1e-6)
     assert m["total_disturbance_emissions_tc"] == pytest.approx(exp["dist_emissions"])  # snag transfer excluded
+    assert m["total_to_products_tc"] == pytest.approx(FIRE["products"])
     assert m["area_disturbed_ha"] == pytest.approx(FIRE["area"])
     assert set(m) <= set(s.METRIC_UNITS)
 
@@ -42,7 +43,7 @@ def test_tables_and_metrics_match_the_compiled_db(compiled_db):
 
     dist = summary.tables["disturbance_emissions"]
     assert dist.to_dict("records") == [
-        {"disturbance_type": "Wildfire", "area_disturbed_ha": 10.0, "emissions_tc": 170.0}
+        {"disturbance_type": "Wildfire", "area_disturbed_ha": 10.0, "emissions_tc": 170.0, "to_products_tc": 25.0}
     ]
 
 
@@ -157,3 +158,29 @@ def test_summary_of_gcbm_reference_output_is_mass_balanced(gcbm_reference_output
     # 11,347 pixels of 0.00025 deg near 55 N
     assert 500 < m["area_ha"] < 520
     assert summary.tables["age_classes"]["area_ha"].sum() == pytest.approx(m["area_ha"], abs=1e-3)
+
+
+def test_maps_are_cropped_to_the_simulated_area(tmp_path):
+    spatial = build_spatial(tmp_path / "spatial", shape=(6, 8))
+    # only rows 2..3, cols 3..5 hold data in every raster
+    import rasterio
+
+    for tif in spatial.iterdir():
+        with rasterio.open(tif, "r+") as ds:
+            arr = ds.read(1)
+            keep = np.zeros_like(arr, dtype=bool)
+            keep[2:4, 3:6] = True
+            arr[~keep] = ds.nodata
+            ds.write(arr, 1)
+    m = s.read_maps(spatial, YEARS)
+    assert m.total_ecosystem_end.shape == (2, 3) and not np.isnan(m.total_ecosystem_end).any()
+    left, right, bottom, top = m.extent
+    assert left == pytest.approx(-106.0 + 3 * 0.00025) and right == pytest.approx(-106.0 + 6 * 0.00025)
+    assert top == pytest.approx(55.0 - 2 * 0.00025) and bottom == pytest.approx(55.0 - 4 * 0.00025)
+
+
+def test_data_bounds():
+    valid = np.zeros((5, 5), dtype=bool)
+    assert s.data_bounds(valid) == ((0, 5), (0, 5))
+    valid[1, 2] = valid[3, 4] = True
+    assert s.data_bounds(valid) == ((1, 4), (2, 5))
