@@ -2,9 +2,10 @@
 
     run_gcbm_container(config_dir, out_dir, image)
 
-1. Check the image reference is pinned by digest (`ghcr.io/moja-global/rest_api_gcbm@sha256:<64 hex>`) and
-   is not the placeholder shipped in params.yaml; check Docker answers (`docker info`, with a timeout).
-   Without Docker: EngineUnavailableError, one line, telling the user to set `simulation.engine: libcbm`.
+1. Check Docker answers (`docker info`, with a timeout); without Docker: EngineUnavailableError, one
+   line, telling the user to set `simulation.engine: libcbm`. Then check the image reference is pinned
+   by digest (`ghcr.io/moja-global/rest_api_gcbm@sha256:<64 hex>`) and is not the placeholder shipped in
+   params.yaml.
 2. Copy the configuration set into a run folder, rewriting its input paths (gcbm_input.db, layers) to
    absolute host paths and its output paths (gcbm_output.db, WriteVariableGeotiff's folder, the log file)
    into the run folder. Inputs are mounted read-only at the same absolute paths inside the container, the
@@ -244,9 +245,9 @@ def run_gcbm_container(config_dir: str | os.PathLike, out_dir: str | os.PathLike
                        docker: str = "docker", timeout: float | None = DEFAULT_RUN_TIMEOUT,
                        uid: int | None = None, gid: int | None = None, overwrite: bool = True) -> RunSummary:
     """Run GCBM on the config set in `config_dir`; write the embedded engine's output layout to `out_dir`."""
-    image = check_image(image)
     exe = shutil.which(docker) or docker
-    docker_available(exe)
+    docker_available(exe)  # first: without Docker, the image does not matter and libcbm is the way out
+    image = check_image(image)
     out_dir = Path(out_dir)
     if out_dir.exists() and any(out_dir.iterdir()) and not overwrite:
         raise SimulationError(f"output folder {str(out_dir)!r} is not empty (pass overwrite to replace it)")

@@ -77,10 +77,30 @@ def test_placeholder_and_tags_are_refused():
 
 
 def test_placeholder_fails_before_touching_outputs(tmp_path, previous_output):
+    docker = _fake_docker(tmp_path, 'print("28.2.2") if args[0] == "info" else sys.exit(9)')
     before = _digest(previous_output)
     with pytest.raises(ConfigError, match="placeholder"):
-        run_gcbm_container(tmp_path / "config", previous_output, PLACEHOLDER_IMAGE)
+        run_gcbm_container(tmp_path / "config", previous_output, PLACEHOLDER_IMAGE, docker=str(docker))
     assert _digest(previous_output) == before
+
+
+def test_the_simulate_stage_without_docker_says_so_in_one_line(tmp_path):
+    """As DVC runs it: `python stages/simulate.py` with the container engine and the shipped params."""
+    import yaml
+
+    repo = Path(__file__).resolve().parents[2]
+    params = yaml.safe_load((repo / "params.yaml").read_text())
+    params["simulation"]["engine"] = "gcbm-container"
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    env = {**os.environ, "PATH": str(tmp_path / "bin")}  # no docker client
+    proc = subprocess.run([sys.executable, str(repo / "stages" / "simulate.py"), "build/config", "build/output"],
+                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 1
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert lines[0].startswith("stage simulate: error: engine gcbm-container needs Docker")
+    assert "set `simulation.engine: libcbm` in params.yaml" in lines[0]
+    assert not (tmp_path / "build" / "output").exists()
 
 
 # ----------------------------------------------------------------------------- Docker unavailable
