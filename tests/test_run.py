@@ -295,3 +295,28 @@ def test_cli_run_prints_summary_line(flint_demo, tmp_path):
     assert "11347 pixels" in last and "unique stands" in last and "11 years" in last and last.endswith("(libcbm)")
     assert sorted(p.name for p in out.iterdir()) == ["compiled_gcbm_output.db", "gcbm_output.db", "run_summary.json"]
     assert json.loads((out / "run_summary.json").read_text())["map_years"] == []
+
+
+@pytest.mark.e2e
+def test_belize_project_runs_with_windows_paths(belize_project, tmp_path):
+    """1900-2050, LifeZone classifier, scalar initial age, no disturbances, configs with backslashes."""
+    out = tmp_path / "out"
+    summary = run_project(belize_project / "gcbm_project", out, map_years=[2050])
+    assert summary.n_pixels == 18320
+    record = json.loads((out / "run_summary.json").read_text())
+    assert (record["start_year"], record["end_year"], record["years"]) == (1900, 2050, 151)
+    with sqlite3.connect(out / "compiled_gcbm_output.db") as conn:
+        area = dict(conn.execute("SELECT year, SUM(area) FROM v_age_indicators GROUP BY year").fetchall())
+        nbp = dict(conn.execute(
+            "SELECT year, SUM(flux_tc) FROM v_stock_change_indicators WHERE indicator = 'NBP' GROUP BY year"
+        ).fetchall())
+        te = dict(conn.execute(
+            "SELECT year, SUM(pool_tc) FROM v_pool_indicators WHERE indicator = 'Total Ecosystem' GROUP BY year"
+        ).fetchall())
+        assert conn.execute("SELECT COUNT(*) FROM v_disturbance_indicators").fetchone()[0] == 0
+    assert sorted(area) == list(range(1900, 2051))
+    for a in area.values():
+        assert a == pytest.approx(record["area_ha"], rel=1e-12)
+    for year in range(1901, 2051):
+        assert abs((te[year] - te[year - 1]) - nbp[year]) <= 1e-6 * abs(nbp[year])
+    assert {p.name for p in (out / "spatial").iterdir()} >= {"NBP_2050.tif", "Total_Ecosystem_C_2050.tif"}

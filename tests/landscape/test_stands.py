@@ -120,3 +120,61 @@ def test_demo_stands(flint_demo):
         n_layer = int(((data != 255) & (ss.pixel_stand >= 0)).sum())
         assert int(events.loc[events.layer == layer, "n_pixels"].sum()) == n_layer
     assert sorted(events.year.unique()) == [2011, 2012, 2013, 2014, 2015, 2016, 2018]
+
+
+def test_memory_is_bounded_by_the_pixel_index(tmp_path):
+    """Grouping 1.44 M pixels block by block: beyond pixel_stand, peak memory stays at block scale."""
+    import tracemalloc
+
+    from conftest import config_docs, write_config, write_layer
+
+    n = 1200
+    rows = np.arange(n)[:, None]
+    cols = np.arange(n)[None, :]
+    species = (1 + (rows // 100 + cols // 100) % 4).astype(np.uint8)
+    age = (10 * ((rows // 50) % 12)).astype(np.int16) + np.zeros((1, n), np.int16)
+    fire = np.where((rows // 300 == cols // 300), 1, 255).astype(np.uint8)
+    layers = tmp_path / "layers"
+    write_layer(layers, "Species", species, nodata=255, attributes={str(i): f"S{i}" for i in range(1, 5)},
+                blocksize=128)
+    write_layer(layers, "initial_age", age, nodata=-1, blocksize=128)
+    write_layer(layers, "fire", fire, nodata=255, blocksize=128,
+                attributes={"1": {"year": 2011, "disturbance_type": "Wildfire", "transition": 1}})
+    docs = config_docs(
+        {"Species": "../layers/Species.tiff", "initial_age": "../layers/initial_age.tiff", "fire": "../layers/fire.tiff"},
+        classifiers=["Species"], disturbances=["fire"], temperature=1.5,
+    )
+    landscape = read_landscape(read_gcbm_config(write_config(tmp_path / "config", docs)), block_pixels=1 << 14)
+    tracemalloc.start()
+    try:
+        ss = group_stands(landscape, SPU, DIST_IDS)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    index_bytes = ss.pixel_stand.nbytes
+    assert ss.n_pixels == n * n
+    expected = np.unique(np.stack([species.ravel(), np.broadcast_to(age, species.shape).ravel(), fire.ravel()]), axis=1)
+    assert ss.n_stands == expected.shape[1]
+    burnt = ss.stands.index.isin(ss.events.stand_id)
+    assert int(ss.stands.loc[burnt, "n_pixels"].sum()) == int((fire == 1).sum())
+    # Beyond the index, memory is per block (16 k pixels: a few MB). Grouping the whole grid at once
+    # would need its key matrix alone: 3 columns x 8 bytes x 1.44 M pixels = 35 MB.
+    assert peak - index_bytes < 8_000_000, (peak, index_bytes)
+
+
+def test_unique_rows_matches_numpy():
+    from flintcloud.landscape.stands import unique_rows
+
+    rng = np.random.default_rng(3)
+    keys = np.column_stack([
+        rng.integers(0, 3, 5000), rng.integers(-2**40, 2**40, 5000) // 2**38, rng.integers(0, 2, 5000),
+        np.full(5000, np.float64(1.25).view(np.int64)), rng.integers(2**62, 2**63 - 1, 5000) // 2**60,
+    ]).astype(np.int64)
+    uniq, inverse, counts = unique_rows(keys)
+    ref_u, ref_inv, ref_c = np.unique(keys, axis=0, return_inverse=True, return_counts=True)
+    assert len(uniq) == len(ref_u)
+    np.testing.assert_array_equal(uniq[inverse], keys)
+    assert sorted(counts.tolist()) == sorted(ref_c.tolist())
+    assert counts.sum() == len(keys)
+    empty = unique_rows(keys[:0])
+    assert empty[0].shape == (0, 5) and len(empty[1]) == 0
