@@ -117,7 +117,9 @@ class RawOutputWriter:
         self.path = Path(path)
         if not classifier_names:
             raise OutputError(f"{self.path}: at least one classifier name is needed for ClassifierSetDimension")
-        self.classifier_names = list(classifier_names)
+        # GCBM's classifier set is a Poco DynamicStruct (a sorted map): its columns come out in name
+        # order whatever order the config lists them in (the demo lists Classifier2, Classifier1).
+        self.classifier_names = sorted(classifier_names)
         columns = [classifier_column(n) for n in self.classifier_names]
         if len(set(c.lower() for c in columns)) != len(columns):
             raise OutputError(f"{self.path}: classifier names {self.classifier_names!r} collide as SQL columns")

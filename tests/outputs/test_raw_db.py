@@ -101,6 +101,16 @@ def test_three_stands_star_schema(tmp_path, run_steps):
     assert _q(db, "SELECT COUNT(*) AS n FROM ErrorDimension")["n"][0] == 0
 
 
+def test_classifier_columns_in_name_order_like_gcbm(tmp_path, run_steps):
+    """GCBM's demo config lists Classifier2 before Classifier1; its db has Classifier1 first."""
+    with RawOutputWriter(tmp_path / "o.db", ["Classifier2", "Classifier1"]) as writer:
+        for s in run_steps:
+            writer(s)
+    csets = _q(tmp_path / "o.db", "SELECT * FROM ClassifierSetDimension ORDER BY id")
+    assert list(csets.columns) == ["id", "Classifier1", "Classifier2"]
+    assert csets.values.tolist() == [[1, "TA", "7"], [2, "BF", "6"]]
+
+
 def test_null_classifier_values_and_land_classes(tmp_path):
     pools = np.ones((3, len(POOLS)))
     step = make_step(0, pools=pools, age=[1, 2, 3], classifiers=[("TA", None), ("TA", None), ("TA", "7")],
