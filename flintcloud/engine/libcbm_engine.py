@@ -412,7 +412,8 @@ def simulate_libcbm(config, stands, inputs: InputDb, reporters: list[Reporter], 
                 minimum_rotation=minimum_rotation,
             )
             # spinup on its own key: (spu, growth curve, temperature, age)
-            skey = pd.DataFrame({"spu": spu, "gc": gc, "t": temperature, "age": age0})
+            # GCBM: a negative initial age is a regeneration delay after a stand of age 0
+            skey = pd.DataFrame({"spu": spu, "gc": gc, "t": temperature, "age": np.maximum(age0, 0)})
             s_unique = skey.drop_duplicates().reset_index(drop=True)
             sp_pools, sp_destroyed = spinup(
                 model, s_unique["spu"].to_numpy(), s_unique["gc"].to_numpy(),
@@ -421,8 +422,8 @@ def simulate_libcbm(config, stands, inputs: InputDb, reporters: list[Reporter], 
             back = skey.merge(s_unique.reset_index(), on=["spu", "gc", "t", "age"], how="left")["index"].to_numpy()
             pools = sp_pools[back].copy()
             destroyed = sp_destroyed[back].copy()
-            summary = _run(core, params, config, cls, spu, gc, temperature, age0, area, events, trans, tcls,
-                           inputs, pools, destroyed, reporters, start, end, progress)
+            summary = _run(core, params, config, cls, spu, gc, temperature, np.maximum(age0, 0), area, events, trans,
+                           tcls, inputs, pools, destroyed, reporters, start, end, progress, regen0=np.maximum(-age0, 0))
     summary.n_spinup_groups = len(s_unique)
     summary.n_pixels = int(st["n_pixels"].sum()) if "n_pixels" in st else n
     summary.seconds = time.perf_counter() - t0
@@ -455,13 +456,46 @@ def flux_projection(params: LibcbmParameters) -> tuple[list[FluxKey], np.ndarray
 
 
 def _run(core, params, config, cls, spu, gc, temperature, age, area, events, trans, tcls, inputs,
-         pools, destroyed, reporters, start, end, progress) -> RunSummary:
+         pools, destroyed, reporters, start, end, progress, regen0) -> RunSummary:
     n = len(spu)
     names = gcbm_pool_names(config)
     flux_keys, proj = flux_projection(params)
     type_names = {int(i): str(nm) for i, nm in zip(inputs.disturbance_types["id"], inputs.disturbance_types["name"])}
-    land_class = np.full(n, DEFAULT_LAND_CLASS, dtype=object)
-    regen = np.zeros(n, dtype=np.int64)
+    lc0_hist = str(getattr(config, "initial_historic_land_class", "FL") or "FL")
+    lc0_cur = str(getattr(config, "initial_current_land_class", "FL") or "FL")
+    lc_hist = np.full(n, lc0_hist, dtype=object)
+    lc_cur = np.full(n, lc0_cur, dtype=object)
+    lc_last = lc_cur.copy()
+    since = np.zeros(n, dtype=np.int64)
+    land_class = np.array([f"UNFCCC_{h}_R_{c}" for h, c in zip(lc_hist, lc_cur)], dtype=object)
+    lcs = inputs.land_classes
+    lc_forest = {str(c): bool(f) for c, f in zip(lcs["code"], lcs["is_forest"])}
+    lc_years = {str(c): int(y) for c, y in zip(lcs["code"], lcs.get("years_to_permanent", pd.Series(0, index=lcs.index)).fillna(0))}
+    lc_code = dict(zip(lcs["id"].astype(int), lcs["code"].astype(str)))
+    dts = inputs.disturbance_types
+    type_land_class = {
+        int(i): lc_code.get(int(t), "") for i, t in zip(dts["id"], dts["transition_land_class_id"]) if pd.notna(t)
+    }
+    is_forest = np.array([lc_forest.get(c, True) for c in lc_cur], dtype=bool)
+    regen = np.asarray(regen0, dtype=np.int64).copy()
+
+    rules: dict[int, tuple] = {}
+
+    def transition_rules(tr: int) -> tuple:
+        """(regen delay, reset type, reset age, [(classifier, value)]) of a transition (GCBM's transition table)."""
+        if tr not in rules:
+            if tr not in trans.index:
+                raise SimulationError(f"transition {tr} (from a disturbance layer) is not in table transition of {str(inputs.path)!r}")
+            t = trans.loc[tr]
+            kind = str(t["reset_type"]).lower()
+            if kind == "yield":
+                raise SimulationError(f"transition {tr}: the 'yield' age reset is not supported by the libcbm engine")
+            changes = [
+                (str(c), str(v)) for c, v in tcls.loc[tcls["transition_id"] == tr, ["classifier_name", "classifier_value"]].itertuples(index=False)
+                if str(v) != "?"
+            ]
+            rules[tr] = (int(t["regen_delay"]), kind, int(t["age"]), changes)
+        return rules[tr]
     age = age.astype(np.int64).copy()
     gc = gc.copy()
     cls = cls.copy()
@@ -497,43 +531,57 @@ def _run(core, params, config, cls, spu, gc, temperature, age, area, events, tra
             ev = events[events["year"] == year]
             if len(ev):
                 order_col = "order" if "order" in ev.columns else None
-                ev = ev.sort_values(["stand_id"] + ([order_col] if order_col else []))
+                ev = ev.sort_values(["stand_id"] + ([order_col] if order_col else []), kind="stable")
                 ev = ev.assign(_k=ev.groupby("stand_id").cumcount())
                 changed = False
                 for _, batch in ev.groupby("_k"):
                     rows = batch["stand_id"].to_numpy(dtype=np.int64)
                     dtype = np.zeros(n, dtype=np.int32)
                     dtype[rows] = batch["disturbance_type_id"].to_numpy(dtype=np.int32)
-                    en = dtype > 0
-                    core.disturb(unit, dtype, pools, en, flux)
-                    dist[rows] = dtype[rows]
-                    live = pools[np.ix_(rows, core.biomass_idx)].sum(axis=1)
-                    age[rows[live < GCBM_AGE_RESET_BIOMASS]] = 0
-                    # transitions
-                    for sid, tr in zip(rows, batch["transition"].to_numpy() if "transition" in batch else [None] * len(rows)):
-                        if tr is None or pd.isna(tr) or int(tr) < 0:
-                            continue
-                        t = trans.loc[int(tr)]
-                        regen[sid] = int(t["regen_delay"])
-                        for _, c in tcls[tcls["transition_id"] == int(tr)].iterrows():
-                            if c["classifier_value"] != "?" and c["classifier_name"] in cls.columns:
-                                cls.at[sid, c["classifier_name"]] = c["classifier_value"]
+                    tr_of = np.full(n, -1, dtype=np.int64)
+                    if "transition" in batch:
+                        tr_of[rows] = batch["transition"].astype("Float64").fillna(-1).to_numpy(dtype=np.int64)
+                    # CBMDisturbanceListener: land class first, then the matrix (no matrix: event skipped)
+                    done = core.disturb(unit, dtype, pools, dtype > 0, flux)
+                    if done.size == 0:
+                        continue
+                    dist[done] = dtype[done]
+                    new_lc = np.array([type_land_class.get(int(t), "") for t in dtype[done]], dtype=object)
+                    to_change = new_lc != ""
+                    lc_cur[done[to_change]] = new_lc[to_change]
+                    # CBMDisturbanceEventModule: age 0 when almost no live biomass is left
+                    live = pools[np.ix_(done, core.biomass_idx)].sum(axis=1)
+                    age[done[live < GCBM_AGE_RESET_BIOMASS]] = 0
+                    # CBMTransitionRulesModule
+                    for sid in done[tr_of[done] >= 0]:
+                        regen_delay, kind, reset_age, changes = transition_rules(int(tr_of[sid]))
+                        regen[sid] = regen_delay
+                        for cname, cvalue in changes:
+                            if cname in cls.columns:
+                                cls.at[sid, cname] = cvalue
                                 changed = True
-                        kind = str(t["reset_type"]).lower()
-                        if kind == "absolute" and int(t["age"]) > -1:
-                            age[sid] = int(t["age"])
+                        if kind == "absolute" and reset_age > -1:
+                            age[sid] = reset_age
                         elif kind == "relative":
-                            age[sid] = max(0, age[sid] + int(t["age"]))
-                        elif kind == "yield":
-                            raise SimulationError(f"transition {int(tr)}: 'yield' age reset is not supported by the libcbm engine")
+                            age[sid] = max(0, age[sid] + reset_age)
                 if changed:
                     gc = match_growth_curves(inputs, cls)
                     unit = params.unit_id(spu, gc)
                     gcv = np.array([core.gc_value_id[int(g)] for g in gc], dtype=np.int32)
                     core._free(static)
                     static = core.static_ops(unit, temperature)
+            # CBMLandClassTransitionModule
+            moved = lc_cur != lc_last
+            lc_hist[moved] = lc_last[moved]
+            lc_last[moved] = lc_cur[moved]
+            since[moved] = 0
+            since[~moved] += 1
+            permanent = ~moved & (lc_cur != lc_hist) & (since > np.array([lc_years.get(c, 0) for c in lc_cur]))
+            lc_hist[permanent] = lc_cur[permanent]
+            is_forest = np.array([lc_forest.get(c, True) for c in lc_cur], dtype=bool)
+            land_class[:] = [f"UNFCCC_{h}_R_{c}" for h, c in zip(lc_hist, lc_cur)]
             delayed = regen > 0
-            grow = ~delayed & (gc >= 0)
+            grow = ~delayed & (gc >= 0) & is_forest
             core.annual_process(static, unit, gcv, pools, age.astype(np.int32), grow, np.ones(n, dtype=bool), flux)
             regen[delayed] -= 1
             age[grow] += 1

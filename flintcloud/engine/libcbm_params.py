@@ -258,6 +258,13 @@ def build_libcbm_db(
             raise DatabaseError(
                 f"growth curve {u.growth_curve_id} has no components in table growth_curve_component of {str(db.path)!r}"
             )
+        per_type = comps.loc[comps["growth_curve_id"] == u.growth_curve_id, "forest_type"].str.lower().value_counts()
+        if (per_type > 1).any():
+            raise SimulationError(
+                f"growth curve {u.growth_curve_id} has several {per_type.idxmax()} components: GCBM sums their volumes "
+                "into one curve per forest type with one species' volume-to-biomass factors, libcbm converts each "
+                "species separately; the libcbm engine cannot reproduce GCBM for such curves"
+            )
         for s in species:
             hit = vba[(vba["spatial_unit_id"] == u.spatial_unit_id) & (vba["species_id"] == s)]
             if hit.empty:

@@ -163,3 +163,42 @@ def test_belize_full_mass_balance(belize_project):
     config, stands, db = _belize(belize_project)
     assert stands.n_pixels == 18320
     _check_belize(config, stands, db)
+
+
+def _run_steps(config, stands, db):
+    steps = []
+    simulate(config, stands, db, [steps.append], progress=False)
+    return steps
+
+
+def test_deforestation_stops_growth_and_changes_land_class(demo_run_inputs):
+    """A land-class transition (Deforestation -> OL): no growth afterwards, UNFCCC_FL_R_OL, decay goes on."""
+    config, stands, db = demo_run_inputs
+    ev = stands.events.copy()
+    ev["disturbance_type"] = ev["disturbance_type"].astype(object)
+    first = ev.index[ev["year"] == 2011][0]
+    sid = int(ev.loc[first, "stand_id"])
+    ev.loc[first, "disturbance_type"] = "Deforestation"
+    ev.loc[first, "disturbance_type_id"] = db.disturbance_type_id("Deforestation")
+    steps = _run_steps(config, dataclasses.replace(stands, events=ev), db)
+    growth = [i for i, k in enumerate(steps[1].flux_keys) if k.source == "Atmosphere"]
+    decay = [i for i, k in enumerate(steps[1].flux_keys) if k.module == "CBMDecayModule"]
+    assert steps[1].fluxes[sid, growth].sum() > 0  # 2010: still forest
+    assert steps[1].land_class[sid] == "UNFCCC_FL_R_FL"
+    for s in steps[2:]:  # 2011 on
+        assert s.land_class[sid] == "UNFCCC_FL_R_OL"
+        assert s.fluxes[sid, growth].sum() == 0.0
+        assert s.fluxes[sid, decay].sum() > 0
+    others = np.array([i for i in range(len(stands.stands)) if i != sid])
+    assert set(steps[-1].land_class[others]) == {"UNFCCC_FL_R_FL"}
+
+
+def test_negative_initial_age_is_a_regeneration_delay(demo_run_inputs):
+    config, stands, db = demo_run_inputs
+    st = stands.stands.copy()
+    sid = int(np.flatnonzero(st["age"].to_numpy() == 0)[0])
+    st.loc[sid, "age"] = -3
+    steps = _run_steps(config, dataclasses.replace(stands, stands=st, events=stands.events.iloc[0:0]), db)
+    growth = [i for i, k in enumerate(steps[1].flux_keys) if k.module == "CBMGrowthModule"]
+    assert [s.fluxes[sid, growth].sum() == 0 for s in steps[1:5]] == [True, True, True, False]
+    assert [int(s.age[sid]) for s in steps[:6]] == [0, 0, 0, 0, 1, 2]
