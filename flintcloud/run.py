@@ -13,6 +13,7 @@ spatial/<Indicator>_<year>.tif, run_summary.json.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import time
@@ -78,6 +79,18 @@ def check_out_dir(out_dir: Path, overwrite: bool) -> None:
         )
 
 
+@contextlib.contextmanager
+def _progress_bar(enabled: bool, total: int, desc: str, unit: str):
+    """A tqdm bar on stderr (a no-op callback when disabled)."""
+    if not enabled:
+        yield None
+        return
+    from tqdm import tqdm
+
+    with tqdm(total=total, desc=desc, unit=unit, leave=False) as bar:
+        yield bar.update
+
+
 def engine_version(engine: str) -> str:
     if engine == "libcbm":
         try:
@@ -124,7 +137,8 @@ def run_project(
     inputs = read_input_db(config.db_path)
     landscape = read_landscape(config)
     type_ids = dict(zip(inputs.disturbance_types["name"], inputs.disturbance_types["id"].astype(int)))
-    stands = group_stands(landscape, inputs.spatial_unit_id, type_ids)
+    with _progress_bar(progress, landscape.grid.n_cells, "grouping pixels", "px") as tick:
+        stands = group_stands(landscape, inputs.spatial_unit_id, type_ids, progress=tick)
     if stands.n_stands == 0:
         raise LayerError(
             f"{str(config.config_dir)!r}: no pixel can be simulated (every pixel lacks a classifier, an initial "

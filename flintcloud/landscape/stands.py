@@ -207,7 +207,7 @@ def group_stands(
     Without it, disturbance_type_id is left null for the engine to resolve.
     Disturbance events outside [start_year, end_year] are dropped: GCBM never
     fires them.
-    `progress(n_rows)` is called after each block.
+    `progress(n_cells)` is called after each block with the number of cells it covered.
     """
     cfg = landscape.config
     grid = landscape.grid
@@ -234,7 +234,7 @@ def group_stands(
             view = pixel_stand[r0 : r0 + h, c0 : c0 + w]
             view[block.valid] = gid[inverse]
         if progress is not None:
-            progress(h)
+            progress(h * w)
 
     if merger is None:  # pragma: no cover - a grid always has at least one block
         merger = _Merger(0)
