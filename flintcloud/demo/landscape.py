@@ -55,21 +55,23 @@ class DemoLandscape:
 
 def _smooth_field(rng: np.random.Generator, shape: tuple[int, int], scale: int) -> np.ndarray:
     """Smooth noise (float32, ~N(0,1)) with correlation length ~`scale` pixels: bilinear upsampling
-    of a coarse Gaussian grid."""
+    of a coarse Gaussian grid (separable: columns first on the coarse rows, then rows)."""
     rows, cols = shape
     ch, cw = rows // scale + 3, cols // scale + 3
     coarse = rng.standard_normal((ch, cw)).astype(np.float32)
-    y = (np.arange(rows, dtype=np.float32) + 0.5) / scale
     x = (np.arange(cols, dtype=np.float32) + 0.5) / scale
-    y0 = np.floor(y).astype(np.int64)
     x0 = np.floor(x).astype(np.int64)
-    fy = (y - y0)[:, None]
-    fx = (x - x0)[None, :]
-    top = coarse[y0][:, x0] * (1 - fx) + coarse[y0][:, x0 + 1] * fx
-    bottom = coarse[y0 + 1][:, x0] * (1 - fx) + coarse[y0 + 1][:, x0 + 1] * fx
-    out = top * (1 - fy) + bottom * fy
+    fx = (x - x0).astype(np.float32)
+    along_x = coarse[:, x0] * (1 - fx) + coarse[:, x0 + 1] * fx  # (ch, cols), small
+    y = (np.arange(rows, dtype=np.float32) + 0.5) / scale
+    y0 = np.floor(y).astype(np.int64)
+    fy = (y - y0).astype(np.float32)[:, None]
+    out = along_x[y0]
+    out *= 1 - fy
+    out += along_x[y0 + 1] * fy
     # bilinear interpolation shrinks the variance; put it back near 1
-    return (out / max(float(out.std()), 1e-6)).astype(np.float32)
+    out /= max(float(out.std(dtype=np.float64)), 1e-6)
+    return out
 
 
 def _normal_cdf(z: np.ndarray) -> np.ndarray:
@@ -79,28 +81,36 @@ def _normal_cdf(z: np.ndarray) -> np.ndarray:
 
 
 def _stand_polygons(rng: np.random.Generator, side: int, warp: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, int]:
-    """Voronoi partition around one jittered seed per _STAND_CELL x _STAND_CELL cell, on warped coordinates."""
+    """Voronoi partition around one jittered seed per _STAND_CELL x _STAND_CELL cell, on warped
+    coordinates; computed in row strips to keep temporaries small."""
     n = side // _STAND_CELL + 2
-    seeds_y = (np.arange(n)[:, None] + rng.uniform(0.15, 0.85, (n, n))) * _STAND_CELL
-    seeds_x = (np.arange(n)[None, :] + rng.uniform(0.15, 0.85, (n, n))) * _STAND_CELL
-    rr = np.arange(side, dtype=np.float32)[:, None] + 0.5 + warp[0]
-    cc = np.arange(side, dtype=np.float32)[None, :] + 0.5 + warp[1]
-    cy = np.clip(np.floor(rr / _STAND_CELL).astype(np.int64), 0, n - 1)
-    cx = np.clip(np.floor(cc / _STAND_CELL).astype(np.int64), 0, n - 1)
-    best = np.full((side, side), np.inf, dtype=np.float32)
-    poly = np.zeros((side, side), dtype=np.int32)
-    for dy in (-1, 0, 1):
-        for dx in (-1, 0, 1):
+    seeds_y = ((np.arange(n)[:, None] + rng.uniform(0.15, 0.85, (n, n))) * _STAND_CELL).astype(np.float32)
+    seeds_x = ((np.arange(n)[None, :] + rng.uniform(0.15, 0.85, (n, n))) * _STAND_CELL).astype(np.float32)
+    poly = np.empty((side, side), dtype=np.int32)
+    cols = np.arange(side, dtype=np.float32)[None, :] + np.float32(0.5)
+    for r0 in range(0, side, 256):
+        r1 = min(r0 + 256, side)
+        rr = np.arange(r0, r1, dtype=np.float32)[:, None] + np.float32(0.5) + warp[0][r0:r1]
+        cc = cols + warp[1][r0:r1]
+        cy = np.clip((rr // _STAND_CELL).astype(np.int64), 0, n - 1)
+        cx = np.clip((cc // _STAND_CELL).astype(np.int64), 0, n - 1)
+        best = np.full(rr.shape, np.inf, dtype=np.float32)
+        strip = poly[r0:r1]
+        for dy in (-1, 0, 1):
             ny = np.clip(cy + dy, 0, n - 1)
-            nx = np.clip(cx + dx, 0, n - 1)
-            d = (rr - seeds_y[ny, nx]) ** 2 + (cc - seeds_x[ny, nx]) ** 2
-            closer = d < best
-            best = np.where(closer, d, best)
-            poly = np.where(closer, (ny * n + nx).astype(np.int32), poly)
-    # renumber 0..k-1 in raster order of first appearance
-    _, first, inverse = np.unique(poly.ravel(), return_index=True, return_inverse=True)
-    order = np.argsort(np.argsort(first))
-    return order[inverse].reshape(side, side).astype(np.int32), len(first)
+            for dx in (-1, 0, 1):
+                nx = np.clip(cx + dx, 0, n - 1)
+                dyy = rr - seeds_y[ny, nx]
+                dxx = cc - seeds_x[ny, nx]
+                d = dyy * dyy + dxx * dxx
+                closer = d < best
+                best[closer] = d[closer]
+                strip[closer] = (ny * n + nx)[closer]
+    # renumber 0..k-1 (seed-grid order, i.e. roughly raster order)
+    used = np.flatnonzero(np.bincount(poly.ravel(), minlength=n * n))
+    rank = np.zeros(n * n, dtype=np.int32)
+    rank[used] = np.arange(len(used), dtype=np.int32)
+    return rank[poly], len(used)
 
 
 def _per_stand_mean(poly: np.ndarray, values: np.ndarray, n: int) -> np.ndarray:
@@ -163,10 +173,11 @@ def generate_landscape(seed: int, side: int, start_year: int, end_year: int) -> 
     temperature = t_cells[idx][:, idx].astype(np.float32)
     temperature[lake] = NODATA_TEMPERATURE
 
-    # Disturbances, year by year, on the evolving age.
+    # Disturbances, year by year, on the evolving age (per-stand age sums kept incrementally).
     current_age = np.where(forest, age_px, 0).astype(np.int32)
     n_forest = int(forest.sum())
     stand_pixels = np.bincount(poly[forest], minlength=n)
+    stand_age_sum = np.bincount(poly.ravel(), weights=current_age.ravel(), minlength=n)
     rows = np.arange(side)[:, None]
     cols = np.arange(side)[None, :]
     disturbances: dict[int, np.ndarray] = {}
@@ -187,7 +198,7 @@ def generate_landscape(seed: int, side: int, start_year: int, end_year: int) -> 
                 event[r0:r1, c0:c1][patch] = EVENT_CODES[WILDFIRE]
                 burned += int(patch.sum())
         # Clearcuts: whole stands of merchantable age, oldest-first with randomness, not burned this year.
-        mean_age = _per_stand_mean(poly, current_age, n)
+        mean_age = stand_age_sum / np.maximum(stand_pixels, 1)
         eligible = (mean_age >= _MIN_HARVEST_AGE) & (stand_pixels > 0)
         candidates = np.flatnonzero(eligible)
         if candidates.size:
@@ -200,7 +211,10 @@ def generate_landscape(seed: int, side: int, start_year: int, end_year: int) -> 
             cut = chosen[poly] & forest & (event == NODATA_BYTE)
             event[cut] = EVENT_CODES[CLEARCUT]
         disturbed = event != NODATA_BYTE
-        current_age = np.where(disturbed, 0, current_age + 1)
+        stand_age_sum += stand_pixels  # every forest pixel one year older ...
+        stand_age_sum -= np.bincount(poly[disturbed], weights=current_age[disturbed] + 1, minlength=n)  # ... but these
+        current_age += 1
+        current_age[disturbed] = 0
         disturbances[year] = event
 
     return DemoLandscape(species_px, site_px, age_px, temperature, disturbances, poly)

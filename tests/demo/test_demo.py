@@ -251,5 +251,5 @@ def test_ten_million_pixels_fast_and_memory_light(tmp_path):
     tracemalloc.stop()
     with rasterio.open(tmp_path / "big" / "layers" / "tiled" / "LeadingSpecies.tiff") as ds:
         assert (ds.read(1) != 255).sum() > 0.9 * 10**7
-    assert elapsed < 120
-    assert peak < 3 * 2**30
+    assert elapsed < 90  # ~18 s measured on 2 shared cores
+    assert peak < 1.5 * 2**30  # ~0.65 GB resident measured
