@@ -8,7 +8,7 @@ post-spinup state):
 - ``flux``: total tC of each (module, disturbance type, source pool, sink pool) — annual processes
   have disturbance type "-";
 - ``flux_module``: total tC moved by each module;
-- ``disturbed_area``: DisturbanceDimension area (ha) per disturbance type;
+- ``disturbed_area``: DisturbanceDimension area (ha) per disturbance type name and GCBM code;
 - ``age_area``: AgeArea (ha) per age class;
 - ``area``: LocationDimension area (ha).
 """
@@ -51,7 +51,8 @@ _QUERIES = {
         JOIN DateDimension d ON d.id = l.dateDimId JOIN ModuleInfoDimension m ON m.id = f.moduleInfoDimId
         GROUP BY 1, 2""",
     "disturbed_area": """
-        SELECT d.year, dt.disturbanceTypeName AS item, SUM(di.area) AS value
+        SELECT d.year, dt.disturbanceTypeName || ' [code ' || dt.disturbanceType || ']' AS item,
+               SUM(di.area) AS value
         FROM DisturbanceDimension di JOIN LocationDimension l ON l.id = di.locationDimId
         JOIN DateDimension d ON d.id = l.dateDimId
         JOIN DisturbanceTypeDimension dt ON dt.id = di.disturbanceTypeDimId

@@ -27,6 +27,7 @@ import math
 import os
 import sqlite3
 from importlib import resources
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
@@ -49,6 +50,11 @@ _KNOWN_MODULES = {
 def classifier_column(name: str) -> str:
     """GCBM's column name for a classifier: '.' and ' ' become '_'."""
     return name.replace(".", "_").replace(" ", "_")
+
+
+def _gcbm_code(codes: Mapping[int, int], type_id: int) -> int:
+    code = codes.get(type_id)
+    return type_id if code is None or pd.isna(code) else int(code)
 
 
 def age_class_table(age_class_range: int, age_maximum: int) -> pd.DataFrame:
@@ -113,8 +119,13 @@ class RawOutputWriter:
         classifier_names: list[str],
         age_class_range: int = 20,
         age_maximum: int = 300,
+        disturbance_type_codes: Mapping[int, int] | None = None,
     ):
         self.path = Path(path)
+        # DisturbanceTypeDimension.disturbanceType is GCBM's disturbance_type_code: gcbm_input.db's
+        # disturbance_type.code (Wildfire: id 2, code 1 in the demo). Without a mapping (here or as a
+        # StepOutput.disturbance_type_code attribute) the engine's type id is written.
+        self.disturbance_type_codes = dict(disturbance_type_codes or {})
         if not classifier_names:
             raise OutputError(f"{self.path}: at least one classifier name is needed for ClassifierSetDimension")
         # GCBM's classifier set is a Poco DynamicStruct (a sorted map): its columns come out in name
@@ -315,21 +326,24 @@ class RawOutputWriter:
         """DisturbanceDimension rows; returns (per-stand record code or -1, record ids)."""
         dist_type = np.asarray(step.disturbance_type_id, dtype=np.int64)
         disturbed = np.flatnonzero(dist_type != 0)
-        codes = np.full(len(dist_type), -1, dtype=np.int64)
+        stand_codes = np.full(len(dist_type), -1, dtype=np.int64)
         if len(disturbed) == 0:
-            return codes, np.empty(0, dtype=np.int64)
+            return stand_codes, np.empty(0, dtype=np.int64)
         unknown = sorted(set(dist_type[disturbed].tolist()) - set(step.disturbance_type_name))
         if unknown:
             raise OutputError(
                 f"{self.path}: step {step.step} (year {step.year}) has disturbance type id(s) {unknown!r} "
                 "missing from StepOutput.disturbance_type_name"
             )
+        codes = self.disturbance_type_codes or dict(getattr(step, "disturbance_type_code", None) or {})
         type_codes, type_uniques = pd.factorize(dist_type[disturbed])
-        type_ids = self._ids(
+        gcbm_codes = [_gcbm_code(codes, int(t)) for t in type_uniques]
+        names = {code: step.disturbance_type_name[int(t)] for code, t in zip(gcbm_codes, type_uniques)}
+        type_ids = self._ids(  # GCBM keys the dimension on the code
             self._dist_types,
-            [int(t) for t in type_uniques],
+            gcbm_codes,
             lambda i, code: self._conn.execute(
-                "INSERT INTO DisturbanceTypeDimension VALUES (?, ?, ?)", (i, code, step.disturbance_type_name[code])
+                "INSERT INTO DisturbanceTypeDimension VALUES (?, ?, ?)", (i, code, names[code])
             ),
         )[type_codes]
         prev = self._prev_location[disturbed]
@@ -347,8 +361,8 @@ class RawOutputWriter:
                 rec_area.tolist(),
             ),
         )
-        codes[disturbed] = rec_codes
-        return codes, rec_ids
+        stand_codes[disturbed] = rec_codes
+        return stand_codes, rec_ids
 
     def _write_fluxes(self, step, loc_codes, loc_ids, dist_record, area) -> None:
         keys = list(step.flux_keys)

@@ -106,4 +106,20 @@ def test_reference_against_itself(gcbm_reference_output):
     areas = diff[diff["quantity"] == "area"]
     assert len(areas) == 12 and areas["a"].round(9).eq(510.620353071).all()
     dist = diff[diff["quantity"] == "disturbed_area"]
-    assert set(dist["item"]) == {"Wildfire", "Mountain pine beetle — Low impact", "Mountain pine beetle — Very severe impact"}
+    assert set(dist["item"]) == {
+        "Wildfire [code 1]", "Mountain pine beetle — Low impact [code 136]",
+        "Mountain pine beetle — Very severe impact [code 138]"}
+
+
+def test_disturbance_codes_are_compared(tmp_path):
+    """GCBM writes disturbance_type.code (Wildfire: code 1), not the db id; a different code is a difference."""
+    a = tmp_path / "a.db"
+    with RawOutputWriter(a, ["Classifier1", "Classifier2"], disturbance_type_codes={1: 7, 136: 136}) as w:
+        for s in three_stand_run():
+            w(s)
+    b = _write(tmp_path / "b.db", three_stand_run())
+    with sqlite3.connect(a) as conn:
+        assert conn.execute("SELECT disturbanceType, disturbanceTypeName FROM DisturbanceTypeDimension").fetchall() == [
+            (7, "Wildfire")]
+    bad = diff_outputs(a, b).query("exceeds")
+    assert set(bad["item"]) == {"Wildfire [code 7]", "Wildfire [code 1]"}
