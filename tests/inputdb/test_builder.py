@@ -329,3 +329,30 @@ def test_cbm_defaults_content_matches_recliner2gcbm(flint_demo, demo_db):
         our_rows = set(ours.execute(dma).fetchall())
         assert len(real_rows) == 4834
         assert real_rows <= our_rows
+
+
+@pytest.mark.shared
+def test_queries_of_every_shipped_gcbm_config_set_run(shared_data, flint_demo, demo_db):
+    """FLINT.Cloud's config templates and the Belize standalone project add queries of their own."""
+    config_dirs = [flint_demo / "config", shared_data / "flint-cloud-api-templates" / "templates",
+                   shared_data / "belize" / "gcbm_project", shared_data / "belize" / "gcbm_project" / "templates"]
+    queries = {}
+    for d in config_dirs:
+        if d.is_dir():
+            for key, q in _sql_queries(d).items():
+                queries.setdefault(q, key)
+    assert len(queries) >= 20
+    real_db = flint_demo / "input_database" / "gcbm_input.db"
+    values = {"admin_boundary": "British Columbia", "eco_boundary": "Taiga Plains", "spatial_unit_id": 1,
+              "growth_curve_id": 1, "softwood_leading_species_id": 1, "hardwood_leading_species_id": 1}
+    with sqlite3.connect(real_db) as real, sqlite3.connect(demo_db) as ours:
+        for query, key in queries.items():
+            sql = _substitute(query, values)
+            cur = ours.execute(sql)  # raises if a table or column is missing
+            cols = [d[0] for d in cur.description]
+            try:
+                real_cols = [d[0] for d in real.execute(sql).description]
+            except sqlite3.OperationalError:
+                assert key == "other_to_branch_snag_split"
+                continue
+            assert cols == real_cols, key
