@@ -127,9 +127,10 @@ class _Merger:
 def unique_rows(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(unique rows, inverse, counts) of an int64 matrix, via 1-D sorts only.
 
-    Columns are factorized one at a time and folded into a single int64 code
-    (re-factorized whenever the next fold could overflow), so the cost is a few
-    1-D sorts instead of np.unique(axis=0)'s row-wise sort (~10x faster).
+    Columns are factorized one at a time (small-range columns by offset, others by
+    a 1-D unique) and folded into a single int64 code (re-factorized whenever the
+    next fold could overflow); one final 1-D sort replaces np.unique(axis=0)'s
+    row-wise sort.
     """
     n, k = keys.shape
     if n == 0:
@@ -137,12 +138,19 @@ def unique_rows(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     code = np.zeros(n, dtype=np.int64)
     n_codes = 1
     for j in range(k):
-        values, inv = np.unique(keys[:, j], return_inverse=True)
-        if n_codes * len(values) >= 2**62:
+        col = keys[:, j]
+        lo, hi = int(col.min()), int(col.max())
+        if hi - lo < 2**24:  # category codes, ages: offsets are already a dense code, no sort needed
+            inv, n_values = col - lo, hi - lo + 1
+        else:  # e.g. temperature bits
+            values, inv = np.unique(col, return_inverse=True)
+            inv, n_values = inv.reshape(-1), len(values)
+        if n_codes * n_values >= 2**62:
             _, code = np.unique(code, return_inverse=True)
+            code = code.reshape(-1)
             n_codes = int(code.max()) + 1
-        code = code * len(values) + inv.reshape(-1)
-        n_codes *= len(values)
+        code = code * n_values + inv
+        n_codes *= n_values
     _, first, inverse, counts = np.unique(code, return_index=True, return_inverse=True, return_counts=True)
     return keys[first], inverse.reshape(-1).astype(np.int64), counts.astype(np.int64)
 
