@@ -320,3 +320,64 @@ def test_belize_project_runs_with_windows_paths(belize_project, tmp_path):
     for year in range(1901, 2051):
         assert abs((te[year] - te[year - 1]) - nbp[year]) <= 1e-6 * abs(nbp[year])
     assert {p.name for p in (out / "spatial").iterdir()} >= {"NBP_2050.tif", "Total_Ecosystem_C_2050.tif"}
+
+
+def _swap_layer(config_dir: Path, name: str, new_path: Path) -> None:
+    provider = json.loads((config_dir / "provider_config.json").read_text())
+    for layer in provider["Providers"]["RasterTiled"]["layers"]:
+        if layer["name"] == name:
+            layer["layer_path"] = str(new_path)
+    (config_dir / "provider_config.json").write_text(json.dumps(provider))
+
+
+def _copy_layer(config_dir: Path, name: str, dest_dir: Path, *, profile_changes=None, sidecar_changes=None) -> Path:
+    src = Path(next(
+        lay["layer_path"]
+        for lay in json.loads((config_dir / "provider_config.json").read_text())["Providers"]["RasterTiled"]["layers"]
+        if lay["name"] == name
+    ))
+    dest_dir.mkdir(exist_ok=True)
+    dest = dest_dir / src.name
+    with rasterio.open(src) as ds:
+        profile, data = ds.profile, ds.read(1)
+    profile.update(profile_changes or {})
+    with rasterio.open(dest, "w", **profile) as ds:
+        ds.write(data, 1)
+    sidecar = json.loads(src.with_suffix(".json").read_text())
+    if sidecar_changes:
+        sidecar_changes(sidecar)
+    dest.with_suffix(".json").write_text(json.dumps(sidecar))
+    return dest
+
+
+def _rename_fire(sidecar: dict) -> None:
+    sidecar["attributes"]["1"]["disturbance_type"] = "Wildfire (typo)"
+
+
+@pytest.mark.parametrize(
+    "layer, changes, error, message",
+    [
+        ("disturbances_2011", {"sidecar_changes": _rename_fire}, LayerError,
+         r"disturbance layer 'disturbances_2011': pixel value 1 names disturbance type 'Wildfire \(typo\)', "
+         r"which is not in the disturbance_type table"),
+        ("initial_age", {"profile_changes": {"transform": rasterio.Affine(0.00025, 0, -105.5, 0, -0.00025, 55.0)}},
+         LayerError, r"layer 'initial_age' .* is on another grid than layer 'Classifier2': origin x -105.5"),
+    ],
+)
+def test_bad_project_inputs_leave_out_dir_untouched(flint_demo, tmp_path, layer, changes, error, message):
+    config_dir = _demo_copy(flint_demo, tmp_path / "config")
+    _swap_layer(config_dir, layer, _copy_layer(config_dir, layer, tmp_path / "bad", **changes))
+    out = tmp_path / "out"
+    before = _previous_output(out)
+    with pytest.raises(error, match=message):
+        run_project(config_dir, out, overwrite=True)
+    assert tree_hashes(out) == before
+
+
+def test_container_engine_failure_leaves_out_dir_untouched(flint_demo, tmp_path):
+    """No Docker daemon, or no image pinned by digest: one clear error, previous outputs intact."""
+    out = tmp_path / "out"
+    before = _previous_output(out)
+    with pytest.raises(FlintcloudError, match="libcbm|digest|image"):
+        run_project(flint_demo / "config", out, engine="gcbm-container", overwrite=True)
+    assert tree_hashes(out) == before
