@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import signal
 import time
 from collections.abc import Iterable
 from importlib import metadata
@@ -91,6 +92,28 @@ def _progress_bar(enabled: bool, total: int, desc: str, unit: str):
         yield bar.update
 
 
+@contextlib.contextmanager
+def _sigterm_as_interrupt():
+    """While running, SIGTERM unwinds like Ctrl-C, so atomic_dir removes the half-written temp dir.
+
+    (The default SIGTERM action kills the process on the spot and would leave `.OUT.tmp-*` behind.)
+    Only possible from the main thread; elsewhere the handler is left alone.
+    """
+
+    def handler(signum, frame):
+        raise KeyboardInterrupt(f"terminated by signal {signum}")
+
+    try:
+        previous = signal.signal(signal.SIGTERM, handler)
+    except ValueError:  # not the main thread
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def engine_version(engine: str) -> str:
     if engine == "libcbm":
         try:
@@ -147,7 +170,7 @@ def run_project(
     years = resolve_map_years(map_years, config, landscape.grid.n_cells)
     grouped_seconds = time.perf_counter() - started
 
-    with atomic_dir(out_dir) as tmp:
+    with _sigterm_as_interrupt(), atomic_dir(out_dir) as tmp:
         maps = MapWriter(tmp / SPATIAL_DIR, config.output_items, years, stands)
         # The raw writer builds its db beside its target and moves it there on success; on failure it
         # discards it, and atomic_dir discards everything else: out_dir is never half-written.

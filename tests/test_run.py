@@ -381,3 +381,35 @@ def test_container_engine_failure_leaves_out_dir_untouched(flint_demo, tmp_path)
     with pytest.raises(FlintcloudError, match="libcbm|digest|image"):
         run_project(flint_demo / "config", out, engine="gcbm-container", overwrite=True)
     assert tree_hashes(out) == before
+
+
+@pytest.mark.e2e
+def test_sigterm_mid_run_leaves_nothing_behind(flint_demo, tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    out = tmp_path / "out"
+    code = (
+        "import sys; from flintcloud.run import run_project; "
+        "run_project(sys.argv[1], sys.argv[2], map_years='all')"
+    )
+    proc = subprocess.Popen([sys.executable, "-W", "ignore", "-c", code, str(flint_demo / "config"), str(out)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 120
+        while not any(p.name.startswith(".out.tmp-") for p in tmp_path.iterdir()):
+            assert proc.poll() is None, proc.stderr.read().decode()
+            assert time.monotonic() < deadline, "the run never started writing"
+            time.sleep(0.05)
+        time.sleep(0.5)
+        os.kill(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode != 0
+    assert "KeyboardInterrupt" in proc.stderr.read().decode()
+    assert list(tmp_path.iterdir()) == []
