@@ -188,7 +188,7 @@ def generate_landscape(seed: int, side: int, start_year: int, end_year: int) -> 
             burned, tries = 0, 0
             while burned < target and tries < 200:
                 tries += 1
-                radius = float(np.clip(rng.lognormal(np.log(side * 0.06), 0.5), 4, side * 0.25))
+                radius = float(np.clip(rng.lognormal(np.log(side * 0.035), 0.6), 3, side * 0.12))
                 cy, cx = rng.uniform(0, side, 2)
                 r0, r1 = int(max(cy - 1.6 * radius, 0)), int(min(cy + 1.6 * radius + 1, side))
                 c0, c1 = int(max(cx - 1.6 * radius, 0)), int(min(cx + 1.6 * radius + 1, side))
