@@ -461,6 +461,10 @@ def _run(core, params, config, cls, spu, gc, temperature, age, area, events, tra
     names = gcbm_pool_names(config)
     flux_keys, proj = flux_projection(params)
     type_names = {int(i): str(nm) for i, nm in zip(inputs.disturbance_types["id"], inputs.disturbance_types["name"])}
+    type_codes = {
+        int(i): int(c) for i, c in zip(inputs.disturbance_types["id"], pd.to_numeric(inputs.disturbance_types["code"], errors="coerce"))
+        if pd.notna(c)
+    }
     lc0_hist = str(getattr(config, "initial_historic_land_class", "FL") or "FL")
     lc0_cur = str(getattr(config, "initial_current_land_class", "FL") or "FL")
     lc_hist = np.full(n, lc0_hist, dtype=object)
@@ -507,7 +511,7 @@ def _run(core, params, config, cls, spu, gc, temperature, age, area, events, tra
         out = StepOutput(
             step=step, year=year, pool_names=names, pools=_pool_block(core, pools, destroyed, names),
             age=age.copy(), flux_keys=flux_keys, fluxes=flux @ proj, disturbance_type_id=dist,
-            disturbance_type_name=type_names, classifiers=cls.copy(), previous_classifiers=prev_cls,
+            disturbance_type_name=type_names, disturbance_type_code=type_codes, classifiers=cls.copy(), previous_classifiers=prev_cls,
             previous_age=prev_age, land_class=land_class.copy(), area_ha=area,
         )
         for r in reporters:

@@ -47,6 +47,8 @@ class StepOutput:
     previous_age: np.ndarray  # (n_stands,) age at the start of the step
     land_class: np.ndarray  # (n_stands,) str, e.g. "UNFCCC_FL_R_FL"
     area_ha: np.ndarray  # (n_stands,) ha
+    # disturbance type id -> gcbm_input.db's disturbance_type.code (GCBM's DisturbanceTypeDimension.disturbanceType)
+    disturbance_type_code: dict[int, int] = field(default_factory=dict)
     extra: dict = field(default_factory=dict)  # engine-specific diagnostics; reporters may ignore
 
     @property
