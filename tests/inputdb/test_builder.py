@@ -356,3 +356,26 @@ def test_queries_of_every_shipped_gcbm_config_set_run(shared_data, flint_demo, d
                 assert key == "other_to_branch_snag_split"
                 continue
             assert cols == real_cols, key
+
+
+@pytest.mark.shared
+def test_belize_growth_curves_give_recliner2gcbm_classifiers_curves_and_volumes(belize_project, tmp_path):
+    """Belize's own Recliner2GCBM input (BOM-prefixed CSV, one LifeZone classifier) -> the same curves."""
+    src = belize_project / "input_database"
+    out = build_gcbm_input_db(src / "Growth_Curves.csv", tmp_path / "belize.db").path
+    q_values = "SELECT classifier_id, value FROM classifier_value ORDER BY id"
+    q_curves = "SELECT id, description FROM growth_curve ORDER BY id"
+    # Recliner2GCBM read ages 0..199 (IncrementStartCol..IncrementEndCol of recliner2gcbm_config.json)
+    q_volumes = ("SELECT c.growth_curve_id, v.age, v.merchantable_volume FROM growth_curve_component c "
+                 "JOIN growth_curve_component_value v ON v.growth_curve_component_id = c.id WHERE v.age < 200 ORDER BY 1, 2")
+    with sqlite3.connect(src / "gcbm_input.db") as real, sqlite3.connect(out) as ours:
+        assert ours.execute("SELECT name FROM classifier").fetchall() == [("LifeZone",)]
+        assert ours.execute(q_values).fetchall() == real.execute(q_values).fetchall()
+        assert ours.execute(q_curves).fetchall() == real.execute(q_curves).fetchall()
+        a, b = real.execute(q_volumes).fetchall(), ours.execute(q_volumes).fetchall()
+        assert len(a) == len(b) == 6 * 200
+        assert [r[:2] for r in a] == [r[:2] for r in b]
+        assert [r[2] for r in b] == pytest.approx([r[2] for r in a], rel=1e-9)
+        # the CSV's species; Belize's db was edited afterwards to a custom 'Generic Tropical' species
+        assert {r[0] for r in ours.execute("SELECT DISTINCT s.name FROM growth_curve_component c "
+                                           "JOIN species s ON s.id = c.species_id")} == {"Red alder"}
