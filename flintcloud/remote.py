@@ -287,7 +287,7 @@ def _check_azure(info: RemoteInfo, env: Mapping[str, str], timeout: float) -> No
         service = BlobServiceClient.from_connection_string(kwargs["conn_str"], **opts)
     else:
         service = BlobServiceClient(kwargs["account_url"], credential=kwargs["credential"], **opts)
-    endpoint = service.url.split("?")[0]
+    endpoint = service.url.split("?")[0].rstrip("/")
     where = f"DVC remote {info.name!r} ({info.url} at {endpoint})"
     try:
         with service:
@@ -401,7 +401,13 @@ def pull(repo_root: str | os.PathLike, remote: str | None = None, *, run_cache: 
     root = Path(os.path.abspath(repo_root))
     info = check_remote(root, remote, env=env)
     dropped = verify_cache(info.cache_dir, remove=True)
-    _run_dvc(["pull", "-r", info.name, *(["--run-cache"] if run_cache else [])], root, env, timeout)
+    try:
+        _run_dvc(["pull", "-r", info.name, *(["--run-cache"] if run_cache else [])], root, env, timeout)
+    except RemoteError as err:
+        raise RemoteError(
+            f"{err}. Nothing that failed to download or did not match its hash (the remote has verify = true) "
+            f"was checked out; `dvc status -c -r {info.name}` lists what is missing"
+        ) from err
     return info, dropped
 
 

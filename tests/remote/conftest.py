@@ -104,8 +104,11 @@ class Project:
 
 
 def build_project(root: Path, env: dict[str, str], *, n_files: int = 4, file_size: int = 4096,
-                  seed: int = 0) -> Project:
-    """A small real DVC pipeline in `root`/origin: data/projects/demo (dvc add) -> simulate -> outputs."""
+                  seed: int = 0, run: bool = True) -> Project:
+    """A small real DVC pipeline in `root`/origin: data/projects/demo (dvc add) -> simulate -> outputs.
+
+    First commit: the inputs and dvc.yaml. With `run`, `dvc repro` and a second commit with dvc.lock.
+    """
     import random
 
     path = root / "origin"
@@ -131,6 +134,10 @@ def build_project(root: Path, env: dict[str, str], *, n_files: int = 4, file_siz
     dvc(path, env, "add", "--quiet", "data/projects/demo")
     git(path, env, "add", ".")
     git(path, env, "commit", "--quiet", "-m", "inputs and the simulate stage")
+    if run:
+        dvc(path, env, "repro", "--quiet")
+        git(path, env, "add", "dvc.lock", ".gitignore")
+        git(path, env, "commit", "--quiet", "-m", "simulate outputs")
     return Project(path, env, marker, data)
 
 

@@ -15,7 +15,7 @@ pytestmark = pytest.mark.azurite
 
 
 def test_push_pull_and_repro_from_run_cache(azurite, azure_env, tmp_path: Path):
-    origin = build_project(tmp_path, azure_env)
+    origin = build_project(tmp_path, azure_env, run=False)
     first = origin.git("rev-parse", "HEAD").stdout.strip()
 
     # The author's checkout runs the pipeline and pushes data, outputs and the run-cache to Azure.
