@@ -19,7 +19,7 @@ from click.testing import CliRunner
 from flintcloud.cli import main
 from flintcloud.demo import ADMIN_BOUNDARY, CLASSIFIERS, ECO_BOUNDARY, generate_demo_project, side_for
 from flintcloud.demo.landscape import EVENT_CODES, generate_landscape
-from flintcloud.errors import ProjectError
+from flintcloud.errors import DatabaseError, ProjectError
 
 GROWTH_CURVE_SQL = (
     "select growth_curve_id from (select gccv.growth_curve_id as growth_curve_id, sum(case when c.name in ({names}) "
@@ -239,6 +239,14 @@ def test_refuses_to_overwrite_and_cli(project, tmp_path):
         "disturbances_2010.tiff", "disturbances_2011.tiff", "disturbances_2012.tiff"]
     refused = runner.invoke(main, ["demo", str(out)])
     assert refused.exit_code != 0 and "--overwrite" in str(refused.exception)
+
+
+def test_failed_generation_leaves_nothing(tmp_path):
+    curves = tmp_path / "curves.csv"
+    curves.write_text("LeadingSpecies,SiteClass,AIDBSPP,0,10\nBS,G,Black sprooce,0,5\n")
+    with pytest.raises(DatabaseError, match="'Black sprooce'.*'Black spruce'"):
+        generate_demo_project(tmp_path / "out", seed=1, size=64, growth_curves=curves)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["curves.csv"]
 
 
 @pytest.mark.slow
