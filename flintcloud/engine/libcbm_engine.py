@@ -297,6 +297,13 @@ def spinup(model: _Model, spu: np.ndarray, gc: np.ndarray, temperature: np.ndarr
     max_rot = np.array([model.max_rotations[int(s)] for s in r_spu])
     hist = np.array([model.historic[int(s)] for s in r_spu], dtype=np.int32)
 
+    missing = sorted({(int(h), int(s)) for h, s, u in zip(hist, r_spu, r_unit)
+                      if (int(h), int(u)) not in model.params.matrix_of})
+    if missing:
+        raise SimulationError(
+            f"no disturbance matrix for the spinup's historic/last-pass disturbance (type id, spatial unit) "
+            f"{missing}: table disturbance_matrix_association of {str(model.db.path)!r}"
+        )
     pools = core.new_pools(m)
     destroyed = np.zeros(m)
     static = core.static_ops(r_unit, r_t)
