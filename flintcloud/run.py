@@ -159,9 +159,11 @@ def run_project(
     config = read_gcbm_config(config_dir)
     inputs = read_input_db(config.db_path)
     landscape = read_landscape(config)
-    type_ids = dict(zip(inputs.disturbance_types["name"], inputs.disturbance_types["id"].astype(int)))
+    dt = inputs.disturbance_types
+    type_ids = dict(zip(dt["name"], dt["id"].astype(int)))
+    type_codes = {int(c): n for c, n in zip(dt["code"], dt["name"]) if c == c and c is not None}
     with _progress_bar(progress, landscape.grid.n_cells, "grouping pixels", "px") as tick:
-        stands = group_stands(landscape, inputs.spatial_unit_id, type_ids, progress=tick)
+        stands = group_stands(landscape, inputs.spatial_unit_id, type_ids, type_codes, progress=tick)
     if stands.n_stands == 0:
         raise LayerError(
             f"{str(config.config_dir)!r}: no pixel can be simulated (every pixel lacks a classifier, an initial "

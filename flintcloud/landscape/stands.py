@@ -202,6 +202,7 @@ def group_stands(
     landscape: Landscape,
     spatial_units: SpatialUnitResolver | None = None,
     disturbance_type_ids: Mapping[str, int] | None = None,
+    disturbance_type_codes: Mapping[int, str] | None = None,
     *,
     progress: Callable[[int], None] | None = None,
 ) -> StandSet:
@@ -213,6 +214,8 @@ def group_stands(
     `disturbance_type_ids` maps disturbance_type.name to disturbance_type.id;
     a name missing from it raises LayerError naming the layer and pixel value.
     Without it, disturbance_type_id is left null for the engine to resolve.
+    `disturbance_type_codes` maps disturbance_type.code to name: sidecar events may give
+    `disturbance_type_id`, which GCBM reads as that code.
     Disturbance events outside [start_year, end_year] are dropped: GCBM never
     fires them.
     `progress(n_cells)` is called after each block with the number of cells it covered.
@@ -285,7 +288,7 @@ def group_stands(
     for cname in landscape.classifier_names:
         stands[cname] = stands[cname].astype(str)
 
-    events = _events(landscape, keys, col, disturbance_type_ids)
+    events = _events(landscape, keys, col, disturbance_type_ids, disturbance_type_codes)
     return StandSet(
         stands=stands,
         events=events,
@@ -296,11 +299,42 @@ def group_stands(
     )
 
 
+def _event_type(
+    ev, where: str, db: str, type_ids: Mapping[str, int] | None, type_codes: Mapping[int, str] | None
+) -> tuple[str | None, int | None]:
+    """(name, disturbance_type.id) of a sidecar event, checked as CBMDisturbanceListener checks it.
+
+    A sidecar's `disturbance_type_id` is what GCBM matches against disturbance_type.code.
+    """
+    name = ev.disturbance_type
+    if ev.disturbance_type_id is not None and type_codes is not None:
+        coded = type_codes.get(ev.disturbance_type_id)
+        if coded is None:
+            raise LayerError(
+                f"{where} gives disturbance_type_id {ev.disturbance_type_id!r}, which is not a code in the "
+                f"disturbance_type table of {db!r}"
+            )
+        if name is not None and name != coded:
+            raise LayerError(
+                f"{where} gives disturbance_type {name!r} but disturbance_type_id {ev.disturbance_type_id!r}, "
+                f"which is {coded!r} in the disturbance_type table of {db!r}"
+            )
+        name = coded
+    if type_ids is None or name is None:
+        return name, None
+    if name not in type_ids:
+        raise LayerError(f"{where} names disturbance type {name!r}, which is not in the disturbance_type table of {db!r}")
+    return name, int(type_ids[name])
+
+
 def _events(
-    landscape: Landscape, keys: np.ndarray, col: dict[str, int], type_ids: Mapping[str, int] | None
+    landscape: Landscape,
+    keys: np.ndarray,
+    col: dict[str, int],
+    type_ids: Mapping[str, int] | None,
+    type_codes: Mapping[int, str] | None,
 ) -> pd.DataFrame:
     cfg = landscape.config
-    names_by_id = {int(v): k for k, v in type_ids.items()} if type_ids is not None else {}
     rows = []
     for order_layer, layer in enumerate(cfg.disturbance_layers):
         codes = keys[:, col[f"d:{layer}"]] if len(keys) else np.zeros(0, dtype=np.int64)
@@ -308,26 +342,11 @@ def _events(
         info = landscape.layers[layer]
         for code in np.unique(codes[codes >= 0]):
             stand_ids = np.nonzero(codes == code)[0]
+            where = f"disturbance layer {layer!r}: pixel value {int(info.keys[code])}"
             for sub, ev in enumerate(cats[int(code)]):
                 if not (cfg.start_year <= ev.year <= cfg.end_year):
                     continue
-                name, type_id = ev.disturbance_type, ev.disturbance_type_id
-                if type_ids is not None:
-                    if name is None:
-                        if type_id not in names_by_id:
-                            raise LayerError(
-                                f"disturbance layer {layer!r}: pixel value {int(info.keys[code])} names "
-                                f"disturbance_type_id {type_id!r}, which is not in the disturbance_type table "
-                                f"of {str(cfg.db_path)!r}"
-                            )
-                        name = names_by_id[type_id]
-                    elif name not in type_ids:
-                        raise LayerError(
-                            f"disturbance layer {layer!r}: pixel value {int(info.keys[code])} names disturbance "
-                            f"type {name!r}, which is not in the disturbance_type table of {str(cfg.db_path)!r}"
-                        )
-                    else:
-                        type_id = int(type_ids[name]) if type_id is None else type_id
+                name, type_id = _event_type(ev, where, str(cfg.db_path), type_ids, type_codes)
                 for sid in stand_ids:
                     rows.append((int(sid), ev.year, name, type_id, ev.transition, layer, order_layer * 1000 + sub))
     events = pd.DataFrame(rows, columns=EVENT_COLUMNS)

@@ -178,3 +178,29 @@ def test_unique_rows_matches_numpy():
     assert counts.sum() == len(keys)
     empty = unique_rows(keys[:0])
     assert empty[0].shape == (0, 5) and len(empty[1]) == 0
+
+
+def test_sidecar_disturbance_type_id_is_read_as_the_type_code(tmp_path):
+    """CBMDisturbanceListener matches a sidecar's disturbance_type_id against disturbance_type.code."""
+    from conftest import config_docs, write_config, write_layer
+
+    layers = tmp_path / "layers"
+    write_layer(layers, "Species", np.ones((1, 3), np.uint8), nodata=255, attributes={"1": "TA"})
+    attrs = {
+        "1": {"year": 2011, "disturbance_type_id": 136},
+        "2": {"year": 2012, "disturbance_type": "Wildfire", "disturbance_type_id": 1},
+    }
+    write_layer(layers, "dist", np.array([[1, 2, 255]], np.uint8), nodata=255, attributes=attrs)
+    docs = config_docs({"Species": "../layers/Species.tiff", "dist": "../layers/dist.tiff"},
+                       classifiers=["Species"], disturbances=["dist"], age=20, temperature=0.0)
+    landscape = read_landscape(read_gcbm_config(write_config(tmp_path / "config", docs)))
+    ids = {"Wildfire": 2, "Mountain pine beetle — Low impact": 29}
+    codes = {1: "Wildfire", 136: "Mountain pine beetle — Low impact"}
+    ss = group_stands(landscape, SPU, ids, codes)
+    got = sorted(ss.events[["year", "disturbance_type", "disturbance_type_id"]].itertuples(index=False, name=None))
+    assert got == [(2011, "Mountain pine beetle — Low impact", 29), (2012, "Wildfire", 2)]
+    with pytest.raises(LayerError, match=r"pixel value 1 gives disturbance_type_id 136, which is not a code"):
+        group_stands(landscape, SPU, ids, {1: "Wildfire"})
+    with pytest.raises(LayerError, match=r"pixel value 2 gives disturbance_type 'Wildfire' but disturbance_type_id 1, "
+                                         r"which is 'Clearcut' in the disturbance_type table"):
+        group_stands(landscape, SPU, ids, {1: "Clearcut", 136: "Mountain pine beetle — Low impact"})
