@@ -544,3 +544,53 @@ def test_validate_never_raises_on_a_config_of_garbage(repo: Repo):
     assert code == 1 and "not valid JSON" in err
     assert all(isinstance(p["message"], str) for p in repo.problems())
     _ = FlintcloudError  # the CLI turns every FlintcloudError into one line; nothing else escapes
+
+
+# --------------------------------------------------------------------------- interrupting simulate
+
+
+@pytest.mark.parametrize("signum", [2, 15], ids=["SIGINT", "SIGTERM"])
+def test_interrupting_flintcloud_run_leaves_the_previous_output_untouched(tmp_path: Path, signum: int):
+    """Ctrl-C / SIGTERM in the middle of `flintcloud run`: exit non-zero, the previous output folder is
+    byte-identical and no half-written temp folder is left for DVC to pick up."""
+    import signal
+    import subprocess
+    import time
+
+    from flintcloud.demo import generate_demo_project
+
+    (tmp_path / "dvc.yaml").write_text("stages: {}\n")
+    project = generate_demo_project(tmp_path / "project", seed=7, size=32)
+    params = tmp_path / "params.yaml"
+    params.write_text(yaml.safe_dump({"simulation": {"start_year": 2010, "end_year": 2020}}))
+    code, _, err = run_cli("configure", project, tmp_path / "build" / "config", "--params", params,
+                           "--root", tmp_path)
+    assert code == 0, err
+    out = tmp_path / "build" / "output"
+    (out / "spatial").mkdir(parents=True)
+    (out / "run_summary.json").write_text('{"previous": true}\n')
+    (out / "spatial" / "NBP_2010.tif").write_bytes(b"previous map")
+    before = hashes(out)
+
+    exe = Path(sys.executable).with_name("flintcloud")
+    proc = subprocess.Popen(
+        [str(exe), "run", str(tmp_path / "build" / "config"), "--out", str(out), "--overwrite", "--no-progress"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # xdist workers may ignore SIGINT
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while not any(p.name.startswith(".output.tmp-") for p in out.parent.iterdir()):
+            assert proc.poll() is None, proc.stderr.read().decode()
+            assert time.monotonic() < deadline, "the run never started writing"
+            time.sleep(0.05)
+        time.sleep(0.5)
+        os.kill(proc.pid, signum)
+        proc.wait(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode != 0
+    assert hashes(out) == before, "the previous output changed"
+    assert sorted(p.name for p in out.parent.iterdir()) == ["config", "output"], "partial output left behind"
