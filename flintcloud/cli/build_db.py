@@ -14,10 +14,14 @@ from flintcloud.inputdb.builder import build_gcbm_input_db
 
 
 @click.command("build-db")
-@click.option("--growth-curves", "growth_curves", required=True,
+@click.option("--growth-curves", "growth_curves", default=None,
               type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="CSV: classifier columns, a species column (AIDB species name, e.g. AIDBSPP), "
                    "then merchantable volume (m3/ha) in one column per age (header = age).")
+@click.option("--recliner-config", "recliner_config", default=None,
+              type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Instead of --growth-curves: a recliner2gcbm_config.json (GrowthCurves, TransitionRules, "
+                   "DisturbanceTypeCategories; its sheets exported as CSV).")
 @click.option("--out", "out", required=True, type=click.Path(dir_okay=False, path_type=Path),
               help="gcbm_input.db to write.")
 @click.option("--classifiers", default=None,
@@ -36,15 +40,17 @@ from flintcloud.inputdb.builder import build_gcbm_input_db
               type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="cbm_defaults database (default: the one bundled with libcbm).")
 @click.option("--overwrite", is_flag=True, help="Replace OUT if it exists.")
-def command(growth_curves: Path, out: Path, classifiers: str | None, species_column: str | None,
-            transitions: Path | None, admin_boundary: str | None, eco_boundary: str | None,
-            cbm_defaults: Path | None, overwrite: bool) -> None:
+def command(growth_curves: Path | None, recliner_config: Path | None, out: Path, classifiers: str | None,
+            species_column: str | None, transitions: Path | None, admin_boundary: str | None,
+            eco_boundary: str | None, cbm_defaults: Path | None, overwrite: bool) -> None:
     """Build a GCBM input database (what Recliner2GCBM does on Windows)."""
+    if (growth_curves is None) == (recliner_config is None):
+        raise click.UsageError("give exactly one of --growth-curves and --recliner-config")
     names = [c.strip() for c in classifiers.split(",") if c.strip()] if classifiers else None
     summary = build_gcbm_input_db(
         growth_curves, out, classifiers=names, species_column=species_column, transitions=transitions,
         admin_boundary=admin_boundary, eco_boundary=eco_boundary, cbm_defaults_db=cbm_defaults,
-        overwrite=overwrite,
+        recliner_config=recliner_config, overwrite=overwrite,
     )
     click.echo(
         f"wrote {summary.path}: {summary.n_growth_curves} growth curves, classifiers "

@@ -19,6 +19,7 @@ Layout of this module (pure functions with I/O twins):
 from __future__ import annotations
 
 import difflib
+import json
 import os
 import sqlite3
 from collections.abc import Iterable, Mapping, Sequence
@@ -34,6 +35,7 @@ from flintcloud.errors import DatabaseError
 WILDCARD = "?"
 SPECIES_COLUMN_NAMES = ("AIDBSPP", "species", "aidb_species", "species_name")
 TRANSITION_TYPES = ("absolute", "relative", "yield")
+_CATEGORY_IDS = {"A": 1, "N": 2}  # disturbance_category rows of gcbm_input_fixed_rows.sql
 # libcbm land types that have no land class of their own in GCBM's 7-class table.
 # The AIDB that Recliner2GCBM reads sends peat-mining deforestation to settlements.
 _LAND_TYPE_FALLBACK = {"WLP": "SL"}
@@ -86,6 +88,10 @@ class Transition:
     regen_delay: int
     classifiers: tuple[str, ...]  # one value per classifier, WILDCARD = keep
     reset_type: str = "absolute"
+    # A transition rule: apply this transition when `disturbance_type` hits a stand matching
+    # `rule_classifiers` (one value per classifier, WILDCARD = any). None = no rule.
+    disturbance_type: str | None = None
+    rule_classifiers: tuple[str, ...] | None = None
 
 
 def _close_matches(value: str, candidates: Iterable[str], n: int = 5) -> list[str]:
@@ -274,6 +280,153 @@ def parse_transitions(
 def read_transitions(path: str | os.PathLike, classifier_names: Sequence[str]) -> list[Transition]:
     path = Path(path)
     return parse_transitions(_read_csv(path, "transitions"), classifier_names, source=str(path))
+
+
+@dataclass(frozen=True)
+class ReclinerInputs:
+    """What a Recliner2GCBM project config (recliner2gcbm_config.json) asks for."""
+
+    curves: GrowthCurveTable
+    transitions: list[Transition]
+    disturbance_categories: dict[str, str]  # disturbance type name -> 'A' | 'N'
+
+
+def _column(spec: Mapping, key: str, where: str, *, optional: bool = False) -> int | None:
+    value = spec.get(key)
+    if value is None:
+        if optional:
+            return None
+        raise DatabaseError(f"{where}: {key!r} is missing (expected a 0-based column number)")
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        raise DatabaseError(f"{where}: {key!r} is {value!r}, expected a 0-based column number") from None
+    if number < 0:
+        raise DatabaseError(f"{where}: {key!r} is {number}, expected a 0-based column number")
+    return number
+
+
+def _sheet(base_dir: Path, spec: Mapping, where: str) -> pd.DataFrame:
+    """A CSV sheet of a Recliner2GCBM config (`Path`, `Header`), as strings with positional columns."""
+    raw = spec.get("Path")
+    if not raw:
+        raise DatabaseError(f"{where}: 'Path' is missing")
+    path = (base_dir / str(raw).replace("\\", "/")).resolve()
+    if path.suffix.lower() in (".xls", ".xlsx", ".xlsm", ".mdb", ".accdb"):
+        raise DatabaseError(f"{where}: {str(path)!r} is a spreadsheet/Access file; export the sheet as CSV and "
+                            "point 'Path' at the .csv")
+    if not path.is_file():
+        raise DatabaseError(f"{where}: file not found: {str(path)!r}")
+    header = 0 if spec.get("Header", True) else None
+    try:
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig", header=header)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
+        raise DatabaseError(f"{where}: {str(path)!r} is not a readable CSV: {err}") from err
+    return frame
+
+
+def _pick(frame: pd.DataFrame, col: int, where: str, what: str) -> pd.Series:
+    if col >= frame.shape[1]:
+        raise DatabaseError(f"{where}: {what} column {col} is beyond the sheet's {frame.shape[1]} columns")
+    return frame.iloc[:, col]
+
+
+def parse_recliner_config(doc: Mapping, base_dir: str | os.PathLike, *, source: str = "<recliner config>") -> ReclinerInputs:
+    """Read the growth curves, transition rules and disturbance categories a Recliner2GCBM config names.
+
+    Column numbers are 0-based, as Recliner2GCBM writes them; ages are
+    ``(column - IncrementStartCol) * Interval`` for IncrementStartCol..IncrementEndCol. Sheets must be CSV.
+    """
+    base_dir = Path(base_dir)
+    gc = doc.get("GrowthCurves")
+    if not isinstance(gc, Mapping):
+        raise DatabaseError(f"{source}: no 'GrowthCurves' section")
+    where = f"{source} GrowthCurves"
+    frame = _sheet(base_dir, gc, where)
+    classifier_specs = gc.get("Classifiers") or []
+    if not classifier_specs:
+        raise DatabaseError(f"{where}: 'Classifiers' lists no classifier columns")
+    names = [str(c.get("Name")) for c in classifier_specs]
+    order = [str(c.get("Name")) for c in doc.get("ClassifierSet") or []]
+    if sorted(order) == sorted(names):
+        names_ordered = order
+    else:
+        names_ordered = names
+    columns = {str(c.get("Name")): _column(c, "Column", f"{where} classifier {c.get('Name')!r}") for c in classifier_specs}
+    species_col = _column(gc, "SpeciesCol", where)
+    start = _column(gc, "IncrementStartCol", where)
+    end = _column(gc, "IncrementEndCol", where)
+    interval = int(gc.get("Interval") or 1)
+    if end < start or interval < 1:
+        raise DatabaseError(f"{where}: IncrementStartCol {start}..IncrementEndCol {end} by Interval {interval} is empty")
+    table = {name: _pick(frame, columns[name], where, f"classifier {name!r}") for name in names_ordered}
+    table["AIDBSPP"] = _pick(frame, species_col, where, "species")
+    for col in range(start, end + 1):
+        table[str((col - start) * interval)] = _pick(frame, col, where, "volume")
+    sheet = pd.DataFrame(table)
+    curves = parse_growth_curves(sheet, classifiers=names_ordered, species_column="AIDBSPP",
+                                 source=str((base_dir / str(gc["Path"])).resolve()))
+
+    transitions: list[Transition] = []
+    tr = doc.get("TransitionRules")
+    if isinstance(tr, Mapping) and tr.get("Path"):
+        where = f"{source} TransitionRules"
+        sheet = _sheet(base_dir, tr, where)
+        name_col = _column(tr, "NameCol", where)
+        age_col = _column(tr, "AgeCol", where)
+        delay_col = _column(tr, "DelayCol", where)
+        type_col = _column(tr, "TypeCol", where, optional=True)
+        rule_col = _column(tr, "RuleDisturbanceTypeCol", where, optional=True)
+        cls = {str(c.get("Name")): _column(c, "Column", where, optional=True) for c in tr.get("Classifiers") or []}
+        rule_cls = {str(c.get("Name")): _column(c, "Column", where, optional=True)
+                    for c in tr.get("RuleClassifiers") or []}
+        for extra in sorted((set(cls) | set(rule_cls)) - set(names_ordered)):
+            raise DatabaseError(f"{where}: classifier {extra!r} is not a growth-curve classifier {names_ordered}")
+
+        def cell(row, col, what) -> str:
+            if col is None:
+                return WILDCARD
+            if col >= len(row):
+                raise DatabaseError(f"{where}: {what} column {col} is beyond the sheet's {len(row)} columns")
+            return str(row[col]).strip() or WILDCARD
+
+        for i, row in enumerate(sheet.itertuples(index=False, name=None)):
+            line = i + (2 if tr.get("Header", True) else 1)
+            try:
+                age, delay = int(cell(row, age_col, "age")), int(cell(row, delay_col, "delay"))
+            except ValueError:
+                raise DatabaseError(f"{where} line {line}: age and delay must be integers") from None
+            reset = cell(row, type_col, "type").lower() if type_col is not None else "absolute"
+            if reset not in TRANSITION_TYPES:
+                raise DatabaseError(f"{where} line {line}: type {reset!r} is not one of {TRANSITION_TYPES}")
+            dist = cell(row, rule_col, "disturbance type") if rule_col is not None else None
+            transitions.append(Transition(
+                cell(row, name_col, "name"), age, delay,
+                tuple(cell(row, cls.get(n), n) for n in names_ordered), reset,
+                None if dist in (None, WILDCARD) else dist,
+                tuple(cell(row, rule_cls.get(n), n) for n in names_ordered) if rule_col is not None else None,
+            ))
+
+    categories = {str(k): str(v).strip().upper() for k, v in (doc.get("DisturbanceTypeCategories") or {}).items()}
+    bad = {k: v for k, v in categories.items() if v not in _CATEGORY_IDS}
+    if bad:
+        raise DatabaseError(f"{source} DisturbanceTypeCategories: categories {bad} are not 'A' or 'N'")
+    return ReclinerInputs(curves, transitions, categories)
+
+
+def read_recliner_config(path: str | os.PathLike) -> ReclinerInputs:
+    """Read a recliner2gcbm_config.json and the CSV sheets it names (paths relative to its folder)."""
+    path = Path(path)
+    if not path.is_file():
+        raise DatabaseError(f"Recliner2GCBM config not found: {str(path)!r}")
+    try:
+        with open(path, encoding="utf-8-sig") as fh:
+            doc = json.load(fh)
+    except json.JSONDecodeError as err:
+        raise DatabaseError(f"Recliner2GCBM config {str(path)!r} is not valid JSON ({err.msg}, line {err.lineno})") from err
+    if not isinstance(doc, dict):
+        raise DatabaseError(f"Recliner2GCBM config {str(path)!r} must be a JSON object")
+    return parse_recliner_config(doc, path.parent, source=str(path))
 
 
 # ---------------------------------------------------------------------------
@@ -566,12 +719,32 @@ def gcbm_input_tables(
     *,
     admin_boundary: str | None = None,
     eco_boundary: str | None = None,
+    disturbance_categories: Mapping[str, str] | None = None,
 ) -> dict[str, pd.DataFrame]:
     """Every table of gcbm_input.db: the translated defaults plus the project's classifiers,
-    growth curves and transitions (pure). Unknown species / boundaries raise DatabaseError."""
+    growth curves, transitions and transition rules (pure). Unknown species / boundaries /
+    disturbance types raise DatabaseError.
+
+    `disturbance_categories` maps disturbance type names to 'A' (anthropogenic, the default) or 'N'.
+    """
     _spatial_unit_exists(defaults, admin_boundary, eco_boundary)
     tables = {k: v.copy() for k, v in defaults.items()}
     names = curves.classifier_names
+    dt_names = list(defaults["disturbance_type"]["name"])
+    dt_id = dict(zip(defaults["disturbance_type"]["name"], defaults["disturbance_type"]["id"]))
+
+    def known_type(name: str, where: str) -> int:
+        if name not in dt_id:
+            raise DatabaseError(f"{where}: disturbance type {name!r} is not in the CBM-CFS3 defaults{_suggest(name, dt_names)}")
+        return int(dt_id[name])
+
+    if disturbance_categories:
+        dt = tables["disturbance_type"]
+        # Recliner2GCBM configs list every type of their AIDB; names the defaults lack set nothing.
+        for name, code in disturbance_categories.items():
+            if code not in _CATEGORY_IDS:
+                raise DatabaseError(f"disturbance category {code!r} of {name!r} is not 'A' or 'N'")
+            dt.loc[dt["name"] == name, "disturbance_category_id"] = _CATEGORY_IDS[code]
 
     # Species lookup: exact, then case-insensitive.
     species = defaults["species"]
@@ -591,7 +764,8 @@ def gcbm_input_tables(
 
     # Classifiers and their values: first-seen order, then the wildcard.
     seen: list[dict[str, None]] = [dict() for _ in names]
-    for values in [r.classifiers for r in curves.rows] + [t.classifiers for t in transitions]:
+    rule_values = [t.rule_classifiers for t in transitions if t.rule_classifiers is not None]
+    for values in [r.classifiers for r in curves.rows] + [t.classifiers for t in transitions] + rule_values:
         if len(values) != len(names):
             raise DatabaseError(f"transition classifier values {values} do not match classifiers {names}")
         for i, v in enumerate(values):
@@ -640,9 +814,17 @@ def gcbm_input_tables(
         [(i + 1, cv_id[(ci, v)]) for i, t in enumerate(transitions) for ci, v in enumerate(t.classifiers)],
         columns=["transition_id", "classifier_value_id"],
     )
+    rules = [(i + 1, t) for i, t in enumerate(transitions) if t.disturbance_type is not None]
+    tables["transition_rule"] = pd.DataFrame(
+        [(r + 1, tid, known_type(t.disturbance_type, f"transition {t.name!r}")) for r, (tid, t) in enumerate(rules)],
+        columns=["id", "transition_id", "disturbance_type_id"],
+    )
+    tables["transition_rule_classifier_value"] = pd.DataFrame(
+        [(r + 1, cv_id[(ci, v)]) for r, (_, t) in enumerate(rules)
+         for ci, v in enumerate(t.rule_classifiers or (WILDCARD,) * len(names))],
+        columns=["transition_rule_id", "classifier_value_id"],
+    )
     for empty, cols in (
-        ("transition_rule", ["id", "transition_id", "disturbance_type_id"]),
-        ("transition_rule_classifier_value", ["transition_rule_id", "classifier_value_id"]),
         ("accounting_rule_set", ["id", "disturbance_type_id", "spatial_unit_id"]),
         ("accounting_rule", ["accounting_rule_set_id", "accounting_rule_type_id", "value"]),
     ):
@@ -706,7 +888,7 @@ class BuildSummary:
 
 
 def build_gcbm_input_db(
-    growth_curves: str | os.PathLike,
+    growth_curves: str | os.PathLike | None,
     out_path: str | os.PathLike,
     *,
     classifiers: Sequence[str] | None = None,
@@ -715,22 +897,36 @@ def build_gcbm_input_db(
     admin_boundary: str | None = None,
     eco_boundary: str | None = None,
     cbm_defaults_db: str | os.PathLike | None = None,
+    recliner_config: str | os.PathLike | None = None,
     overwrite: bool = False,
 ) -> BuildSummary:
-    """Growth curves CSV + CBM-CFS3 defaults -> gcbm_input.db (what Recliner2GCBM does)."""
+    """Growth curves CSV + CBM-CFS3 defaults -> gcbm_input.db (what Recliner2GCBM does).
+
+    Either `growth_curves` (a CSV with named columns, see ``parse_growth_curves``) or
+    `recliner_config` (a recliner2gcbm_config.json whose sheets are CSV files) gives the project's
+    curves; the config also gives transition rules and disturbance categories.
+    """
     out_path = Path(out_path)
     if out_path.exists() and not overwrite:
         raise DatabaseError(f"{str(out_path)!r} already exists; pass overwrite=True (--overwrite) to replace it")
-    curves = read_growth_curves(growth_curves, classifiers=classifiers, species_column=species_column)
-    if transitions is None:
-        transition_list: list[Transition] = []
-    elif isinstance(transitions, (str, os.PathLike)):
-        transition_list = read_transitions(transitions, curves.classifier_names)
+    if (growth_curves is None) == (recliner_config is None):
+        raise DatabaseError("give either a growth curves CSV or a Recliner2GCBM config, not both or neither")
+    categories: dict[str, str] = {}
+    if recliner_config is not None:
+        inputs = read_recliner_config(recliner_config)
+        curves, transition_list, categories = inputs.curves, list(inputs.transitions), inputs.disturbance_categories
     else:
-        transition_list = list(transitions)
+        curves = read_growth_curves(growth_curves, classifiers=classifiers, species_column=species_column)
+        transition_list = []
+    if transitions is not None:
+        if isinstance(transitions, (str, os.PathLike)):
+            transition_list += read_transitions(transitions, curves.classifier_names)
+        else:
+            transition_list += list(transitions)
     defaults = translate_cbm_defaults(read_cbm_defaults(cbm_defaults_db))
     tables = gcbm_input_tables(
-        defaults, curves, transition_list, admin_boundary=admin_boundary, eco_boundary=eco_boundary
+        defaults, curves, transition_list, admin_boundary=admin_boundary, eco_boundary=eco_boundary,
+        disturbance_categories=categories,
     )
     write_gcbm_input_db(tables, out_path, overwrite=overwrite)
     return BuildSummary(

@@ -379,3 +379,97 @@ def test_belize_growth_curves_give_recliner2gcbm_classifiers_curves_and_volumes(
         # the CSV's species; Belize's db was edited afterwards to a custom 'Generic Tropical' species
         assert {r[0] for r in ours.execute("SELECT DISTINCT s.name FROM growth_curve_component c "
                                            "JOIN species s ON s.id = c.species_id")} == {"Red alder"}
+
+
+# ---------------------------------------------------------------- Recliner2GCBM configs
+
+# GCBM's TransitionRuleTransform query (moja.canada transitionruletransform.h), for one classifier set.
+TRANSITION_RULE_SQL = """
+SELECT disturbance_type, transition_id FROM (
+  SELECT ROW_NUMBER() OVER (PARTITION BY disturbance_type ORDER BY score DESC) AS tr_rank, disturbance_type, transition_id
+  FROM (SELECT dt.name AS disturbance_type, tr.transition_id,
+               SUM(CASE WHEN c.name IN ({names}) THEN CASE WHEN cv.value LIKE '?' THEN 1 {matches} ELSE -1000 END
+                        ELSE -1000 END) AS score
+        FROM transition_rule tr
+        INNER JOIN transition_rule_classifier_value trv ON trv.transition_rule_id = tr.id
+        INNER JOIN classifier_value cv ON trv.classifier_value_id = cv.id
+        INNER JOIN classifier c ON cv.classifier_id = c.id
+        INNER JOIN disturbance_type dt ON tr.disturbance_type_id = dt.id
+        GROUP BY tr.transition_id, tr.disturbance_type_id
+        HAVING score > 0) AS transition_ranking) AS best_matches
+WHERE tr_rank = 1
+"""
+
+
+def write_recliner_project(tmp_path: Path, rule_type: str = "Wildfire") -> Path:
+    (tmp_path / "curves.csv").write_text(
+        "Species,Site,AIDBSPP,0,10,20\n"
+        "BS,G,Black spruce,0,12,40\n"
+        "TA,G,Trembling aspen,0,30,80\n")
+    # name, age, delay, type, new Species (transition), rule disturbance type, rule Species
+    (tmp_path / "transitions.csv").write_text(
+        "name,age,delay,type,Species,dist,rule_species\n"
+        "burnt spruce to aspen,0,2,absolute,TA,%s,BS\n"
+        "any clearcut,0,0,absolute,?,Clearcut harvesting with salvage,?\n" % rule_type)
+    config = {
+        "ClassifierSet": [{"Name": "Species"}, {"Name": "Site"}],
+        "GrowthCurves": {"Path": "curves.csv", "Header": True, "SpeciesCol": 2, "IncrementStartCol": 3,
+                         "IncrementEndCol": 5, "Interval": 10,
+                         "Classifiers": [{"Name": "Species", "Column": 0}, {"Name": "Site", "Column": 1}]},
+        "TransitionRules": {"Path": "transitions.csv", "Header": True, "NameCol": 0, "AgeCol": 1, "DelayCol": 2,
+                            "TypeCol": 3, "RuleDisturbanceTypeCol": 5,
+                            "Classifiers": [{"Name": "Species", "Column": 4}, {"Name": "Site", "Column": None}],
+                            "RuleClassifiers": [{"Name": "Species", "Column": 6}, {"Name": "Site", "Column": None}]},
+        "DisturbanceTypeCategories": {"Wildfire": "N", "Not in libcbm": "A"},
+    }
+    path = tmp_path / "recliner2gcbm_config.json"
+    path.write_text(json.dumps(config))
+    return path
+
+
+def test_recliner_config_curves_transition_rules_and_categories(tmp_path):
+    out = build_gcbm_input_db(None, tmp_path / "db.db", recliner_config=write_recliner_project(tmp_path)).path
+    with sqlite3.connect(out) as conn:
+        assert conn.execute("SELECT description FROM growth_curve ORDER BY id").fetchall() == [("BS,G",), ("TA,G",)]
+        assert conn.execute("SELECT age, merchantable_volume FROM growth_curve_component_value "
+                            "WHERE growth_curve_component_id = 2 ORDER BY age").fetchall() == [(0, 0.0), (10, 30.0), (20, 80.0)]
+        assert conn.execute("SELECT id, age, regen_delay, description FROM transition ORDER BY id").fetchall() == [
+            (1, 0, 2, "burnt spruce to aspen"), (2, 0, 0, "any clearcut")]
+        categories = dict(conn.execute("SELECT dt.name, dc.code FROM disturbance_type dt "
+                                       "JOIN disturbance_category dc ON dc.id = dt.disturbance_category_id"))
+        assert categories["Wildfire"] == "N" and categories["Clearcut harvesting with salvage"] == "A"
+
+        def rules(values: dict[str, str]) -> dict[str, int]:
+            names = ",".join(f"'{n}'" for n in values)
+            matches = "".join(f"WHEN c.name LIKE '{n}' AND cv.value LIKE '{v}' THEN 4 " for n, v in values.items())
+            return dict(conn.execute(TRANSITION_RULE_SQL.format(names=names, matches=matches)).fetchall())
+
+        # GCBM's TransitionRuleTransform: a black spruce stand burnt -> rule 1; anything clearcut -> rule 2
+        assert rules({"Species": "BS", "Site": "G"}) == {"Wildfire": 1, "Clearcut harvesting with salvage": 2}
+        assert rules({"Species": "TA", "Site": "G"}) == {"Clearcut harvesting with salvage": 2}
+
+
+def test_recliner_config_unknown_rule_disturbance_type(tmp_path):
+    config = write_recliner_project(tmp_path, rule_type="Wildfyre")
+    with pytest.raises(DatabaseError, match=r"transition 'burnt spruce to aspen': disturbance type 'Wildfyre' .*'Wildfire'"):
+        build_gcbm_input_db(None, tmp_path / "db.db", recliner_config=config)
+    assert not (tmp_path / "db.db").exists()
+
+
+def test_recliner_config_rejects_spreadsheets(tmp_path):
+    (tmp_path / "c.json").write_text(json.dumps({"GrowthCurves": {"Path": "Growth_Curves.xlsx"}}))
+    with pytest.raises(DatabaseError, match=r"spreadsheet.*export the sheet as CSV"):
+        build_gcbm_input_db(None, tmp_path / "db.db", recliner_config=tmp_path / "c.json")
+
+
+@pytest.mark.shared
+def test_belize_recliner_config_gives_its_200_ages(belize_project, tmp_path):
+    config = belize_project / "input_database" / "recliner2gcbm_config.json"
+    result = CliRunner().invoke(main, ["build-db", "--recliner-config", str(config), "--out", str(tmp_path / "b.db")])
+    assert result.exit_code == 0, result.output
+    with sqlite3.connect(tmp_path / "b.db") as ours, \
+            sqlite3.connect(belize_project / "input_database" / "gcbm_input.db") as real:
+        q = "SELECT growth_curve_component_id, age, merchantable_volume FROM growth_curve_component_value ORDER BY 1, 2"
+        a, b = real.execute(q).fetchall(), ours.execute(q).fetchall()
+        assert len(a) == len(b) == 1200 and [r[:2] for r in a] == [r[:2] for r in b]
+        assert [r[2] for r in b] == pytest.approx([r[2] for r in a], rel=1e-9)
