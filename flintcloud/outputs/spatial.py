@@ -30,6 +30,7 @@ from pathlib import Path
 import numpy as np
 import rasterio
 from rasterio.merge import merge
+from rasterio.windows import Window
 
 from flintcloud.atomic import atomic_path
 from flintcloud.engine.step import ANNUAL_PROCESS, DISTURBANCE, StepOutput
@@ -47,6 +48,7 @@ GCBM_DATA_TYPES: dict[str, tuple[str, float]] = {
     "float": ("float32", float(np.float32(-1e38))),
     "double": ("float64", -1e308),
 }
+MAP_STRIP_ROWS = 256  # MapWriter writes maps by strips of this many rows (the GeoTIFF block height)
 VARIABLES = ("age",)  # WriteVariableGeotiff variable_name items the embedded engine can map
 
 
@@ -235,11 +237,26 @@ class MapWriter:
                 f"pixel_stand refers to stand {int(self.pixel_stand.max())} but step {step.step} has {step.n_stands} stands"
             )
         self.out_dir.mkdir(parents=True, exist_ok=True)
-        for item in self.items:
-            values = cast_values(indicator_per_stand(step, item), item)
-            lookup = np.append(values, np.asarray(item.nodata).astype(item.dtype))  # index -1 -> nodata
-            path = self.out_dir / f"{item.data_name}_{step.year}.tif"
-            self.written.append(write_raster(path, lookup[self.pixel_stand], raster_profile(self.grid, item)))
+        # index -1 -> nodata: per item one value per stand, never one per pixel
+        lookups = [
+            np.append(cast_values(indicator_per_stand(step, item), item), np.asarray(item.nodata).astype(item.dtype))
+            for item in self.items
+        ]
+        paths = [self.out_dir / f"{item.data_name}_{step.year}.tif" for item in self.items]
+        with contextlib.ExitStack() as stack:
+            tmps = [stack.enter_context(atomic_path(path)) for path in paths]
+            dsts = [
+                stack.enter_context(rasterio.open(tmp, "w", **raster_profile(self.grid, item)))
+                for tmp, item in zip(tmps, self.items)
+            ]
+            # Row strips of whole 256-pixel blocks: memory per map is one strip, not the grid.
+            for row in range(0, self.grid.height, MAP_STRIP_ROWS):
+                rows = min(MAP_STRIP_ROWS, self.grid.height - row)
+                strip = self.pixel_stand[row:row + rows]
+                window = Window(0, row, self.grid.width, rows)
+                for dst, lookup in zip(dsts, lookups):
+                    dst.write(lookup[strip], 1, window=window)
+        self.written.extend(paths)
 
 
 _BLOCK_NAME = re.compile(r"^(?P<block>\d+)_(?P<step>\d+)\.tiff?$")

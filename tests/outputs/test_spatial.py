@@ -129,6 +129,21 @@ def test_map_writer_every_year_and_bad_stand_index(tmp_path):
         MapWriter(tmp_path, [ITEMS[0]], None, SimpleNamespace(pixel_stand=np.zeros((2, 2)), grid=_grid()))
 
 
+def test_map_writer_strips_equal_the_whole_grid_lookup(tmp_path):
+    # 600 rows: three MAP_STRIP_ROWS strips, the last one partial; every pixel lands where lookup[pixel_stand] says
+    rng = np.random.default_rng(3)
+    pixel_stand = rng.integers(-1, 3, size=(600, 300))
+    grid = Grid(Affine(0.00025, 0, -106.0, 0, -0.00025, 55.0), WGS84, 300, 600)
+    writer = MapWriter(tmp_path, [ITEMS[0], ITEMS[1]], years=[2011], stands=SimpleNamespace(pixel_stand=pixel_stand, grid=grid))
+    step = three_stand_run()[2]
+    writer(step)
+    with rasterio.open(tmp_path / "Age_2011.tif") as ds:
+        np.testing.assert_array_equal(ds.read(1), np.append(step.age.astype(np.int16), np.int16(-32768))[pixel_stand])
+    bio = (step.pools[:, 3] + step.pools[:, 4]).astype(np.float32)
+    with rasterio.open(tmp_path / "Biomass_C_2011.tif") as ds:
+        np.testing.assert_array_equal(ds.read(1), np.append(bio, np.float32(-1e38))[pixel_stand])
+
+
 def _write_block(path, array, west, north, dtype="float32", nodata=None):
     path.parent.mkdir(parents=True, exist_ok=True)
     nodata = float(np.float32(-1e38)) if nodata is None else nodata
