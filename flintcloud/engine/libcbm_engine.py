@@ -360,13 +360,14 @@ def spinup(model: _Model, spu: np.ndarray, gc: np.ndarray, temperature: np.ndarr
 
 def _pool_block(core: LibcbmCore, pools: np.ndarray, destroyed: np.ndarray, names: list[str]) -> np.ndarray:
     """libcbm pools -> GCBM pool columns; Atmosphere = -(everything else) - carbon deleted in spinup."""
-    out = np.zeros((pools.shape[0], len(names)))
-    non_input = [i for i, n in enumerate(core.params.pool_names) if n != "Input"]
-    for j, name in enumerate(names):
-        if name == ATMOSPHERE:
-            out[:, j] = -pools[:, non_input].sum(axis=1) - destroyed
-        elif name in core.pool_index:
-            out[:, j] = pools[:, core.pool_index[name]]
+    n = pools.shape[0]
+    src = np.array([core.pool_index.get(name, -1) if name != ATMOSPHERE else -1 for name in names])
+    out = np.zeros((n, len(names)))
+    have = src >= 0
+    out[:, have] = pools[:, src[have]]
+    if ATMOSPHERE in names:
+        inp = core.pool_index["Input"]
+        out[:, names.index(ATMOSPHERE)] = -(pools.sum(axis=1) - pools[:, inp]) - destroyed
     return out
 
 
@@ -467,6 +468,15 @@ def _run(core, params, config, cls, spu, gc, temperature, age, area, events, tra
     n = len(spu)
     names = gcbm_pool_names(config)
     flux_keys, proj = flux_projection(params)
+    # proj is 0/1 and sparse: gather one indicator per key, then add the rest column by column
+    first = proj.argmax(axis=0)
+    extra = [(i, k) for i, k in zip(*np.nonzero(proj)) if first[k] != i]
+
+    def project(flux: np.ndarray) -> np.ndarray:
+        out = flux[:, first]
+        for i, k in extra:
+            out[:, k] += flux[:, i]
+        return out
     type_names = {int(i): str(nm) for i, nm in zip(inputs.disturbance_types["id"], inputs.disturbance_types["name"])}
     type_codes = {
         int(i): int(c) for i, c in zip(inputs.disturbance_types["id"], pd.to_numeric(inputs.disturbance_types["code"], errors="coerce"))
@@ -517,7 +527,7 @@ def _run(core, params, config, cls, spu, gc, temperature, age, area, events, tra
     def emit(step, year, flux, dist, prev_cls, prev_age):
         out = StepOutput(
             step=step, year=year, pool_names=names, pools=_pool_block(core, pools, destroyed, names),
-            age=age.copy(), flux_keys=flux_keys, fluxes=flux @ proj, disturbance_type_id=dist,
+            age=age.copy(), flux_keys=flux_keys, fluxes=project(flux), disturbance_type_id=dist,
             disturbance_type_name=type_names, disturbance_type_code=type_codes, classifiers=cls.copy(), previous_classifiers=prev_cls,
             previous_age=prev_age, land_class=land_class.copy(), area_ha=area,
         )
@@ -581,16 +591,20 @@ def _run(core, params, config, cls, spu, gc, temperature, age, area, events, tra
                     gcv = np.array([core.gc_value_id[int(g)] for g in gc], dtype=np.int32)
                     core._free(static)
                     static = core.static_ops(unit, temperature)
-            # CBMLandClassTransitionModule
+            # CBMLandClassTransitionModule (string work only on stands whose land class is in transition)
             moved = lc_cur != lc_last
-            lc_hist[moved] = lc_last[moved]
-            lc_last[moved] = lc_cur[moved]
-            since[moved] = 0
-            since[~moved] += 1
-            permanent = ~moved & (lc_cur != lc_hist) & (since > np.array([lc_years.get(c, 0) for c in lc_cur]))
-            lc_hist[permanent] = lc_cur[permanent]
-            is_forest = np.array([lc_forest.get(c, True) for c in lc_cur], dtype=bool)
-            land_class[:] = [f"UNFCCC_{h}_R_{c}" for h, c in zip(lc_hist, lc_cur)]
+            since += 1
+            if moved.any():
+                lc_hist[moved] = lc_last[moved]
+                lc_last[moved] = lc_cur[moved]
+                since[moved] = 0
+            pending = np.flatnonzero(moved | (lc_cur != lc_hist))
+            if pending.size:
+                cur = lc_cur[pending]
+                permanent = ~moved[pending] & (since[pending] > np.array([lc_years.get(c, 0) for c in cur]))
+                lc_hist[pending[permanent]] = cur[permanent]
+                is_forest[pending] = [lc_forest.get(c, True) for c in cur]
+                land_class[pending] = [f"UNFCCC_{h}_R_{c}" for h, c in zip(lc_hist[pending], cur)]
             delayed = regen > 0
             grow = ~delayed & (gc >= 0) & is_forest
             core.annual_process(static, unit, gcv, pools, age.astype(np.int32), grow, np.ones(n, dtype=bool), flux)
