@@ -48,6 +48,7 @@ from flintcloud.gcbm import config as gcbm_config
 from flintcloud.gcbm.config_writer import (
     ConfigSettings,
     classify_layer,
+    default_boundaries,
     default_db_path,
     default_layers_dir,
     explicit_roles,
@@ -208,6 +209,8 @@ class _Target:
     admin_is_layer: bool = False
     eco_is_layer: bool = False
     age_value: int | None = None
+    classifier_values: dict[str, str] = field(default_factory=dict)  # classifiers given as scalars
+    broken: set[str] = field(default_factory=set)  # layers already reported as unusable
 
 
 def _from_config(config_dir: Path, report: ValidationReport) -> _Target | None:
@@ -234,6 +237,7 @@ def _from_config(config_dir: Path, report: ValidationReport) -> _Target | None:
         layers=layers, db_path=cfg.db_path, start_year=cfg.start_year, end_year=cfg.end_year,
         admin_boundary=cfg.admin_boundary, eco_boundary=cfg.eco_boundary,
         admin_is_layer=cfg.admin_boundary_layer, eco_is_layer=cfg.eco_boundary_layer, age_value=cfg.age_value,
+        classifier_values=dict(cfg.classifier_values),
     )
 
 
@@ -329,7 +333,9 @@ def validate_project(
         report.summary["years"] = [t.start_year, t.end_year]
 
     # Refuse files outside the repository before reading any of them.
-    t.layers = [x for x in t.layers if check_inside(x.path, root_path, f"layer {x.name!r}", report, layer=x.name)]
+    inside = [x for x in t.layers if check_inside(x.path, root_path, f"layer {x.name!r}", report, layer=x.name)]
+    t.broken.update(x.name for x in t.layers if x not in inside)
+    t.layers = inside
     if t.db_path is not None and not check_inside(t.db_path, root_path, "input database", report):
         t.db_path = None
 
@@ -337,7 +343,7 @@ def validate_project(
     _read_sidecars(t, settings, config_mode, report)
     _check_layers(t, db, report)
     if db is not None:
-        _check_spatial_unit(t, db, report)
+        _check_spatial_unit(t, db, report, config_mode)
     return report
 
 
@@ -381,8 +387,19 @@ def _check_db(path: Path, report: ValidationReport):
         return None
 
 
-def _check_spatial_unit(t: _Target, db, report: ValidationReport) -> None:
+def _check_spatial_unit(t: _Target, db, report: ValidationReport, config_mode: bool) -> None:
     su = db.spatial_units
+    if not config_mode:  # params may leave them null: the project's layer, else the db's only choice
+        pairs = list(zip(su["admin_boundary"].astype(str), su["eco_boundary"].astype(str)))
+        shim = ConfigSettings(start_year=0, end_year=0, admin_boundary=t.admin_boundary, eco_boundary=t.eco_boundary)
+        t.admin_boundary, t.eco_boundary = default_boundaries(shim, [x.name for x in t.layers], pairs)
+    for i, key in enumerate(("admin_boundary", "eco_boundary")):
+        if getattr(t, key) is None:
+            choices = sorted(set(map(str, su[key])))
+            where = "variables.json" if config_mode else "params.yaml simulation"
+            report.error("database", f"{where}: {key} is not set and {str(db.path)!r} has {len(choices)} {key} "
+                         f"names with a spatial unit; name one, e.g. {_values_list(choices, 8)}",
+                         file=str(db.path), value=None, expected=f"a {key}.name of the db or a layer")
     admin = None if t.admin_is_layer else t.admin_boundary
     eco = None if t.eco_is_layer else t.eco_boundary
     if admin is not None and admin not in set(su["admin_boundary"]):
@@ -417,6 +434,7 @@ def _read_sidecars(t: _Target, settings: ConfigSettings | None, config_mode: boo
             report.error("sidecar", str(err), file=str(layer.path), layer=layer.name,
                          expected="a JSON sidecar <layer>.json with nodata and attributes")
             layer.sidecar = None
+            t.broken.add(layer.name)
         if not layer.role:
             layer.role = classify_layer(layer.name, layer.sidecar, tags.get(layer.name, ()), roles.get(layer.name))
             if settings and layer.name == settings.admin_boundary:
@@ -424,6 +442,7 @@ def _read_sidecars(t: _Target, settings: ConfigSettings | None, config_mode: boo
             if settings and layer.name == settings.eco_boundary:
                 layer.role = "eco_boundary"
         if layer.sidecar is not None and layer.role in CATEGORICAL and not layer.sidecar.attributes:
+            t.broken.add(layer.name)
             report.error("sidecar", f"sidecar {layer.sidecar.source!r} of {layer.role} layer {layer.name!r} has no "
                          "'attributes'; expected a map of pixel values to "
                          + ("disturbance events {year, disturbance_type, transition}" if layer.role == "disturbance"
@@ -512,6 +531,7 @@ def _check_layers(t: _Target, db, report: ValidationReport) -> None:
             _check_disturbance_sidecar(layer, t, db, report)
         r = _read_raster(layer, report)
         if r is None:
+            t.broken.add(layer.name)
             continue
         n_checked += 1
         if reference is None:
@@ -520,6 +540,7 @@ def _check_layers(t: _Target, db, report: ValidationReport) -> None:
             diff = reference[1].mismatch(r.grid)
             if diff:
                 grid_ok = False
+                t.broken.add(layer.name)
                 report.error("grid", f"layer {layer.name!r} ({str(layer.path)!r}) does not share the grid of layer "
                              f"{reference[0]!r}: {diff}", file=str(layer.path), layer=layer.name,
                              value=r.grid.describe(), expected=reference[1].describe())
@@ -575,8 +596,10 @@ def _check_layers(t: _Target, db, report: ValidationReport) -> None:
                      value=t.age_value, expected=f"0..{max_curve_age}")
     if temperature is not None:
         _check_temperature(*temperature, landscape, report)
-    if db is not None and classifier_codes:
-        _check_growth_curves(classifier_codes, classifier_cats, landscape, db, report)
+    # A classifier whose layer is already reported unusable would only add follow-on "no curve" noise.
+    classifier_broken = t.broken & (set(db.classifier_names) | set(classifier_codes) if db is not None else set())
+    if db is not None and classifier_codes and not classifier_broken:
+        _check_growth_curves(classifier_codes, classifier_cats, landscape, db, report, t.classifier_values)
 
 
 def _vector_codes(flat: np.ndarray, lookup: dict[int, int]) -> np.ndarray:
@@ -636,8 +659,13 @@ def _check_temperature(layer: _Layer, r: _Raster, landscape: np.ndarray, report:
                      value=r.nodata, expected="a temperature on every simulated pixel")
 
 
+def curve_matches(stand: Mapping[str, str], curve: Mapping[str, str]) -> bool:
+    """GCBM's growth-curve match: every classifier value of the curve is '?' or the stand's value. Pure."""
+    return all(value == "?" or stand.get(name) == value for name, value in curve.items())
+
+
 def _check_growth_curves(codes: dict[str, np.ndarray], cats: dict[str, list], landscape: np.ndarray, db,
-                         report: ValidationReport) -> None:
+                         report: ValidationReport, scalars: Mapping[str, str]) -> None:
     names = list(codes)
     missing_in_db = [n for n in names if n not in db.classifier_names]
     for n in missing_in_db:
@@ -652,17 +680,19 @@ def _check_growth_curves(codes: dict[str, np.ndarray], cats: dict[str, list], la
     with_volume = set(db.growth_curve_components["growth_curve_id"].astype(int)) if not db.growth_curve_components.empty else set()
     uncovered = []
     for combo, count in zip(combos.tolist(), counts.tolist()):
-        stand = {n: str(cats[n][c]) for n, c in zip(names, combo)}
+        stand = {**scalars, **{n: str(cats[n][c]) for n, c in zip(names, combo)}}
         match = any(
-            all(v == "?" or stand.get(k) == v for k, v in cv.items() if k in stand) and (not with_volume or cid in with_volume)
-            for cid, cv in curves.items()
+            curve_matches(stand, cv) and (not with_volume or cid in with_volume) for cid, cv in curves.items()
         )
         if not match:
             uncovered.append((stand, count))
+    unset = [c for c in db.classifier_names if c not in names and c not in scalars]
+    hint = (f"; the db's classifier(s) {', '.join(map(repr, unset))} have no layer, so only '?' matches them"
+            if unset else "")
     for stand, count in uncovered[:MAX_LISTED]:
         label = ", ".join(f"{k}={v!r}" for k, v in stand.items())
         report.error("growth_curve", f"classifier set ({label}) on {count} pixel(s) has no growth curve in "
-                     f"{str(db.path)!r}", file=str(db.path), value=stand,
+                     f"{str(db.path)!r}{hint}", file=str(db.path), value=stand,
                      expected="a growth curve whose classifier values match (or '?')")
     if len(uncovered) > MAX_LISTED:
         report.error("growth_curve", f"... and {len(uncovered) - MAX_LISTED} more classifier sets with no growth curve "

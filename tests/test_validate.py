@@ -22,7 +22,13 @@ from affine import Affine
 from flintcloud.errors import ValidationError
 from flintcloud.gcbm.config_writer import ConfigSettings, write_gcbm_config
 from flintcloud.inputdb.reader import REQUIRED_COLUMNS
-from flintcloud.validate import ValidationReport, validate_params, validate_project, write_report
+from flintcloud.validate import (
+    ValidationReport,
+    curve_matches,
+    validate_params,
+    validate_project,
+    write_report,
+)
 
 ROWS, COLS = 6, 8
 CELL = 0.00025
@@ -74,7 +80,8 @@ def write_layer(folder: Path, name: str, data: np.ndarray, *, nodata, attributes
 
 
 def build_db(path: Path, *, curves=CURVES, max_age: int = MAX_CURVE_AGE,
-             disturbance_types=("Wildfire", "Clearcut harvesting with salvage")) -> Path:
+             disturbance_types=("Wildfire", "Clearcut harvesting with salvage"),
+             spatial_units=(("British Columbia", "Taiga Plains"),)) -> Path:
     """A gcbm_input.db with every table/column flintcloud.inputdb requires and the rows validation reads."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with sqlite3.connect(path) as conn:
@@ -107,12 +114,16 @@ def build_db(path: Path, *, curves=CURVES, max_age: int = MAX_CURVE_AGE,
         for i, name in enumerate(disturbance_types, 1):
             conn.execute("INSERT INTO disturbance_type (id, name, code, transition_land_class_id) VALUES (?, ?, ?, 1)",
                          (i, name, i))
-        conn.execute("INSERT INTO admin_boundary (id, name, stump_parameter_id) VALUES (1, 'British Columbia', 1)")
-        conn.execute("INSERT INTO eco_boundary (id, name) VALUES (1, 'Taiga Plains')")
         conn.execute("INSERT INTO spinup_parameter (id, historic_disturbance_type_id, return_interval, max_rotations, "
                      "mean_annual_temperature) VALUES (1, 1, 125, 30, -0.5)")
-        conn.execute("INSERT INTO spatial_unit (id, admin_boundary_id, eco_boundary_id, spinup_parameter_id) "
-                     "VALUES (1, 1, 1, 1)")
+        admins = {a: i for i, a in enumerate(dict.fromkeys(a for a, _ in spatial_units), 1)}
+        ecos = {e: i for i, e in enumerate(dict.fromkeys(e for _, e in spatial_units), 1)}
+        conn.executemany("INSERT INTO admin_boundary (id, name, stump_parameter_id) VALUES (?, ?, 1)",
+                         [(i, a) for a, i in admins.items()])
+        conn.executemany("INSERT INTO eco_boundary (id, name) VALUES (?, ?)", [(i, e) for e, i in ecos.items()])
+        for i, (a, e) in enumerate(spatial_units, 1):
+            conn.execute("INSERT INTO spatial_unit (id, admin_boundary_id, eco_boundary_id, spinup_parameter_id) "
+                         "VALUES (?, ?, ?, 1)", (i, admins[a], ecos[e]))
     conn.close()
     return path
 
@@ -245,3 +256,38 @@ def test_the_flint_demo_validates_clean(flint_demo: Path):
     assert report.ok, [p.message for p in report.errors]
     assert report.summary["simulated_pixels"] == 11347  # the README's count of valid pixels
     assert report.summary["classifier_sets"] == 10
+
+
+def test_growth_curve_matching_follows_gcbm_wildcards():
+    assert curve_matches({"A": "x", "B": "y"}, {"A": "x", "B": "?"})
+    assert curve_matches({"A": "x", "B": "y"}, {"A": "x"})
+    assert not curve_matches({"A": "x", "B": "y"}, {"A": "x", "B": "z"})
+    assert not curve_matches({"A": "x"}, {"A": "x", "B": "z"})  # a classifier without a value only matches '?'
+    assert curve_matches({"A": "x"}, {"A": "x", "B": "?"})
+
+
+def test_a_db_classifier_without_a_layer_leaves_stands_without_curves(tmp_path: Path):
+    project = build_project(tmp_path)
+    for suffix in (".tiff", ".json"):
+        (project / "layers" / "tiled" / f"Classifier2{suffix}").unlink()
+    report = validate_project(project, settings(), root=tmp_path)
+    messages = [p.message for p in report.errors]
+    # TA stands need Classifier2 = 5 or 6: uncovered; BS matches curve 3 through '?'.
+    assert len(messages) == 1, messages
+    assert "classifier set (Classifier1='TA') on 24 pixel(s) has no growth curve" in messages[0]
+    assert "the db's classifier(s) 'Classifier2' have no layer" in messages[0]
+
+
+def test_boundaries_left_null_must_be_unambiguous(tmp_path: Path):
+    project = build_project(tmp_path)
+    db = project / "input_database" / "gcbm_input.db"
+    db.unlink()
+    build_db(db, spatial_units=(("British Columbia", "Taiga Plains"), ("Alberta", "Taiga Plains")))
+    report = validate_project(project, settings(admin_boundary=None, eco_boundary=None), root=tmp_path)
+    (p,) = report.errors
+    assert "admin_boundary is not set" in p.message and "'Alberta', 'British Columbia'" in p.message
+    report = validate_project(project, settings(admin_boundary="Alberta", eco_boundary=None), root=tmp_path)
+    assert report.ok, [p.message for p in report.errors]
+    report = validate_project(project, settings(admin_boundary="Yukon"), root=tmp_path)
+    (p,) = report.errors
+    assert "admin boundary 'Yukon' is not in table admin_boundary" in p.message
