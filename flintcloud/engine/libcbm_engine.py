@@ -306,18 +306,26 @@ def spinup(model: _Model, spu: np.ndarray, gc: np.ndarray, temperature: np.ndarr
         )
     pools = core.new_pools(m)
     destroyed = np.zeros(m)
-    static = core.static_ops(r_unit, r_t)
+    active = np.ones(m, dtype=bool)
+    last_slow = np.zeros(m)
+    rotation = 0
+    rows = np.array([], dtype=np.int64)
+    static: dict[str, int] = {}
     try:
-        active = np.ones(m, dtype=bool)
-        last_slow = np.zeros(m)
-        rotation = 0
         while active.any():
             rotation += 1
-            age_r = np.zeros(m, dtype=np.int32)
-            for t in range(int(ri[active].max())):
-                en = active & (t < ri)
-                core.annual_process(static, r_unit, r_gcv, pools, age_r, en, en)
+            if rows.size != int(active.sum()):  # work on the rows still rotating only
+                rows = np.flatnonzero(active)
+                core._free(static)
+                static = core.static_ops(r_unit[rows], r_t[rows])
+            sub = np.ascontiguousarray(pools[rows])
+            age_r = np.zeros(rows.size, dtype=np.int32)
+            ri_r = ri[rows]
+            for t in range(int(ri_r.max())):
+                en = t < ri_r
+                core.annual_process(static, r_unit[rows], r_gcv[rows], sub, age_r, en, en)
                 age_r[en] += 1
+            pools[rows] = sub
             slow = pools[:, core.slow_idx].sum(axis=1)
             with np.errstate(divide="ignore", invalid="ignore"):
                 ratio = np.where(last_slow != 0, slow / np.where(last_slow != 0, last_slow, 1.0), 0.0)
@@ -326,7 +334,7 @@ def spinup(model: _Model, spu: np.ndarray, gc: np.ndarray, temperature: np.ndarr
             done = active & ((stable & (rotation > model.minimum_rotation)) | (rotation >= max_rot))
             active &= ~done
             if active.any():
-                core.disturb(r_unit, np.where(active, hist, 0), pools, active)
+                core.disturb(r_unit, hist, pools, active)
                 destroyed[active] += pools[np.ix_(active, core.biomass_idx)].sum(axis=1)
                 pools[np.ix_(active, core.biomass_idx)] = 0.0
             if progress:
@@ -371,9 +379,61 @@ def _pool_block(core: LibcbmCore, pools: np.ndarray, destroyed: np.ndarray, name
     return out
 
 
+@dataclass(frozen=True)
+class RunScope:
+    """What a run's libcbm parameters are built for: spatial units, growth curves, disturbance types.
+
+    The flux indicators (so ``StepOutput.flux_keys``) follow from it. A chunk of a landscape's stands
+    simulated on its own (flintcloud.engine.executor) passes the whole landscape's scope, so its
+    parameters, flux keys and per-stand results are those of the whole run.
+    """
+
+    spatial_unit_ids: tuple[int, ...]
+    growth_curve_ids: tuple[int, ...]
+    disturbance_type_ids: tuple[int, ...]
+
+    def union(self, other: "RunScope | None") -> "RunScope":
+        if other is None:
+            return self
+        return RunScope(*(tuple(sorted(set(a) | set(b))) for a, b in zip(
+            (self.spatial_unit_ids, self.growth_curve_ids, self.disturbance_type_ids),
+            (other.spatial_unit_ids, other.growth_curve_ids, other.disturbance_type_ids),
+        )))
+
+
+def _with_type_ids(events: pd.DataFrame, inputs: InputDb) -> pd.DataFrame:
+    events = events.copy()
+    if "disturbance_type_id" not in events or events["disturbance_type_id"].isna().any():
+        events["disturbance_type_id"] = [inputs.disturbance_type_id(nm) for nm in events["disturbance_type"]]
+    return events
+
+
+def _scope(spu: np.ndarray, gc: np.ndarray, events: pd.DataFrame, inputs: InputDb) -> RunScope:
+    su = inputs.spatial_units.set_index("spatial_unit_id")
+    spus = sorted(set(int(s) for s in spu.tolist()))
+    historic = {int(su.loc[s, "historic_disturbance_type_id"]) for s in spus}
+    # transitions may change classifiers -> growth curves: every curve reachable is a unit
+    reachable = set(int(g) for g in gc.tolist())
+    if len(events) and inputs.transition_classifiers["classifier_value"].ne("?").any():
+        reachable |= set(int(g) for g in inputs.growth_curve_classifiers["growth_curve_id"].unique())
+    dist_ids = set(int(t) for t in events["disturbance_type_id"].astype(int)) | historic
+    return RunScope(tuple(spus), tuple(sorted(reachable)), tuple(sorted(dist_ids)))
+
+
+def run_scope(stands, inputs: InputDb) -> RunScope:
+    """The RunScope of a whole StandSet (what ``simulate_libcbm`` builds its parameters for)."""
+    st = stands.stands.reset_index(drop=True)
+    cls = st[list(stands.classifier_names)].astype(str).reset_index(drop=True)
+    gc = match_growth_curves(inputs, cls)
+    return _scope(st["spatial_unit_id"].to_numpy(dtype=np.int64), gc, _with_type_ids(stands.events, inputs), inputs)
+
+
 def simulate_libcbm(config, stands, inputs: InputDb, reporters: list[Reporter], *, progress: bool = True,
-                    work_dir: Path | None = None) -> RunSummary:
-    """Spin up and run a StandSet; call every reporter after spinup and after each year."""
+                    work_dir: Path | None = None, scope: RunScope | None = None) -> RunSummary:
+    """Spin up and run a StandSet; call every reporter after spinup and after each year.
+
+    ``scope``: build the parameters for at least this RunScope (a chunk of a larger run passes the run's).
+    """
     t0 = time.perf_counter()
     st = stands.stands.reset_index(drop=True)
     n = len(st)
@@ -385,22 +445,17 @@ def simulate_libcbm(config, stands, inputs: InputDb, reporters: list[Reporter], 
     area = st["area_ha"].to_numpy(dtype=np.float64)
     gc = match_growth_curves(inputs, cls)
 
-    events = stands.events.copy()
-    if "disturbance_type_id" not in events or events["disturbance_type_id"].isna().any():
-        events["disturbance_type_id"] = [inputs.disturbance_type_id(nm) for nm in events["disturbance_type"]]
+    events = _with_type_ids(stands.events, inputs)
     start, end = int(config.start_year), int(config.end_year)
 
     su = inputs.spatial_units.set_index("spatial_unit_id")
-    spus = sorted(set(spu.tolist()))
+    own = _scope(spu, gc, events, inputs).union(scope)
+    spus = list(own.spatial_unit_ids)
     historic = {s: int(su.loc[s, "historic_disturbance_type_id"]) for s in spus}
-    # transitions may change classifiers -> growth curves: every curve reachable is a unit
     trans = inputs.transitions.set_index("transition_id")
     tcls = inputs.transition_classifiers
-    reachable = set(gc.tolist())
-    if len(events) and tcls["classifier_value"].ne("?").any():
-        reachable |= set(int(g) for g in inputs.growth_curve_classifiers["growth_curve_id"].unique())
-    units = pd.DataFrame([(s, g) for s in spus for g in sorted(reachable)], columns=["spatial_unit_id", "growth_curve_id"])
-    dist_ids = sorted(set(events["disturbance_type_id"].astype(int)) | set(historic.values()))
+    units = pd.DataFrame([(s, g) for s in spus for g in own.growth_curve_ids], columns=["spatial_unit_id", "growth_curve_id"])
+    dist_ids = list(own.disturbance_type_ids)
     spin = getattr(config, "spinup", None)
     minimum_rotation = int(getattr(spin, "minimum_rotation", 10))
     if int(getattr(spin, "delay", 0) or 0) != 0:
