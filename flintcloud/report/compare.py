@@ -192,8 +192,8 @@ def fmt_number(value: object) -> str:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return str(value)
     if float(value).is_integer() and abs(value) < 1e15:
-        return f"{int(value):,}" if abs(value) >= 1e4 else str(int(value))
-    if abs(value) >= 1e4:
+        return f"{int(value):,}" if abs(value) >= 1e4 else str(int(value))  # years stay 2020
+    if abs(value) >= 1e3:
         return f"{value:,.1f}"
     return f"{value:.6g}"
 
@@ -267,6 +267,18 @@ def overlay_figure(title: str, base: pd.DataFrame | None, branch: pd.DataFrame |
     return fig
 
 
+def crop_to_data(values: np.ma.MaskedArray, margin: int = 2) -> np.ma.MaskedArray:
+    """The smallest window holding every unmasked pixel (plus a margin): a project often fills only
+    a corner of its tile."""
+    valid = ~np.ma.getmaskarray(values)
+    if not valid.any():
+        return values
+    rows, cols = np.flatnonzero(valid.any(axis=1)), np.flatnonzero(valid.any(axis=0))
+    r0, r1 = max(rows[0] - margin, 0), min(rows[-1] + margin + 1, values.shape[0])
+    c0, c1 = max(cols[0] - margin, 0), min(cols[-1] + margin + 1, values.shape[1])
+    return values[r0:r1, c0:c1]
+
+
 def difference_map_figure(diff: MapDiff, title: str):
     """branch - base on a diverging colour scale centred on zero."""
     from matplotlib import colormaps
@@ -276,7 +288,7 @@ def difference_map_figure(diff: MapDiff, title: str):
     ax = fig.subplots()
     bound = max(abs(diff.min), abs(diff.max)) or 1.0
     cmap = colormaps["RdBu"].with_extremes(bad="lightgray")  # nodata in grey, not the white of zero
-    image = ax.imshow(diff.values, cmap=cmap, vmin=-bound, vmax=bound, interpolation="nearest")
+    image = ax.imshow(crop_to_data(diff.values), cmap=cmap, vmin=-bound, vmax=bound, interpolation="nearest")
     fig.colorbar(image, ax=ax, label="branch − base")
     ax.set_title(title, fontsize=10)
     ax.set_xticks([])
@@ -319,7 +331,7 @@ def render_markdown(base: Snapshot, branch: Snapshot, images: Mapping[str, str],
         out.append(
             f"{years}: {map_diff.n_changed:,} of {map_diff.n_valid:,} pixels changed; "
             f"difference min {fmt_number(map_diff.min)}, max {fmt_number(map_diff.max)}, "
-            f"mean {fmt_number(map_diff.mean)}, sum {fmt_number(map_diff.sum)} (tC/ha).\n"
+            f"mean {fmt_number(map_diff.mean)} (tC/ha).\n"
         )
     else:
         out.append(f"No difference map: {map_note}\n")
@@ -477,8 +489,9 @@ def compare_snapshots(base: Snapshot, branch: Snapshot) -> tuple[str, dict[str, 
         except ReportError as err:
             note = str(err)
         else:
-            fig = difference_map_figure(
-                map_diff, f"Total Ecosystem C {map_diff.branch_year}: {branch.label} − {base.label}")
+            years = (str(map_diff.branch_year) if map_diff.branch_year == map_diff.base_year
+                     else f"{map_diff.branch_year} vs {map_diff.base_year}")
+            fig = difference_map_figure(map_diff, f"Total Ecosystem C {years}, tC/ha\n{branch.label} − {base.label}")
             pngs["total_ecosystem_difference.png"] = figure_png(fig)
             images["map"] = "total_ecosystem_difference.png"
     markdown = render_markdown(base, branch, images, map_diff, note, missing)
@@ -508,7 +521,8 @@ def write_compare_report(base_rev: str, out: str | Path = "reports/compare.md", 
         base = read_snapshot(base_dir, None, f"{base_rev} ({sha[:7]})", sources)
     head = _git(repo, "rev-parse", "--short", "HEAD")
     branch_name = _git(repo, "rev-parse", "--abbrev-ref", "HEAD")
-    branch_label = f"{branch_name} ({head})" if branch_name != "HEAD" else f"HEAD ({head})"
+    dirty = bool(_git(repo, "status", "--porcelain", "--untracked-files=no"))
+    branch_label = f"{branch_name} ({head}{' + uncommitted changes' if dirty else ''})"
     branch = read_snapshot(repo, None, branch_label, sources)
     markdown, pngs = compare_snapshots(base, branch)
     img_dir = out.with_suffix("")

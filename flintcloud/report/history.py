@@ -226,8 +226,9 @@ def render_history_markdown(branch: str, commits: Sequence[Point], experiments: 
                        + " | ".join(fmt_number(e.metrics.get(m, math.nan)) for m in metrics) + " |")
         out.append("")
     if skipped:
-        out.append(f"{len(skipped)} commit(s) without results (no metrics file) left out: "
-                   + ", ".join(f"`{p.name}`" for p in skipped) + ".\n")
+        names = [f"`{p.name}`" for p in skipped]
+        shown = ", ".join(names) if len(names) <= 6 else ", ".join(names[:3]) + ", …, " + ", ".join(names[-3:])
+        out.append(f"{len(skipped)} commit(s) without results (no metrics file) left out: {shown}.\n")
     return "\n".join(out)
 
 

@@ -12,7 +12,7 @@ from click.testing import CliRunner
 
 from flintcloud.cli import main
 from flintcloud.errors import ReportError
-from flintcloud.report.compare import MapRaster, map_difference, metrics_diff, params_diff, year_series
+from flintcloud.report.compare import MapRaster, crop_to_data, map_difference, metrics_diff, params_diff, year_series
 
 from ._gitdvc import git, init_repo, repro_and_commit, run, DVC, write_params
 
@@ -44,6 +44,8 @@ def test_compare_names_both_values_and_the_change(repo):
     assert result.exit_code == 0, result.output
     md = (repo / "reports" / "compare.md").read_text()
     assert "| `simulation.growth` | 1.0 | 2.0 |" in md
+    head = git(repo, "rev-parse", "--short", "HEAD")
+    assert f"## Simulation results: feature ({head} + uncommitted changes) vs main ({head})" in md
     # headline metric: base, branch, change, % change
     pct = (END_TOTAL[2.0] - END_TOTAL[1.0]) / END_TOTAL[1.0] * 100
     assert f"| `total_ecosystem_c_end_tc` | 2147 | 2204 | +57 | {pct:+.2f} % |" in md
@@ -52,7 +54,7 @@ def test_compare_names_both_values_and_the_change(repo):
     # unchanged params are not listed
     assert "start_year" not in md.split("### Headline metrics")[0]
     # difference map: branch - base = 3 years * (2.0 - 1.0) on each of the 19 valid pixels
-    assert "end year 2012: 19 of 19 pixels changed; difference min 3, max 3, mean 3, sum 57" in md
+    assert "end year 2012: 19 of 19 pixels changed; difference min 3, max 3, mean 3 (tC/ha)" in md
 
 
 def test_compare_writes_charts_linked_from_the_markdown(repo):
@@ -115,6 +117,14 @@ def test_year_series_long_and_wide():
 def _raster(values, transform=(10.0, 0.0, 0.0, 0.0, -10.0, 0.0)):
     arr = np.ma.masked_invalid(np.asarray(values, dtype="float64"))
     return MapRaster(path="m.tif", year=2020, values=arr, transform=transform, crs="EPSG:3005")
+
+
+def test_crop_to_data_keeps_every_valid_pixel():
+    values = np.ma.masked_all((50, 60))
+    values[10, 20] = 1.0
+    values[12, 25] = 2.0
+    cropped = crop_to_data(values, margin=1)
+    assert cropped.shape == (5, 8) and cropped.count() == 2 and cropped.sum() == 3.0
 
 
 def test_map_difference_masks_nodata_and_refuses_other_grids():
