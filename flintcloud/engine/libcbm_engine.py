@@ -478,10 +478,20 @@ def simulate_libcbm(config, stands, inputs: InputDb, reporters: list[Reporter], 
             # GCBM: a negative initial age is a regeneration delay after a stand of age 0
             skey = pd.DataFrame({"spu": spu, "gc": gc, "t": temperature, "age": np.maximum(age0, 0)})
             s_unique = skey.drop_duplicates().reset_index(drop=True)
-            sp_pools, sp_destroyed = spinup(
-                model, s_unique["spu"].to_numpy(), s_unique["gc"].to_numpy(),
-                s_unique["t"].to_numpy(), s_unique["age"].to_numpy(),
-            )
+            bar = None
+            if progress and len(s_unique) >= 1000:
+                from tqdm import tqdm
+
+                bar = tqdm(total=max(model.max_rotations.values()), desc="spinup rotations", unit="rot")
+            try:
+                sp_pools, sp_destroyed = spinup(
+                    model, s_unique["spu"].to_numpy(), s_unique["gc"].to_numpy(),
+                    s_unique["t"].to_numpy(), s_unique["age"].to_numpy(),
+                    progress=(lambda r: bar.update(1)) if bar else None,
+                )
+            finally:
+                if bar:
+                    bar.close()
             back = skey.merge(s_unique.reset_index(), on=["spu", "gc", "t", "age"], how="left")["index"].to_numpy()
             pools = sp_pools[back].copy()
             destroyed = sp_destroyed[back].copy()
