@@ -32,7 +32,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -374,9 +374,9 @@ def _run_dvc(args: list[str], repo_root: Path, env: Mapping[str, str] | None, ti
         raise RemoteError(f"`dvc {' '.join(args)}` in {str(repo_root)!r} failed with exit code {proc.returncode} (see DVC's message above)")
 
 
-def push(repo_root: str | os.PathLike, remote: str | None = None, *, run_cache: bool = True,
-         env: Mapping[str, str] | None = None, timeout: float | None = None) -> RemoteInfo:
-    """Check the remote, refuse corrupted cache objects, then `dvc push [--run-cache]`."""
+def push(repo_root: str | os.PathLike, remote: str | None = None, *, targets: Sequence[str] = (),
+         run_cache: bool = True, env: Mapping[str, str] | None = None, timeout: float | None = None) -> RemoteInfo:
+    """Check the remote, refuse corrupted cache objects, then `dvc push [--run-cache] [targets]`."""
     root = Path(os.path.abspath(repo_root))
     info = check_remote(root, remote, env=env)
     bad = verify_cache(info.cache_dir)
@@ -388,12 +388,13 @@ def push(repo_root: str | os.PathLike, remote: str | None = None, *, run_cache: 
             "Run `flintcloud remote verify-cache --remove`, then `dvc commit -f` (if the workspace copy is good) "
             "or `dvc fetch` from another remote."
         )
-    _run_dvc(["push", "-r", info.name, *(["--run-cache"] if run_cache else [])], root, env, timeout)
+    _run_dvc(["push", "-r", info.name, *(["--run-cache"] if run_cache else []), *targets], root, env, timeout)
     return info
 
 
-def pull(repo_root: str | os.PathLike, remote: str | None = None, *, run_cache: bool = False,
-         env: Mapping[str, str] | None = None, timeout: float | None = None) -> tuple[RemoteInfo, list[Path]]:
+def pull(repo_root: str | os.PathLike, remote: str | None = None, *, targets: Sequence[str] = (),
+         run_cache: bool = False, env: Mapping[str, str] | None = None,
+         timeout: float | None = None) -> tuple[RemoteInfo, list[Path]]:
     """Check the remote, drop corrupted cache objects, then `dvc pull` (downloads are re-hashed).
 
     Returns the remote and the corrupted objects that were dropped (and so downloaded again).
@@ -402,7 +403,7 @@ def pull(repo_root: str | os.PathLike, remote: str | None = None, *, run_cache: 
     info = check_remote(root, remote, env=env)
     dropped = verify_cache(info.cache_dir, remove=True)
     try:
-        _run_dvc(["pull", "-r", info.name, *(["--run-cache"] if run_cache else [])], root, env, timeout)
+        _run_dvc(["pull", "-r", info.name, *(["--run-cache"] if run_cache else []), *targets], root, env, timeout)
     except RemoteError as err:
         raise RemoteError(
             f"{err}. Nothing that failed to download or did not match its hash (the remote has verify = true) "

@@ -46,9 +46,13 @@ def check(repo: Path, name: str | None) -> None:
 @_repo_option
 @_remote_option
 @click.option("--no-run-cache", is_flag=True, help="Do not push the run-cache (pushed by default).")
-def push(repo: Path, name: str | None, no_run_cache: bool) -> None:
-    """Check the remote and the cache's integrity, then `dvc push --run-cache`."""
-    info = remotes.push(repo, name, run_cache=not no_run_cache)
+@click.argument("targets", nargs=-1)
+def push(repo: Path, name: str | None, no_run_cache: bool, targets: tuple[str, ...]) -> None:
+    """Check the remote and the cache's integrity, then `dvc push --run-cache [TARGETS]`.
+
+    TARGETS (optional): .dvc files or stages to push, e.g. data/projects/my_project.dvc; default all.
+    """
+    info = remotes.push(repo, name, targets=targets, run_cache=not no_run_cache)
     click.echo(f"pushed to DVC remote {info.name!r} ({info.url})")
 
 
@@ -56,9 +60,10 @@ def push(repo: Path, name: str | None, no_run_cache: bool) -> None:
 @_repo_option
 @_remote_option
 @click.option("--run-cache", is_flag=True, help="Also pull the run-cache.")
-def pull(repo: Path, name: str | None, run_cache: bool) -> None:
-    """Check the remote, drop corrupted cache objects, then `dvc pull` (downloads are re-hashed)."""
-    info, dropped = remotes.pull(repo, name, run_cache=run_cache)
+@click.argument("targets", nargs=-1)
+def pull(repo: Path, name: str | None, run_cache: bool, targets: tuple[str, ...]) -> None:
+    """Check the remote, drop corrupted cache objects, then `dvc pull [TARGETS]` (downloads are re-hashed)."""
+    info, dropped = remotes.pull(repo, name, targets=targets, run_cache=run_cache)
     for path in dropped:
         click.echo(f"dropped corrupted cache object {path} (downloaded again)", err=True)
     click.echo(f"pulled from DVC remote {info.name!r} ({info.url})")

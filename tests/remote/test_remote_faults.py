@@ -93,7 +93,7 @@ def test_unreachable_local_remote_names_it(local_env, tmp_path: Path):
 
 @pytest.mark.azurite
 def test_push_killed_half_way_completes_on_rerun(azurite, azure_env, tmp_path: Path):
-    n_files = 300
+    n_files = 150
     project = build_project(tmp_path, azure_env, n_files=n_files, file_size=16 * 1024)
     cache = project.path / ".dvc" / "cache"
     # Every object in the cache (inputs, outputs, their .dir listings) and the run-cache entry.
@@ -110,7 +110,7 @@ def test_push_killed_half_way_completes_on_rerun(azurite, azure_env, tmp_path: P
         uploaded = 0
         while time.monotonic() < deadline and proc.poll() is None:
             uploaded = len(container_blobs(azurite, azure_env))
-            if uploaded >= 20:
+            if uploaded >= 10:
                 break
             time.sleep(0.05)
         os.killpg(proc.pid, signal.SIGKILL)
