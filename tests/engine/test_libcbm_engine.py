@@ -202,3 +202,15 @@ def test_negative_initial_age_is_a_regeneration_delay(demo_run_inputs):
     growth = [i for i, k in enumerate(steps[1].flux_keys) if k.module == "CBMGrowthModule"]
     assert [s.fluxes[sid, growth].sum() == 0 for s in steps[1:5]] == [True, True, True, False]
     assert [int(s.age[sid]) for s in steps[:6]] == [0, 0, 0, 0, 1, 2]
+
+
+def test_unknown_spatial_unit_and_missing_temperature_are_named(demo_run_inputs):
+    config, stands, db = demo_run_inputs
+    st = stands.stands.copy()
+    st.loc[0, "spatial_unit_id"] = 99999
+    with pytest.raises(SimulationError, match=r"spatial unit id\(s\) \[99999\].*spatial_unit"):
+        simulate(config, dataclasses.replace(stands, stands=st), db, [], progress=False)
+    st = stands.stands.copy()
+    st.loc[1, "mean_annual_temperature"] = np.nan
+    with pytest.raises(SimulationError, match="1 stand.*no mean annual temperature"):
+        simulate(config, dataclasses.replace(stands, stands=st), db, [], progress=False)
