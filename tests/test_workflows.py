@@ -89,20 +89,27 @@ def test_pr_report_workflow():
     assert checkout["with"]["fetch-depth"] == 0  # full history: compare needs origin/main
     runs = [s["run"] for s in all_steps if "run" in s]
     assert any(r.startswith("make install") for r in runs)
+    # with the remote's secret: pull what is cached (outputs and run-cache), compare through DVC
+    assert wf["env"]["USE_REMOTE"] == "${{ secrets.AZURE_STORAGE_CONNECTION_STRING != '' }}"
     repro = next(s for s in all_steps if s.get("run") == "dvc repro --pull")
     assert repro["env"]["AZURE_STORAGE_CONNECTION_STRING"] == "${{ secrets.AZURE_STORAGE_CONNECTION_STRING }}"
-    assert repro["if"] == "env.FROM_FORK == 'false'"
-    assert "flintcloud compare origin/main" in runs
+    assert repro["if"] == "env.USE_REMOTE == 'true'"
+    compare = next(s for s in all_steps if s.get("run") == "flintcloud compare origin/main")
+    assert compare["if"] == "env.USE_REMOTE == 'true'" and "AZURE_STORAGE_CONNECTION_STRING" in compare["env"]
+    # without it (forks get no secrets): no secret used, main reproduced beside the branch, still compared
+    local = [s for s in all_steps if s.get("if") == "env.USE_REMOTE == 'false'"]
+    assert [s["run"].splitlines()[0] for s in local] == ["dvc repro", 'git worktree add --detach "$RUNNER_TEMP/base" origin/main']
+    assert not any("secrets." in str(s) for s in local)
+    assert 'flintcloud compare origin/main --base-dir "$RUNNER_TEMP/base"' in local[1]["run"]
+    # comment only where the token can write; the artifact whatever happened
+    assert wf["env"]["FROM_FORK"] == "${{ github.event.pull_request.head.repo.full_name != github.repository }}"
     cml = next(s for s in all_steps if "cml comment" in s.get("run", ""))
     assert cml["if"] == "env.FROM_FORK == 'false'" and cml["env"]["REPO_TOKEN"] == "${{ secrets.GITHUB_TOKEN }}"
     assert "cml comment update --watermark-title=" in cml["run"]
-    assert any(s.get("uses", "").startswith("iterative/setup-cml@") for s in all_steps)
-    # forks: no secrets used, still compared, report uploaded whatever happened
-    fork_steps = [s for s in all_steps if s.get("if") == "env.FROM_FORK == 'true'"]
-    assert fork_steps and not any("secrets." in str(s) for s in fork_steps)
+    setup_cml = next(s for s in all_steps if s.get("uses", "").startswith("iterative/setup-cml@"))
+    assert setup_cml["if"] == "env.FROM_FORK == 'false'"
     upload = next(s for s in all_steps if s.get("uses", "").startswith("actions/upload-artifact"))
     assert upload["if"] == "always()" and "reports/compare.md" in upload["with"]["path"]
-    assert wf["env"]["FROM_FORK"] == "${{ github.event.pull_request.head.repo.full_name != github.repository }}"
 
 
 def test_main_workflow_pushes_run_cache():
@@ -111,6 +118,9 @@ def test_main_workflow_pushes_run_cache():
     runs = [s["run"] for s in steps(wf) if "run" in s]
     assert "dvc repro --pull" in runs and "dvc push --run-cache" in runs
     assert runs.index("dvc repro --pull") < runs.index("dvc push --run-cache")
+    push = next(s for s in steps(wf) if s.get("run") == "dvc push --run-cache")
+    assert push["if"] == "env.USE_REMOTE == 'true'"
+    assert any("::warning::" in r for r in runs)  # no secret: said, not silently skipped
     job = next(iter(wf["jobs"].values()))
     assert job["env"]["AZURE_STORAGE_CONNECTION_STRING"] == "${{ secrets.AZURE_STORAGE_CONNECTION_STRING }}"
 
