@@ -400,6 +400,15 @@ def _check_spatial_unit(t: _Target, db, report: ValidationReport, config_mode: b
             report.error("database", f"{where}: {key} is not set and {str(db.path)!r} has {len(choices)} {key} "
                          f"names with a spatial unit; name one, e.g. {_values_list(choices, 8)}",
                          file=str(db.path), value=None, expected=f"a {key}.name of the db or a layer")
+    for layer in t.layers:
+        if layer.role in ("admin_boundary", "eco_boundary") and layer.sidecar is not None and layer.sidecar.attributes:
+            known = set(map(str, su[layer.role]))
+            unknown = sorted({str(v) for v in layer.sidecar.attributes.values() if str(v) not in known})
+            if unknown:
+                report.error("database", f"{layer.role} layer {layer.name!r}: value(s) {_values_list(unknown)} in "
+                             f"{layer.sidecar.source!r} are not in table {layer.role} of {str(db.path)!r} (with a "
+                             f"spatial unit); known: {_values_list(sorted(known), 8)}", file=layer.sidecar.source,
+                             layer=layer.name, value=unknown, expected=f"{layer.role}.name values of the db")
     admin = None if t.admin_is_layer else t.admin_boundary
     eco = None if t.eco_is_layer else t.eco_boundary
     if admin is not None and admin not in set(su["admin_boundary"]):

@@ -485,7 +485,9 @@ def _paths(doc, prefix=()):
 
 
 def _flint_like_docs() -> dict:
-    demo = Path(__file__).resolve().parents[2] / "shared" / "gcbm-data" / "flint-cloud-linux-demo" / "config"
+    from conftest import SHARED_DATA  # the one place that knows where ../shared is (env override included)
+
+    demo = SHARED_DATA / "flint-cloud-linux-demo" / "config"
     if not demo.is_dir():
         pytest.skip(f"FLINT demo config not found at {demo}")
     names = ["localdomain.json", "pools_cbm.json", "modules_cbm.json", "modules_output.json", "spinup.json",

@@ -291,3 +291,18 @@ def test_boundaries_left_null_must_be_unambiguous(tmp_path: Path):
     report = validate_project(project, settings(admin_boundary="Yukon"), root=tmp_path)
     (p,) = report.errors
     assert "admin boundary 'Yukon' is not in table admin_boundary" in p.message
+
+
+def test_boundary_layers_must_name_boundaries_of_the_db(tmp_path: Path):
+    project = build_project(tmp_path)
+    tiled = project / "layers" / "tiled"
+    write_layer(tiled, "admin_boundary", np.ones((ROWS, COLS), dtype=np.uint8), nodata=255,
+                attributes={"1": "British Columbia"})
+    report = validate_project(project, settings(admin_boundary=None), root=tmp_path)
+    assert report.ok, [p.message for p in report.errors]
+    assert report.summary["layers"]["admin_boundary"] == "admin_boundary"
+    write_layer(tiled, "admin_boundary", np.ones((ROWS, COLS), dtype=np.uint8), nodata=255,
+                attributes={"1": "Atlantis"})
+    (p,) = validate_project(project, settings(admin_boundary=None), root=tmp_path).errors
+    assert "admin_boundary layer 'admin_boundary': value(s) 'Atlantis'" in p.message
+    assert "known: 'British Columbia'" in p.message
