@@ -420,6 +420,25 @@ def _scope(spu: np.ndarray, gc: np.ndarray, events: pd.DataFrame, inputs: InputD
     return RunScope(tuple(spus), tuple(sorted(reachable)), tuple(sorted(dist_ids)))
 
 
+def _check_stands(spu: np.ndarray, temperature: np.ndarray, inputs: InputDb) -> None:
+    """Named errors for stands the engine cannot spin up as GCBM would."""
+    su = inputs.spatial_units.set_index("spatial_unit_id")
+    unknown = sorted(int(s) for s in set(spu.tolist()) if s not in su.index)
+    if unknown:
+        raise SimulationError(
+            f"stands have spatial unit id(s) {unknown} that are not in table spatial_unit of {str(inputs.path)!r} "
+            "(check admin_boundary/eco_boundary in variables.json)"
+        )
+    no_spinup = sorted(int(s) for s in set(spu.tolist()) if pd.isna(su.loc[s, "return_interval"]))
+    if no_spinup:
+        raise SimulationError(f"spatial unit(s) {no_spinup} have no spinup_parameter row in {str(inputs.path)!r}")
+    if np.isnan(temperature).any():
+        raise SimulationError(
+            f"{int(np.isnan(temperature).sum())} stand(s) have no mean annual temperature: GCBM's decay needs "
+            "variables.json's mean_annual_temperature (a layer or a value)"
+        )
+
+
 def run_scope(stands, inputs: InputDb) -> RunScope:
     """The RunScope of a whole StandSet (what ``simulate_libcbm`` builds its parameters for)."""
     st = stands.stands.reset_index(drop=True)
@@ -443,6 +462,7 @@ def simulate_libcbm(config, stands, inputs: InputDb, reporters: list[Reporter], 
     temperature = st["mean_annual_temperature"].to_numpy(dtype=np.float64)
     age0 = st["age"].to_numpy(dtype=np.int64)
     area = st["area_ha"].to_numpy(dtype=np.float64)
+    _check_stands(spu, temperature, inputs)
     gc = match_growth_curves(inputs, cls)
 
     events = _with_type_ids(stands.events, inputs)
