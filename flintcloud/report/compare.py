@@ -160,6 +160,19 @@ def year_series(df: pd.DataFrame) -> pd.DataFrame | None:
     return wide.sort_index()
 
 
+def category_table(df: pd.DataFrame) -> pd.DataFrame | None:
+    """A plots CSV without a year column as numbers per category (index: the label columns joined),
+    e.g. emissions by disturbance type or area by age class; None if it has no labels or no numbers."""
+    if df.empty or any(str(c).strip().lower() == "year" for c in df.columns):
+        return None
+    labels = [c for c in df.columns if not pd.api.types.is_numeric_dtype(df[c])]
+    numeric = [c for c in df.columns if c not in labels and not re.search(r"(^|_)(id|class)$", str(c))]
+    if not labels or not numeric:
+        return None
+    index = df[labels].astype(str).agg(" / ".join, axis=1)
+    return df[numeric].set_axis(index, axis=0).groupby(level=0, sort=False).sum()
+
+
 def map_difference(base: MapRaster, branch: MapRaster) -> MapDiff:
     """branch - base on the same grid; ReportError if the grids differ."""
     if base.values.shape != branch.values.shape or not np.allclose(base.transform, branch.transform):
@@ -279,6 +292,37 @@ def crop_to_data(values: np.ma.MaskedArray, margin: int = 2) -> np.ma.MaskedArra
     return values[r0:r1, c0:c1]
 
 
+def bars_figure(title: str, base: pd.DataFrame | None, branch: pd.DataFrame | None,
+                base_label: str, branch_label: str):
+    """One panel per column: base and branch bars side by side for each category."""
+    from matplotlib.figure import Figure
+
+    frames = [f for f in (base, branch) if f is not None]
+    columns = list(dict.fromkeys(c for f in frames for c in f.columns))
+    categories = list(dict.fromkeys(i for f in frames for i in f.index))
+    n = max(1, len(columns))
+    ncols = min(3, n)
+    nrows = math.ceil(n / ncols)
+    fig = Figure(figsize=(max(4.2, 0.6 * len(categories) + 2) * ncols, 3.4 * nrows + 0.6), layout="constrained")
+    axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
+    x = np.arange(len(categories))
+    for ax, col in zip(axes, columns):
+        for frame, shift, color, label in ((base, -0.2, "tab:gray", base_label), (branch, 0.2, "tab:blue", branch_label)):
+            if frame is not None and col in frame:
+                ax.bar(x + shift, frame[col].reindex(categories).fillna(0).to_numpy(), width=0.4, color=color,
+                       label=label)
+        ax.set_title(str(col), fontsize=9)
+        ax.set_xticks(x)
+        ax.set_xticklabels(categories, rotation=30, ha="right", fontsize=7)
+        ax.tick_params(axis="y", labelsize=7)
+        ax.grid(alpha=0.3, axis="y")
+    for ax in axes[len(columns):]:
+        ax.set_visible(False)
+    axes[0].legend(fontsize=7)
+    fig.suptitle(title)
+    return fig
+
+
 def difference_map_figure(diff: MapDiff, title: str):
     """branch - base on a diverging colour scale centred on zero."""
     from matplotlib import colormaps
@@ -318,7 +362,7 @@ def render_markdown(base: Snapshot, branch: Snapshot, images: Mapping[str, str],
     ]
     charts = [k for k in images if k.startswith("plot:")]
     if charts or missing_plots:
-        out.append("### By year (base dashed, branch solid)\n")
+        out.append("### Charts (by year: base dashed, branch solid; by category: base grey, branch blue)\n")
         for key in charts:
             out.append(f"![{key[5:]}]({images[key]})\n")
         for name in missing_plots:
@@ -473,12 +517,17 @@ def compare_snapshots(base: Snapshot, branch: Snapshot) -> tuple[str, dict[str, 
     for name in list(dict.fromkeys(list(base.plots) + list(branch.plots))):
         a = year_series(base.plots[name]) if name in base.plots else None
         b = year_series(branch.plots[name]) if name in branch.plots else None
+        draw = overlay_figure
         if a is None and b is None:
-            continue
+            a = category_table(base.plots[name]) if name in base.plots else None
+            b = category_table(branch.plots[name]) if name in branch.plots else None
+            draw = bars_figure
+            if a is None and b is None:
+                continue
         if a is None or b is None:
             missing.append(name)
             continue
-        fig = overlay_figure(name.replace("_", " "), a, b, base.label, branch.label)
+        fig = draw(name.replace("_", " "), a, b, base.label, branch.label)
         pngs[f"{name}.png"] = figure_png(fig)
         images[f"plot:{name}"] = f"{name}.png"
     map_diff = None

@@ -12,7 +12,7 @@ from click.testing import CliRunner
 
 from flintcloud.cli import main
 from flintcloud.errors import ReportError
-from flintcloud.report.compare import MapRaster, crop_to_data, map_difference, metrics_diff, params_diff, year_series
+from flintcloud.report.compare import MapRaster, bars_figure, category_table, crop_to_data, map_difference, metrics_diff, params_diff, year_series
 
 from ._gitdvc import git, init_repo, repro_and_commit, run, DVC, write_params
 
@@ -117,6 +117,18 @@ def test_year_series_long_and_wide():
 def _raster(values, transform=(10.0, 0.0, 0.0, 0.0, -10.0, 0.0)):
     arr = np.ma.masked_invalid(np.asarray(values, dtype="float64"))
     return MapRaster(path="m.tif", year=2020, values=arr, transform=transform, crs="EPSG:3005")
+
+
+def test_category_table_and_bars():
+    emissions = pd.DataFrame({"disturbance_type": ["Wildfire", "Harvest", "Wildfire"],
+                              "emissions_tc": [10.0, 0.0, 5.0], "area_ha": [1.0, 2.0, 3.0]})
+    table = category_table(emissions)
+    assert table.to_dict() == {"emissions_tc": {"Wildfire": 15.0, "Harvest": 0.0}, "area_ha": {"Wildfire": 4.0, "Harvest": 2.0}}
+    ages = category_table(pd.DataFrame({"age_class": [1, 2], "age_range": ["0-19", "20-39"], "area_ha": [5.0, 6.0]}))
+    assert list(ages.columns) == ["area_ha"] and list(ages.index) == ["0-19", "20-39"]
+    assert category_table(pd.DataFrame({"year": [2010], "x": [1.0]})) is None
+    fig = bars_figure("t", table, table * 2, "base", "branch")
+    assert [len(ax.patches) for ax in fig.axes] == [4, 4]
 
 
 def test_crop_to_data_keeps_every_valid_pixel():
