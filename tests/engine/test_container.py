@@ -123,19 +123,18 @@ def test_real_docker_client_without_daemon_says_so_in_one_line(tmp_path, previou
     assert not list(previous_output.parent.glob(".output.tmp-*"))
 
 
-def test_cli_reports_no_docker_in_one_line(tmp_path):
-    """Through `flintcloud.cli.run`: one `flintcloud: error:` line, exit 1, never a traceback."""
-    env = {**os.environ, "PATH": str(tmp_path)}  # no docker client on PATH at all
-    code = ("from flintcloud.engine.container import run_gcbm_container as r\n"
-            "from flintcloud.errors import FlintcloudError\n"
-            "import sys\n"
-            f"try: r('cfg', 'out', {IMAGE!r})\n"
-            "except FlintcloudError as e: print(f'flintcloud: error: {e}', file=sys.stderr); sys.exit(1)\n")
-    proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60,
-                          cwd=tmp_path)
+def test_cli_reports_no_docker_in_one_line(flint_demo, tmp_path):
+    """`flintcloud run --engine gcbm-container` on a machine with no docker client: one line, exit 1."""
+    env = {**os.environ, "PATH": str(tmp_path / "bin")}  # no docker client on PATH at all
+    proc = subprocess.run([sys.executable, "-m", "flintcloud", "run", str(flint_demo / "config"), "--out",
+                           str(tmp_path / "out"), "--engine", "gcbm-container", "--image", IMAGE],
+                          env=env, capture_output=True, text=True, timeout=120, cwd=tmp_path)
     assert proc.returncode == 1
     lines = proc.stderr.strip().splitlines()
-    assert len(lines) == 1 and "no `docker` client is on PATH" in lines[0] and "libcbm" in lines[0]
+    assert len(lines) == 1, proc.stderr
+    assert lines[0] == ("flintcloud: error: engine gcbm-container needs Docker, but no `docker` client is on PATH; "
+                        "set `simulation.engine: libcbm` in params.yaml to use the embedded engine")
+    assert not (tmp_path / "out").exists()
 
 
 def _fake_docker(folder: Path, body: str) -> Path:
