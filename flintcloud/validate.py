@@ -55,9 +55,8 @@ from flintcloud.gcbm.config_writer import (
     find_layer_files,
     layer_name,
     params_problems,
-    settings_from_params_lenient,
     read_study_area,
-    settings_from_params,
+    settings_from_params_lenient,
 )
 from flintcloud.inputdb import reader as inputdb
 from flintcloud.landscape.grid import Grid
