@@ -214,3 +214,19 @@ def test_maps_pixel_by_pixel_against_gcbm_blocks(engine_totals, gcbm_reference_o
                     f"worst GCBM {b[i]!r} engine {a[i]!r}"
                 )
     assert not problems, "\n".join(problems[:40])
+
+
+def test_a_mismatch_names_quantity_year_and_size():
+    """The comparison itself: a 2e-6 relative difference in one pool, one year, is reported as such."""
+    ref = pd.DataFrame({"year": [0, 2010, 2010], "pool": ["CO2", "CO2", "MediumSoil"], "value": [10.0, 20.0, 5.0]})
+    ours = ref.copy()
+    _compare(ours, ref, ["year", "pool"], "pool total (tC)")  # identical: passes
+    ours.loc[1, "value"] = 20.0 * (1 + 2e-6)
+    with pytest.raises(pytest.fail.Exception) as info:
+        _compare(ours, ref, ["year", "pool"], "pool total (tC)")
+    msg = str(info.value)
+    assert "1 of 3 pool total (tC) values differ" in msg
+    assert "'year': 2010, 'pool': 'CO2'" in msg and "2e-06 relative" in msg
+    missing = ref.iloc[:2]
+    with pytest.raises(pytest.fail.Exception, match="MediumSoil.*GCBM 5.0, engine 0.0"):
+        _compare(missing, ref, ["year", "pool"], "pool total (tC)")
