@@ -176,10 +176,15 @@ def check_inside(path: Path, root: Path, what: str, report: ValidationReport, *,
     if not path_escapes(path, root):
         return True
     real = os.path.realpath(path)
-    how = "a symlink" if os.path.islink(path) or real != os.path.normpath(os.path.abspath(path)) else "'..'"
+    if real != os.path.normpath(os.path.abspath(path)):
+        how = " (through a symlink)"
+    elif ".." in Path(path).parts:
+        how = " (through '..')"
+    else:
+        how = ""
     report.error(
         "path",
-        f"{what} {str(path)!r} resolves to {real!r}, outside the repository {str(root)!r} (through {how}); "
+        f"{what} {str(path)!r} resolves to {real!r}, outside the repository {str(root)!r}{how}; "
         "refusing to read it: keep project files inside the repository",
         file=str(path), layer=layer, value=real, expected=f"a path inside {root}",
     )
