@@ -95,7 +95,10 @@ def _metrics(repo: Path) -> dict:
     return json.loads((repo / "reports" / "metrics.json").read_text())
 
 
-def _check_numbers(repo: Path, end_year: int) -> dict:
+def _check_numbers(repo: Path, end_year: int, imbalance: list[str]) -> dict:
+    """Assert the metrics are the tables' values and sane; append every year whose change in
+    total ecosystem C is not that year's NBP to `imbalance` (asserted at the end of the test,
+    so that one engine fault does not hide the rest of the pipeline's behaviour)."""
     m = _metrics(repo)
     assert m["end_year"] == end_year and m["start_year"] == 2010 and m["n_years"] == end_year - 2010 + 1
     # the headline end-year stock is the compiled table's value
@@ -115,9 +118,12 @@ def _check_numbers(repo: Path, end_year: int) -> dict:
     years = [y for y in changes.index if y - 1 in te.index]
     assert len(years) >= end_year - 2010
     for y in years:
-        assert te[y] - te[y - 1] == pytest.approx(changes.loc[y, "nbp"], rel=1e-6, abs=1e-3)
-    if "delta_total_ecosystem_tc" in m:
-        assert m["delta_total_ecosystem_tc"] == pytest.approx(m["cumulative_nbp_tc"], rel=1e-6, abs=1e-2)
+        delta, nbp = te[y] - te[y - 1], changes.loc[y, "nbp"]
+        if abs(delta - nbp) > max(1e-6 * abs(nbp), 1e-3):
+            imbalance.append(f"end_year {end_year}: {y}: delta total ecosystem {delta:.3f} tC != NBP {nbp:.3f} tC")
+    if "delta_total_ecosystem_tc" in m and abs(m["delta_total_ecosystem_tc"] - m["cumulative_nbp_tc"]) > 1e-2:
+        imbalance.append(f"end_year {end_year}: delta total ecosystem {m['delta_total_ecosystem_tc']} tC "
+                         f"!= cumulative NBP {m['cumulative_nbp_tc']} tC")
     # sane magnitudes for a boreal demo landscape
     assert m["area_ha"] > 0
     assert 10 < m["total_ecosystem_c_end_tc_per_ha"] < 1000
@@ -137,13 +143,18 @@ def _check_numbers(repo: Path, end_year: int) -> dict:
 
 
 def test_pipeline_end_to_end(repo: Path, tmp_path: Path):
+    imbalance: list[str] = []
     # 1. first run on the built-in demo, from the versioned inputs
     t0 = time.monotonic()
     first = _run(repo, "repro")
     elapsed = time.monotonic() - t0
-    assert _ran(first) == {"demo_inputs", "validate", "configure", "simulate", "summarize", "report"}
+    # The DVC-cached outputs (inputs, config, simulation) are not in git: they are rebuilt. The small
+    # git-tracked reports are rebuilt too unless the committed dvc.lock already describes them.
+    assert {"demo_inputs", "configure", "simulate"} <= _ran(first)
+    if not (REPO_ROOT / "dvc.lock").is_file():
+        assert _ran(first) == {"demo_inputs", "validate", "configure", "simulate", "summarize", "report"}
     assert elapsed < DEMO_BUDGET_S, f"demo pipeline took {elapsed:.0f} s (budget {DEMO_BUDGET_S} s)"
-    m1 = _check_numbers(repo, 2020)
+    m1 = _check_numbers(repo, 2020, imbalance)
     report = (repo / "reports" / "report.md").read_text()
     assert f"{m1['total_ecosystem_c_end_tc']:,.1f}" in report
     for link in re.findall(r"!\[[^\]]*\]\(([^)]+)\)", report):
@@ -165,7 +176,7 @@ def test_pipeline_end_to_end(repo: Path, tmp_path: Path):
     _set_param(repo, "simulation.end_year", 2016)
     fourth = _run(repo, "repro")
     assert _ran(fourth) == {"validate", "configure", "simulate", "summarize", "report"}
-    m4 = _check_numbers(repo, 2016)
+    m4 = _check_numbers(repo, 2016, imbalance)
     assert m4["total_ecosystem_c_end_tc"] != m1["total_ecosystem_c_end_tc"]
     _git(repo, "add", "-A")
     _git(repo, "commit", "-q", "-m", "end 2016")
@@ -194,3 +205,6 @@ def test_pipeline_end_to_end(repo: Path, tmp_path: Path):
     assert any(r.get("Experiment") and r.get("end_year") == 2013 for r in rows), table
     diff = _run(repo, "params", "diff").stdout
     assert re.search(r"simulation\.end_year\s+2016\s+2013", diff), diff
+
+    # 7. mass balance: the change in total ecosystem carbon is NBP, every year (GCBM's identity)
+    assert not imbalance, "mass balance broken:\n" + "\n".join(imbalance)
