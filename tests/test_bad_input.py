@@ -100,7 +100,7 @@ class Repo:
         code, _, err = self.validate()
         assert code == 0, err
         code, _, err = run_cli("configure", self.project, self.config, "--params", self.params_file,
-                               "--root", self.root)
+                               "--root", self.root, "--skip-validation")  # validated just above
         assert code == 0, err
         self.before = hashes(self.config)
 
@@ -594,3 +594,66 @@ def test_interrupting_flintcloud_run_leaves_the_previous_output_untouched(tmp_pa
     assert proc.returncode != 0
     assert hashes(out) == before, "the previous output changed"
     assert sorted(p.name for p in out.parent.iterdir()) == ["config", "output"], "partial output left behind"
+
+
+# --------------------------------------------------------------------------- simulate on bad input
+
+
+def _break_pixel_value(repo: Repo):
+    bad = CLASSIFIER1.copy()
+    bad[0, 0] = 9
+    write_layer(repo.tiled, "Classifier1", bad, nodata=255, attributes=CLASSIFIER1_ATTRS)
+    return "9"
+
+
+def _break_grid(repo: Repo):
+    shifted = Affine(CELL, 0.0, ORIGIN[0] + 10 * CELL, 0.0, -CELL, ORIGIN[1])
+    write_layer(repo.tiled, "Classifier2", CLASSIFIER2, nodata=255, attributes=CLASSIFIER2_ATTRS, transform=shifted)
+    return "Classifier2"
+
+
+def _break_sidecar(repo: Repo):
+    (repo.tiled / "initial_age.json").write_text("{oops")
+    return "initial_age.json"
+
+
+def _truncate(repo: Repo):
+    path = repo.tiled / "Classifier1.tiff"
+    path.write_bytes(path.read_bytes()[:300])
+    return "Classifier1"
+
+
+def _empty(repo: Repo):
+    write_layer(repo.tiled, "Classifier1", np.full_like(CLASSIFIER1, 255), nodata=255, attributes=CLASSIFIER1_ATTRS)
+    return "no pixel can be simulated"
+
+
+def _not_sqlite(repo: Repo):
+    repo.db.write_bytes(b"PK\x03\x04 a zip, not a db")
+    return "not a SQLite database"
+
+
+def _disturbance_type(repo: Repo):
+    attrs = copy.deepcopy(DISTURBANCE_ATTRS)
+    attrs["1"]["disturbance_type"] = "Meteor"
+    write_layer(repo.tiled, "disturbances_2012", DISTURBANCE, nodata=255, attributes=attrs)
+    return "Meteor"
+
+
+@pytest.mark.parametrize("breaker", [_break_pixel_value, _break_grid, _break_sidecar, _truncate, _empty, _not_sqlite,
+                                     _disturbance_type], ids=lambda f: f.__name__.strip("_"))
+def test_flintcloud_run_on_bad_input_fails_cleanly_and_keeps_the_previous_output(repo: Repo, breaker):
+    """The simulate stage's command, given a broken project: one `flintcloud: error:` line naming the culprit,
+    exit 1, and the previous output folder byte-identical (nothing is written before the inputs are read)."""
+    out = repo.root / "build" / "output"
+    (out / "spatial").mkdir(parents=True)
+    (out / "gcbm_output.db").write_bytes(b"previous raw db")
+    (out / "spatial" / "NBP_2010.tif").write_bytes(b"previous map")
+    before = hashes(out)
+    needle = breaker(repo)
+    code, _, err = run_cli("run", repo.config, "--out", out, "--overwrite", "--no-progress")
+    assert code == 1, err
+    assert err.startswith("flintcloud: error: ") and needle in err, err
+    assert "Traceback" not in err
+    assert hashes(out) == before
+    assert sorted(p.name for p in out.parent.iterdir()) == ["config", "output"]
