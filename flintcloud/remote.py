@@ -26,6 +26,7 @@ import contextlib
 import fcntl
 import hashlib
 import os
+import re
 import shutil
 import signal
 import socket
@@ -69,57 +70,56 @@ NO_TELEMETRY = {"DVC_NO_ANALYTICS": "1", "ITERATIVE_DO_NOT_TRACK": "1"}
 # --------------------------------------------------------------------------- settings (pure)
 
 
+# An override is tri-state: None = the variable is not set (leave .dvc/config.local as it is, so a
+# manual `dvc remote default --local azure` survives `make setup-remote`); RESET = set but empty
+# (drop the override, back to the committed value); otherwise the value to write.
+RESET = ""
+
+
 @dataclass(frozen=True)
 class RemoteSettings:
-    """Where the two remotes point for one checkout, and which one is the default."""
+    """This checkout's overrides of the committed remotes, read from the environment."""
 
     default_local_dir: Path  # the committed location: <checkout>/../flintcloud-dvc-remote
-    local_dir: Path  # effective location (FLINTCLOUD_REMOTE_DIR or the default)
-    azure_url: str  # effective Azure URL (FLINTCLOUD_AZURE_URL or DEFAULT_AZURE_URL)
-    default_remote: str
-
-    @property
-    def local_dir_overridden(self) -> bool:
-        return self.local_dir != self.default_local_dir
-
-    @property
-    def azure_url_overridden(self) -> bool:
-        return self.azure_url != DEFAULT_AZURE_URL
+    local_dir: Path | str | None = None  # FLINTCLOUD_REMOTE_DIR (absolute) / RESET / None
+    azure_url: str | None = None  # FLINTCLOUD_AZURE_URL / RESET / None
+    default_remote: str | None = None  # FLINTCLOUD_DVC_REMOTE / RESET / None
 
 
 def remote_settings(repo_root: str | os.PathLike, env: Mapping[str, str]) -> RemoteSettings:
-    """Read the remote settings for the checkout at `repo_root` from `env` (pure, no I/O)."""
+    """Read the remote overrides for the checkout at `repo_root` from `env` (pure, no I/O)."""
     root = Path(os.path.abspath(repo_root))
     default_dir = root.parent / DEFAULT_LOCAL_DIR_NAME
 
-    raw_dir = env.get(ENV_REMOTE_DIR, "").strip()
-    if raw_dir:
-        local_dir = Path(os.path.expanduser(raw_dir))
-        if not local_dir.is_absolute():
-            local_dir = root / local_dir
-        local_dir = Path(os.path.normpath(local_dir))
-        if local_dir == root or root in local_dir.parents:
+    local_dir: Path | str | None = None
+    if ENV_REMOTE_DIR in env:
+        raw_dir = env[ENV_REMOTE_DIR].strip()
+        local_dir = RESET
+        if raw_dir:
+            path = Path(os.path.expanduser(raw_dir))
+            path = Path(os.path.normpath(path if path.is_absolute() else root / path))
+            if path == root or root in path.parents:
+                raise ConfigError(
+                    f"{ENV_REMOTE_DIR}={raw_dir!r} points inside the repository {str(root)!r}; "
+                    "the local DVC remote must be a directory outside the checkout"
+                )
+            local_dir = path
+
+    azure_url = env[ENV_AZURE_URL].strip() if ENV_AZURE_URL in env else None
+    if azure_url:
+        parts = urlsplit(azure_url)
+        if parts.scheme != "azure" or not parts.netloc:
             raise ConfigError(
-                f"{ENV_REMOTE_DIR}={raw_dir!r} points inside the repository {str(root)!r}; "
-                "the local DVC remote must be a directory outside the checkout"
+                f"{ENV_AZURE_URL}={azure_url!r} is not an Azure Blob DVC URL; expected azure://<container>[/<path>]"
             )
-    else:
-        local_dir = default_dir
 
-    azure_url = env.get(ENV_AZURE_URL, "").strip() or DEFAULT_AZURE_URL
-    parts = urlsplit(azure_url)
-    if parts.scheme != "azure" or not parts.netloc:
-        raise ConfigError(
-            f"{ENV_AZURE_URL}={azure_url!r} is not an Azure Blob DVC URL; expected azure://<container>[/<path>]"
-        )
-
-    default_remote = env.get(ENV_DEFAULT_REMOTE, "").strip() or LOCAL_REMOTE
-    if default_remote not in REMOTES:
+    default_remote = env[ENV_DEFAULT_REMOTE].strip() if ENV_DEFAULT_REMOTE in env else None
+    if default_remote and default_remote not in REMOTES:
         raise ConfigError(f"{ENV_DEFAULT_REMOTE}={default_remote!r} is not a flintcloud remote; expected one of {REMOTES}")
     return RemoteSettings(default_dir, local_dir, azure_url, default_remote)
 
 
-def apply_repo_config(conf: dict, settings: RemoteSettings, local_url: object) -> None:
+def apply_repo_config(conf: dict, local_url: object) -> None:
     """Put the committed remote sections into `conf` (DVC's repo-level config dict), in place.
 
     `local_url` is the default local directory as DVC's config layer wants it (a RelPath, saved
@@ -139,27 +139,29 @@ def apply_repo_config(conf: dict, settings: RemoteSettings, local_url: object) -
 
 
 def apply_local_config(conf: dict, settings: RemoteSettings) -> None:
-    """Put this checkout's overrides into `conf` (DVC's config.local dict), in place; drop stale ones."""
+    """Put this checkout's overrides into `conf` (DVC's config.local dict), in place.
+
+    Only the variables that are set act: a value is written, an empty value drops the override.
+    """
     remotes = conf.setdefault("remote", {})
-    overrides = {
-        LOCAL_REMOTE: str(settings.local_dir) if settings.local_dir_overridden else None,
-        AZURE_REMOTE: settings.azure_url if settings.azure_url_overridden else None,
-    }
+    overrides = {LOCAL_REMOTE: settings.local_dir, AZURE_REMOTE: settings.azure_url}
     for name, url in overrides.items():
-        section = remotes.get(name, {})
         if url is None:
+            continue
+        section = remotes.get(name, {})
+        if url == RESET:
             section.pop("url", None)
         else:
-            section["url"] = url
+            section["url"] = str(url)
         if section:
             remotes[name] = section
         else:
             remotes.pop(name, None)
     core = conf.setdefault("core", {})
-    if settings.default_remote != LOCAL_REMOTE:
-        core["remote"] = settings.default_remote
-    else:
+    if settings.default_remote == RESET:
         core.pop("remote", None)
+    elif settings.default_remote is not None:
+        core["remote"] = settings.default_remote
 
 
 # --------------------------------------------------------------------------- configuration (I/O)
@@ -172,10 +174,11 @@ def _dvc_dir(repo_root: Path) -> Path:
     return dvc_dir
 
 
-def configure_remotes(repo_root: str | os.PathLike, env: Mapping[str, str] | None = None) -> RemoteSettings:
+def configure_remotes(repo_root: str | os.PathLike, env: Mapping[str, str] | None = None) -> dict[str, str]:
     """Write the two remotes into .dvc/config (+ overrides into .dvc/config.local); idempotent.
 
-    Creates the local remote directory. Writes no credential anywhere.
+    Creates the local remote's directory. Writes no credential anywhere. Returns the effective
+    remotes ({name: url}, and "default": name) as DVC now resolves them.
     """
     from dvc.config import Config
     from dvc.config import ConfigError as DvcConfigError
@@ -187,13 +190,17 @@ def configure_remotes(repo_root: str | os.PathLike, env: Mapping[str, str] | Non
     try:
         config = Config(dvc_dir=str(dvc_dir))
         with config.edit("repo") as conf:
-            apply_repo_config(conf, settings, RelPath(str(settings.default_local_dir)))
+            apply_repo_config(conf, RelPath(str(settings.default_local_dir)))
         with config.edit("local") as conf:
             apply_local_config(conf, settings)
+        merged = Config(dvc_dir=str(dvc_dir)).read()
     except DvcConfigError as err:
         raise RemoteError(f"could not write the DVC remotes into {str(dvc_dir)!r}: {err}") from err
-    settings.local_dir.mkdir(parents=True, exist_ok=True)
-    return settings
+    effective = {name: str(merged["remote"][name]["url"]) for name in REMOTES}
+    effective["default"] = merged["core"]["remote"]
+    if not re.match(r"\w+://", effective[LOCAL_REMOTE]):
+        Path(effective[LOCAL_REMOTE]).mkdir(parents=True, exist_ok=True)
+    return effective
 
 
 @dataclass(frozen=True)

@@ -27,10 +27,10 @@ def command() -> None:
 @_repo_option
 def setup(repo: Path) -> None:
     """Write both remotes into .dvc/config (overrides from the environment into .dvc/config.local)."""
-    settings = remotes.configure_remotes(repo)
-    click.echo(f"remote 'local': {settings.local_dir}")
-    click.echo(f"remote 'azure': {settings.azure_url} (credentials from the environment)")
-    click.echo(f"default remote: {settings.default_remote}")
+    effective = remotes.configure_remotes(repo)
+    click.echo(f"remote 'local': {effective['local']}")
+    click.echo(f"remote 'azure': {effective['azure']} (credentials from the environment)")
+    click.echo(f"default remote: {effective['default']}")
 
 
 @command.command("check")

@@ -13,12 +13,9 @@ from flintcloud.errors import ConfigError, RemoteError
 from .conftest import REPO_ROOT, build_project
 
 
-def test_defaults_put_the_local_remote_beside_the_checkout():
+def test_no_variables_means_no_overrides():
     s = remote.remote_settings("/src/flintcloud", {})
-    assert s.local_dir == Path("/src/flintcloud-dvc-remote")
-    assert s.azure_url == "azure://flintcloud/dvc"
-    assert s.default_remote == "local"
-    assert not s.local_dir_overridden and not s.azure_url_overridden
+    assert s == remote.RemoteSettings(Path("/src/flintcloud-dvc-remote"), None, None, None)
 
 
 def test_environment_overrides():
@@ -28,7 +25,12 @@ def test_environment_overrides():
     assert s.local_dir == Path("/src/shared/dvc")  # relative to the checkout
     assert s.azure_url == "azure://team-data/gcbm"
     assert s.default_remote == "azure"
-    assert s.local_dir_overridden and s.azure_url_overridden
+
+
+def test_empty_variables_reset_the_overrides():
+    env = {"FLINTCLOUD_REMOTE_DIR": "", "FLINTCLOUD_AZURE_URL": " ", "FLINTCLOUD_DVC_REMOTE": ""}
+    s = remote.remote_settings("/src/flintcloud", env)
+    assert (s.local_dir, s.azure_url, s.default_remote) == (remote.RESET,) * 3
 
 
 @pytest.mark.parametrize(
@@ -49,12 +51,16 @@ def test_bad_environment_values_name_the_variable(env, message):
 def test_repo_config_refuses_a_committed_secret():
     conf = {"remote": {"azure": {"url": "azure://c/p", "connection_string": "AccountKey=..."}}}
     with pytest.raises(RemoteError, match=r"holds connection_string for remote 'azure'"):
-        remote.apply_repo_config(conf, remote.remote_settings("/src/x", {}), "/src/flintcloud-dvc-remote")
+        remote.apply_repo_config(conf, "/src/flintcloud-dvc-remote")
 
 
-def test_local_config_drops_stale_overrides():
+def test_local_config_keeps_what_no_variable_mentions():
     conf = {"core": {"remote": "azure"}, "remote": {"local": {"url": "/old"}, "azure": {"url": "azure://old/x", "timeout": 30}}}
+    before = {"core": dict(conf["core"]), "remote": {k: dict(v) for k, v in conf["remote"].items()}}
     remote.apply_local_config(conf, remote.remote_settings("/src/x", {}))
+    assert conf == before  # e.g. a manual `dvc remote default --local azure` survives make setup-remote
+    env = {"FLINTCLOUD_REMOTE_DIR": "", "FLINTCLOUD_AZURE_URL": "", "FLINTCLOUD_DVC_REMOTE": ""}
+    remote.apply_local_config(conf, remote.remote_settings("/src/x", env))
     assert conf["core"] == {}
     assert conf["remote"] == {"azure": {"timeout": 30}}  # the user's own options stay
 
@@ -75,10 +81,15 @@ def test_configure_remotes_is_idempotent_and_writes_no_secret(local_env, tmp_pat
     assert project.dvc("config", "core.remote").stdout.strip() == "local"
     assert (tmp_path / "local-remote").is_dir()
 
-    # Unsetting the override returns to the committed default.
+    # An unset variable leaves the override alone; an empty one returns to the committed default.
     env.pop("FLINTCLOUD_REMOTE_DIR")
-    remote.configure_remotes(project.path, env)
+    assert remote.configure_remotes(project.path, env)["local"] == str(tmp_path / "local-remote")
+    env["FLINTCLOUD_REMOTE_DIR"] = ""
+    effective = remote.configure_remotes(project.path, env)
+    assert effective == {"local": str(tmp_path / "flintcloud-dvc-remote"), "azure": "azure://flintcloud/dvc",
+                         "default": "local"}
     assert remote.remote_info(project.path).url == str(tmp_path / "flintcloud-dvc-remote")
+    assert (tmp_path / "flintcloud-dvc-remote").is_dir()
 
 
 def test_configure_remotes_needs_a_dvc_repository(tmp_path: Path):
