@@ -185,7 +185,7 @@ def check_inside(path: Path, root: Path, what: str, report: ValidationReport, *,
     report.error(
         "path",
         f"{what} {str(path)!r} resolves to {real!r}, outside the repository {str(root)!r}{how}; "
-        "refusing to read it: keep project files inside the repository",
+        "refusing it: keep project files and outputs inside the repository",
         file=str(path), layer=layer, value=real, expected=f"a path inside {root}",
     )
     return False
@@ -214,6 +214,7 @@ class _Target:
     eco_is_layer: bool = False
     age_value: int | None = None
     classifier_values: dict[str, str] = field(default_factory=dict)  # classifiers given as scalars
+    outputs: dict[str, Path] = field(default_factory=dict)  # what GCBM would write: description -> path
     broken: set[str] = field(default_factory=set)  # layers already reported as unusable
 
 
@@ -242,6 +243,8 @@ def _from_config(config_dir: Path, report: ValidationReport) -> _Target | None:
         admin_boundary=cfg.admin_boundary, eco_boundary=cfg.eco_boundary,
         admin_is_layer=cfg.admin_boundary_layer, eco_is_layer=cfg.eco_boundary_layer, age_value=cfg.age_value,
         classifier_values=dict(cfg.classifier_values),
+        outputs={k: v for k, v in (("WriteVariableGeotiff output_path", cfg.output_path),
+                                   ("CBMAggregatorSQLiteWriter databasename", cfg.output_db_path)) if v is not None},
     )
 
 
@@ -342,6 +345,8 @@ def validate_project(
     t.layers = inside
     if t.db_path is not None and not check_inside(t.db_path, root_path, "input database", report):
         t.db_path = None
+    for what, path in t.outputs.items():
+        check_inside(path, root_path, f"output path ({what})", report)
 
     db = _check_db(t.db_path, report) if t.db_path is not None else None
     _read_sidecars(t, settings, config_mode, report)

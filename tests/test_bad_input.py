@@ -657,3 +657,14 @@ def test_flintcloud_run_on_bad_input_fails_cleanly_and_keeps_the_previous_output
     assert "Traceback" not in err
     assert hashes(out) == before
     assert sorted(p.name for p in out.parent.iterdir()) == ["config", "output"]
+
+
+def test_a_config_writing_outside_the_repo_is_refused(repo: Repo):
+    outputs = json.loads((repo.config / "modules_output.json").read_text())
+    outputs["Modules"]["CBMAggregatorSQLiteWriter"]["settings"]["databasename"] = "../../../../../../tmp/x.db"
+    (repo.config / "modules_output.json").write_text(json.dumps(outputs))
+    code, _, err = repo.validate(repo.config)
+    assert code == 1
+    (p,) = repo.problems()
+    assert p["check"] == "path" and "output path (CBMAggregatorSQLiteWriter databasename)" in p["message"]
+    assert "outside the repository" in p["message"]
