@@ -521,6 +521,19 @@ def test_config_parser_never_crashes_on_mutated_configs(data):
     assert all(name in cfg.layers for name in cfg.classifier_layers)
 
 
+@hsettings(max_examples=200, deadline=None)
+@given(docs=st.dictionaries(st.sampled_from(["localdomain.json", "provider_config.json", "variables.json",
+                                             "modules_cbm.json", "modules_output.json", "spinup.json"]),
+                            json_values | st.fixed_dictionaries({}, optional={
+                                "LocalDomain": json_values, "Providers": json_values, "Variables": json_values,
+                                "Modules": json_values, "Spinup": json_values}), max_size=6))
+def test_config_parser_never_crashes_on_arbitrary_documents(docs):
+    try:
+        parse_gcbm_config(docs, Path("/tmp/cfg"))
+    except ConfigError as err:
+        assert str(err)
+
+
 @hsettings(max_examples=300, deadline=None)
 @given(params=st.dictionaries(st.sampled_from(["project", "simulation", "outputs", "report"]),
                               st.dictionaries(st.sampled_from(["start_year", "end_year", "engine", "spinup", "layers",
