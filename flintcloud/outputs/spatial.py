@@ -228,13 +228,32 @@ class MapWriter:
                 f"pixel_stand has shape {self.pixel_stand.shape}, the grid is {self.grid.height}x{self.grid.width}"
             )
         self.written: list[Path] = []
+        # The simulated pixels' bounding window (rows, cols) and largest stand index, found once by
+        # strips: maps write only this window; GDAL fills the blocks outside it with nodata on close.
+        self._max_stand = -1
+        rows, cols = [], np.zeros(self.grid.width, dtype=bool)
+        for row in range(0, self.grid.height, MAP_STRIP_ROWS):
+            strip = self.pixel_stand[row:row + MAP_STRIP_ROWS]
+            if strip.size:
+                self._max_stand = max(self._max_stand, int(strip.max()))
+            valid = strip >= 0
+            hit = np.flatnonzero(valid.any(axis=1))
+            if hit.size:
+                rows += [row + int(hit[0]), row + int(hit[-1]) + 1]
+                cols |= valid.any(axis=0)
+        hit_cols = np.flatnonzero(cols)
+        if rows:  # starts aligned to the 256-pixel GeoTIFF blocks, so no block is written in two parts
+            row0, col0 = min(rows) - min(rows) % MAP_STRIP_ROWS, int(hit_cols[0]) - int(hit_cols[0]) % MAP_STRIP_ROWS
+            self._window = (row0, max(rows), col0, int(hit_cols[-1]) + 1)
+        else:
+            self._window = (0, 0, 0, 0)
 
     def __call__(self, step: StepOutput) -> None:
         if step.step == 0 or (self.years is not None and step.year not in self.years):
             return
-        if self.pixel_stand.size and int(self.pixel_stand.max()) >= step.n_stands:
+        if self._max_stand >= step.n_stands:
             raise OutputError(
-                f"pixel_stand refers to stand {int(self.pixel_stand.max())} but step {step.step} has {step.n_stands} stands"
+                f"pixel_stand refers to stand {self._max_stand} but step {step.step} has {step.n_stands} stands"
             )
         self.out_dir.mkdir(parents=True, exist_ok=True)
         # index -1 -> nodata: per item one value per stand, never one per pixel
@@ -249,11 +268,12 @@ class MapWriter:
                 stack.enter_context(rasterio.open(tmp, "w", **raster_profile(self.grid, item)))
                 for tmp, item in zip(tmps, self.items)
             ]
-            # Row strips of whole 256-pixel blocks: memory per map is one strip, not the grid.
-            for row in range(0, self.grid.height, MAP_STRIP_ROWS):
-                rows = min(MAP_STRIP_ROWS, self.grid.height - row)
-                strip = self.pixel_stand[row:row + rows]
-                window = Window(0, row, self.grid.width, rows)
+            # Row strips of the simulated window: memory per map is one strip, not the grid.
+            row0, row1, col0, col1 = self._window
+            for row in range(row0, row1, MAP_STRIP_ROWS):
+                rows = min(MAP_STRIP_ROWS, row1 - row)
+                strip = self.pixel_stand[row:row + rows, col0:col1]
+                window = Window(col0, row, col1 - col0, rows)
                 for dst, lookup in zip(dsts, lookups):
                     dst.write(lookup[strip], 1, window=window)
         self.written.extend(paths)

@@ -144,6 +144,23 @@ def test_map_writer_strips_equal_the_whole_grid_lookup(tmp_path):
         np.testing.assert_array_equal(ds.read(1), np.append(bio, np.float32(-1e38))[pixel_stand])
 
 
+def test_map_writer_writes_the_simulated_window_and_nodata_elsewhere(tmp_path):
+    # simulated pixels in a small window far from the origin of a 700 x 900 grid (like the demo's corner of a tile)
+    pixel_stand = np.full((700, 900), -1)
+    pixel_stand[300:340, 610:650] = np.arange(40)[:, None] % 3
+    grid = Grid(Affine(0.00025, 0, -106.0, 0, -0.00025, 55.0), WGS84, 900, 700)
+    writer = MapWriter(tmp_path, [ITEMS[0]], years=[2011], stands=SimpleNamespace(pixel_stand=pixel_stand, grid=grid))
+    assert writer._window == (256, 340, 512, 650)
+    step = three_stand_run()[2]
+    writer(step)
+    with rasterio.open(tmp_path / "Age_2011.tif") as ds:
+        np.testing.assert_array_equal(ds.read(1), np.append(step.age.astype(np.int16), np.int16(-32768))[pixel_stand])
+    empty = MapWriter(tmp_path / "e", [ITEMS[0]], years=None, stands=SimpleNamespace(pixel_stand=np.full((4, 5), -1), grid=_grid()))
+    empty(step)
+    with rasterio.open(tmp_path / "e" / "Age_2011.tif") as ds:
+        assert (ds.read(1) == -32768).all()
+
+
 def _write_block(path, array, west, north, dtype="float32", nodata=None):
     path.parent.mkdir(parents=True, exist_ok=True)
     nodata = float(np.float32(-1e38)) if nodata is None else nodata
