@@ -52,6 +52,7 @@ from .libcbm_params import (
 )
 from .step import ANNUAL_PROCESS, GROWTH_MODULE, FluxKey, RunSummary, StepOutput
 
+GCBM_OVERMATURE_TOLERANCE = -0.0001  # YieldTableGrowthModule::doHalfGrowth
 GCBM_AGE_RESET_BIOMASS = 0.001  # CBMDisturbanceEventModule: age 0 when live biomass falls below
 STABLE_LOW, STABLE_HIGH = 0.999, 1.001  # CBMSpinupSequencer::isSlowPoolStable
 DEFAULT_LAND_CLASS = "UNFCCC_FL_R_FL"
@@ -92,6 +93,10 @@ class LibcbmCore:
         self.biomass_idx = np.array([self.pool_index[p] for p in BIOMASS_POOLS])
         self.slow_idx = np.array([self.pool_index["AboveGroundSlowSoil"], self.pool_index["BelowGroundSlowSoil"]])
         self.flux_names = [fi.name for fi in params.flux_indicators]
+        ind = {(fi.process, fi.source, fi.sink): i for i, fi in enumerate(params.flux_indicators)}
+        self.growth_flux_col = {p: ind[(GROWTH_PROCESS, "Input", p)] for p in BIOMASS_POOLS}
+        self.growth_cols = np.array([self.growth_flux_col[p] for p in BIOMASS_POOLS])
+        self.overmature_flux_col = {(s, k): i for (pr, s, k), i in ind.items() if pr == OVERMATURE_PROCESS}
         col = {(fi.source, fi.sink): i for i, fi in enumerate(params.flux_indicators) if fi.process == DISTURBANCE_PROCESS}
         names = params.pool_names
         self.dist_flux_cols = {
@@ -136,30 +141,80 @@ class LibcbmCore:
         return ops
 
     def annual_process(self, static: dict[str, int], unit, gc_value, pools, age, grow, decay, flux=None):
-        """Growth + turnover on rows ``grow``, then decay on rows ``decay`` (GCBM: CBMGrowthModule, CBMDecayModule)."""
+        """Growth + turnover on rows ``grow``, then decay on rows ``decay`` (GCBM: CBMGrowthModule, CBMDecayModule).
+
+        libcbm gives the growth increments (its growth op holds Input -> pool = increment / 2); the two
+        half-growth steps around turnover are applied here as YieldTableGrowthModule::doHalfGrowth does:
+        a softwood (hardwood) component whose increments sum below -0.0001 is overmature, and its
+        negative increments move biomass to DOM (pool -> snag / soil, with the turnover splits)
+        instead of back to the atmosphere; every other increment is Atmosphere -> pool.
+        """
         n = len(unit)
-        ops = self._ops(["growth", "overmature_decline"], n)
-        try:
-            self.cbm.model_functions.get_merch_volume_growth_ops(
-                ops["growth"], ops["overmature_decline"],
-                _frame({"growth_curve": gc_value.astype(np.int32)}),
-                _frame({"spatial_unit": unit.astype(np.int32)}),
-                _matrix(pools, self.params.pool_names),
-                _frame({"age": age.astype(np.int32)}),
+        if grow.any():
+            ops = self._ops(["growth", "overmature_decline"], n)
+            try:
+                self.cbm.model_functions.get_merch_volume_growth_ops(
+                    ops["growth"], ops["overmature_decline"],
+                    _frame({"growth_curve": gc_value.astype(np.int32)}),
+                    _frame({"spatial_unit": unit.astype(np.int32)}),
+                    _matrix(pools, self.params.pool_names),
+                    _frame({"age": age.astype(np.int32)}),
+                )
+                probe = self.new_flux(n)
+                self._apply([ops["growth"]], [GROWTH_PROCESS], np.array(pools), probe, grow)
+            finally:
+                self._free(ops)
+            half = probe[:, self.growth_cols]  # increment / 2 per biomass pool, 0 where not growing
+            self._half_growth(half, unit, pools, flux, grow)
+            self._apply([static["snag_turnover"], static["biomass_turnover"]],
+                        [SNAG_TURNOVER_PROCESS, BIOMASS_TURNOVER_PROCESS], pools, flux, grow)
+            self._half_growth(half, unit, pools, flux, grow)
+        if decay.any():
+            self._apply(
+                [static["dom_decay"], static["slow_decay"], static["slow_mixing"]],
+                [DECAY_PROCESS] * 3, pools, flux, decay,
             )
-            if grow.any():
-                self._apply(
-                    [ops["growth"], static["snag_turnover"], static["biomass_turnover"], ops["overmature_decline"], ops["growth"]],
-                    [GROWTH_PROCESS, SNAG_TURNOVER_PROCESS, BIOMASS_TURNOVER_PROCESS, OVERMATURE_PROCESS, GROWTH_PROCESS],
-                    pools, flux, grow,
-                )
-            if decay.any():
-                self._apply(
-                    [static["dom_decay"], static["slow_decay"], static["slow_mixing"]],
-                    [DECAY_PROCESS] * 3, pools, flux, decay,
-                )
-        finally:
-            self._free(ops)
+
+    def _half_growth(self, half: np.ndarray, unit: np.ndarray, pools: np.ndarray, flux, grow: np.ndarray) -> None:
+        splits = self.params.splits.reindex(unit.astype(np.int64))
+        branch = splits["branch_snag_split"].to_numpy()
+        coarse = splits["coarse_ag_split"].to_numpy()
+        fine = splits["fine_ag_split"].to_numpy()
+        pi = self.pool_index
+        for g, comps in enumerate((BIOMASS_POOLS[:5], BIOMASS_POOLS[5:])):
+            cols = np.arange(5) + 5 * g
+            overmature = grow & ((2.0 * half[:, cols]).sum(axis=1) < GCBM_OVERMATURE_TOLERANCE)
+            for c, pool in zip(cols, comps):
+                h = half[:, c]
+                decline = overmature & (h < 0)
+                up = ~decline & grow
+                x = pi[pool]
+                pools[up, x] += h[up]
+                if flux is not None:
+                    flux[up, self.growth_flux_col[pool]] += h[up]
+                if not decline.any():
+                    continue
+                amount = -h[decline]
+                kind = pool.replace("Softwood", "").replace("Hardwood", "")
+                species = pool[:8]
+                if kind == "Merch":
+                    parts = [(f"{species}StemSnag", amount)]
+                elif kind == "Foliage":
+                    parts = [("AboveGroundVeryFastSoil", amount)]
+                elif kind == "Other":
+                    parts = [(f"{species}BranchSnag", amount * branch[decline]),
+                             ("AboveGroundFastSoil", amount * (1 - branch[decline]))]
+                elif kind == "CoarseRoots":
+                    parts = [("AboveGroundFastSoil", amount * coarse[decline]),
+                             ("BelowGroundFastSoil", amount * (1 - coarse[decline]))]
+                else:  # FineRoots
+                    parts = [("AboveGroundVeryFastSoil", amount * fine[decline]),
+                             ("BelowGroundVeryFastSoil", amount * (1 - fine[decline]))]
+                for sink, v in parts:
+                    pools[decline, x] -= v
+                    pools[decline, pi[sink]] += v
+                    if flux is not None:
+                        flux[decline, self.overmature_flux_col[(pool, sink)]] += v
 
     def disturb(self, unit, disturbance_type, pools, enabled, flux=None):
         """Apply each enabled row's disturbance matrix, as GCBM's proportional operation does.

@@ -122,6 +122,7 @@ class LibcbmParameters:
     disturbance_type_ids: dict[str, int]  # name -> id (ids as in gcbm_input.db)
     matrices: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]]  # dm id -> (src idx, sink idx, proportion)
     matrix_of: dict[tuple[int, int], int]  # (disturbance type id, unit id) -> dm id
+    splits: pd.DataFrame | None = None  # unit_id -> branch_snag_split, coarse_ag_split, fine_ag_split
 
     def unit_id(self, spatial_unit_id: np.ndarray, growth_curve_id: np.ndarray) -> np.ndarray:
         lookup = {(int(r.spatial_unit_id), int(r.growth_curve_id)): int(r.unit_id) for r in self.units.itertuples()}
@@ -384,5 +385,9 @@ def build_libcbm_db(
         growth_curves=growth_curve_volumes(db),
         disturbance_type_ids=dict(zip(db.disturbance_types["name"], db.disturbance_types["id"].astype(int))),
         matrices=gcbm_matrices(dmv[dmv["disturbance_matrix_id"].isin(used_dm)], pool_id),
+        splits=pd.DataFrame(
+            [(r[0], r[6], r[13], r[14]) for r in to_rows],
+            columns=["unit_id", "branch_snag_split", "coarse_ag_split", "fine_ag_split"],
+        ).set_index("unit_id"),
         matrix_of={(int(t), int(u)): int(m) for u, t, m in dma_rows if int(t) in set(disturbance_type_ids)},
     )

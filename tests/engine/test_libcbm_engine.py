@@ -214,3 +214,25 @@ def test_unknown_spatial_unit_and_missing_temperature_are_named(demo_run_inputs)
     st.loc[1, "mean_annual_temperature"] = np.nan
     with pytest.raises(SimulationError, match="1 stand.*no mean annual temperature"):
         simulate(config, dataclasses.replace(stands, stands=st), db, [], progress=False)
+
+
+def test_overmature_stand_fluxes_account_for_every_pool(demo_run_inputs):
+    """A stand on the declining part of its curve (WB/7 declines from age 200): GCBM moves the decline
+    to DOM inside CBMGrowthModule, so each pool's change equals its recorded inflows minus outflows."""
+    config, stands, db = demo_run_inputs
+    st = stands.stands.copy()
+    sid = int(np.flatnonzero((st["Classifier1"] == "WB").to_numpy())[0])
+    st.loc[sid, "age"] = 205
+    steps = _run_steps(config, dataclasses.replace(stands, stands=st, events=stands.events.iloc[0:0]), db)
+    names = steps[0].pool_names
+    keys = steps[1].flux_keys
+    for prev, cur in zip(steps[1:], steps[2:]):
+        for j, pool in enumerate(names):
+            if pool not in ECOSYSTEM:
+                continue
+            inflow = sum(cur.fluxes[sid, i] for i, k in enumerate(keys) if k.sink == pool)
+            outflow = sum(cur.fluxes[sid, i] for i, k in enumerate(keys) if k.source == pool)
+            change = cur.pools[sid, j] - prev.pools[sid, j]
+            assert change == pytest.approx(inflow - outflow, abs=1e-9), (cur.year, pool)
+    merch_decline = [k for k in keys if k.source == "SoftwoodMerch" and k.sink == "SoftwoodStemSnag"]
+    assert merch_decline and steps[5].pools[sid, names.index("SoftwoodMerch")] < steps[1].pools[sid, names.index("SoftwoodMerch")]
