@@ -27,7 +27,10 @@ def main(args: list[str]) -> None:
     engine = simulation.get("engine", "libcbm")
     map_years = section(params, "outputs").get("years")  # None: every simulated year
     image = (simulation.get("gcbm_container") or {}).get("image")  # gcbm-container only
-    summary = run_project(config_dir, out_dir, engine=engine, map_years=map_years, overwrite=True, image=image)
+    executor = params.get("executor")  # where libcbm runs; outputs do not depend on it (not a declared param)
+    summary = run_project(
+        config_dir, out_dir, engine=engine, map_years=map_years, overwrite=True, image=image, executor=executor
+    )
     print(f"simulate: {summary.line()} -> {out_dir}/")
 
 
