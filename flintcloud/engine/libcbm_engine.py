@@ -160,11 +160,13 @@ class LibcbmCore:
                     _matrix(pools, self.params.pool_names),
                     _frame({"age": age.astype(np.int32)}),
                 )
-                probe = self.new_flux(n)
-                self._apply([ops["growth"]], [GROWTH_PROCESS], np.array(pools), probe, grow)
+                # the growth op applied to "Input = 1, all else 0" leaves increment / 2 in each biomass pool
+                probe = self.new_pools(n)
+                self._apply([ops["growth"]], [GROWTH_PROCESS], probe, None, grow)
             finally:
                 self._free(ops)
-            half = probe[:, self.growth_cols]  # increment / 2 per biomass pool, 0 where not growing
+            half = probe[:, self.biomass_idx]
+            half[~grow] = 0.0
             self._half_growth(half, unit, pools, flux, grow)
             self._apply([static["snag_turnover"], static["biomass_turnover"]],
                         [SNAG_TURNOVER_PROCESS, BIOMASS_TURNOVER_PROCESS], pools, flux, grow)
