@@ -121,6 +121,9 @@ def test_main_workflow_pushes_run_cache():
     push = next(s for s in steps(wf) if s.get("run") == "dvc push --run-cache")
     assert push["if"] == "env.USE_REMOTE == 'true'"
     assert any("::warning::" in r for r in runs)  # no secret: said, not silently skipped
+    assert "flintcloud history --branch main" in runs
+    checkout = next(s for s in steps(wf) if s.get("uses", "").startswith("actions/checkout"))
+    assert checkout["with"]["fetch-depth"] == 0
     job = next(iter(wf["jobs"].values()))
     assert job["env"]["AZURE_STORAGE_CONNECTION_STRING"] == "${{ secrets.AZURE_STORAGE_CONNECTION_STRING }}"
 

@@ -307,6 +307,9 @@ def write_history_report(repo: str | Path = ".", branch: str = "HEAD", out: str 
             f"no commit among the last {max_commits} of {branch!r} has {sources.metrics!r}: "
             "commit a pipeline run (dvc repro, then git commit dvc.lock and the metrics) first"
         )
+    if branch == "HEAD":
+        name = _git(repo, "rev-parse", "--abbrev-ref", "HEAD")
+        branch = name if name != "HEAD" else branch
     chosen = headline_metrics([*commits, *experiments], metrics)
     img_dir = out.with_suffix("")
     fig = history_figure(commits, experiments, chosen, f"Headline metrics along {branch}")
