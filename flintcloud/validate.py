@@ -41,6 +41,7 @@ from typing import Any
 import numpy as np
 import rasterio
 from rasterio.errors import NotGeoreferencedWarning, RasterioError
+from rasterio.windows import Window
 
 from flintcloud.atomic import atomic_file
 from flintcloud.errors import ConfigError, DatabaseError, FlintcloudError, LayerError, ValidationError
@@ -64,6 +65,7 @@ from flintcloud.landscape.sidecar import LayerSidecar, read_sidecar
 
 MAX_LISTED = 20  # values listed per problem before "... and N more"
 SQLITE_TIMEOUT_S = 0.5  # a locked db is reported, not waited for
+WINDOW_PIXELS = 1 << 20  # pixels per window of the raster pass: memory stays bounded on any landscape
 CATEGORICAL = ("classifier", "disturbance", "admin_boundary", "eco_boundary")
 
 
@@ -476,13 +478,31 @@ def _read_sidecars(t: _Target, settings: ConfigSettings | None, config_mode: boo
 
 
 @dataclass
-class _Raster:
-    data: np.ndarray
+class _Open:
+    """A layer whose raster is open and on the reference grid."""
+
+    layer: _Layer
+    ds: Any  # rasterio dataset
     nodata: float | None
-    grid: Grid
 
 
-def _read_raster(layer: _Layer, report: ValidationReport) -> _Raster | None:
+@dataclass
+class _Tally:
+    """What the windowed pass accumulates; turned into problems at the end."""
+
+    unknown_values: dict[str, dict[Any, int]] = field(default_factory=dict)  # layer -> pixel value -> count
+    combos: dict[tuple, int] = field(default_factory=dict)  # classifier codes -> pixel count
+    n_valid: int = 0
+    age_nan: int = 0
+    age_negative: int = 0
+    age_min: Any = None
+    age_above: int = 0
+    age_max: Any = None
+    temp_nan: int = 0
+    temp_nodata: int = 0
+
+
+def _open_raster(layer: _Layer, stack: contextlib.ExitStack, report: ValidationReport) -> tuple[Any, Grid] | None:
     if not layer.path.is_file():
         report.error("raster", f"layer {layer.name!r}: file {str(layer.path)!r} does not exist",
                      file=str(layer.path), layer=layer.name, expected="a GeoTIFF")
@@ -490,31 +510,35 @@ def _read_raster(layer: _Layer, report: ValidationReport) -> _Raster | None:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", NotGeoreferencedWarning)  # a truncated file loses its transform
-            ds = rasterio.open(layer.path)
-        with ds:
-            grid = Grid(transform=ds.transform, crs=ds.crs, width=ds.width, height=ds.height)
-            data = ds.read(1)
-            nodata = ds.nodata
+            ds = stack.enter_context(rasterio.open(layer.path))
+            # A truncated file opens but cannot deliver its last pixels: probe them before trusting the header.
+            ds.read(1, window=Window(ds.width - 1, ds.height - 1, 1, 1))
+        return ds, Grid(transform=ds.transform, crs=ds.crs, width=ds.width, height=ds.height)
     except (RasterioError, OSError, ValueError) as err:
-        report.error("raster", f"layer {layer.name!r}: {str(layer.path)!r} is not a readable GeoTIFF "
-                     f"(truncated or corrupt?): {err}", file=str(layer.path), layer=layer.name,
-                     expected="a complete GeoTIFF")
+        _unreadable(layer, err, report)
         return None
-    if nodata is None and layer.sidecar is not None:
-        nodata = layer.sidecar.nodata
-    return _Raster(data=data, nodata=nodata, grid=grid)
 
 
-def _has_data(r: _Raster) -> np.ndarray:
-    data = r.data
-    if r.nodata is None:
-        valid = np.ones(data.shape, dtype=bool)
-    elif isinstance(r.nodata, float) and math.isnan(r.nodata):
-        valid = ~np.isnan(data) if data.dtype.kind == "f" else np.ones(data.shape, dtype=bool)
-    else:
-        valid = data != np.asarray(r.nodata).astype(data.dtype) if data.dtype.kind != "f" else ~np.isclose(
-            data, r.nodata, rtol=1e-6, atol=0) & ~np.isnan(data)
-    return valid
+def _unreadable(layer: _Layer, err: Exception, report: ValidationReport) -> None:
+    report.error("raster", f"layer {layer.name!r}: {str(layer.path)!r} is not a readable GeoTIFF "
+                 f"(truncated or corrupt?): {err}", file=str(layer.path), layer=layer.name,
+                 expected="a complete GeoTIFF")
+
+
+def _has_data(data: np.ndarray, nodata: float | None) -> np.ndarray:
+    if nodata is None:
+        return np.ones(data.shape, dtype=bool)
+    if data.dtype.kind == "f":
+        valid = ~np.isnan(data)
+        if not math.isnan(nodata):
+            valid &= ~np.isclose(data, nodata, rtol=1e-6, atol=0)
+        return valid
+    if math.isnan(nodata) or not float(nodata).is_integer():
+        return np.ones(data.shape, dtype=bool)
+    info = np.iinfo(data.dtype)
+    if not info.min <= nodata <= info.max:
+        return np.ones(data.shape, dtype=bool)
+    return data != np.asarray(nodata).astype(data.dtype)
 
 
 def _values_list(values: Sequence, limit: int = MAX_LISTED) -> str:
@@ -522,102 +546,156 @@ def _values_list(values: Sequence, limit: int = MAX_LISTED) -> str:
     return shown + (f" ... and {len(values) - limit} more" if len(values) > limit else "")
 
 
-def _pixel_values(r: _Raster, valid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Unique pixel values with data and their counts."""
-    values = r.data[valid]
+def _pixel_values(values: np.ndarray) -> tuple[list, list]:
+    """Unique pixel values (integers where they are integral) and their counts."""
     if values.dtype.kind == "f":
         finite = values[np.isfinite(values)]
-        if finite.size and np.all(finite == np.round(finite)):
+        if finite.size == values.size and np.all(finite == np.round(finite)):
             values = finite.astype(np.int64)
-    return np.unique(values, return_counts=True)
+    uniq, counts = np.unique(values, return_counts=True)
+    return uniq.tolist(), counts.tolist()
 
 
 def _check_layers(t: _Target, db, report: ValidationReport) -> None:
-    reference: tuple[str, Grid] | None = None
-    n_checked = 0
-    classifier_codes: dict[str, np.ndarray] = {}
-    classifier_cats: dict[str, list] = {}
-    landscape = None  # bool mask of simulated pixels
-    age_raster: tuple[_Layer, _Raster] | None = None
-    temperature: tuple[_Layer, _Raster] | None = None
-    grid_ok = True
-
-    # Classifier layers first: they define the simulated landscape.
+    """One windowed pass over every layer on the reference grid (memory bounded by the window size)."""
     order = {"classifier": 0, "age": 1}
-    for layer in sorted(t.layers, key=lambda x: order.get(x.role, 2)):
+    layers = sorted(t.layers, key=lambda x: order.get(x.role, 2))
+    for layer in layers:
         if layer.role == "disturbance":
             _check_disturbance_sidecar(layer, t, db, report)
-        r = _read_raster(layer, report)
-        if r is None:
-            t.broken.add(layer.name)
-            continue
-        n_checked += 1
-        if reference is None:
-            reference = (layer.name, r.grid)
-        else:
-            diff = reference[1].mismatch(r.grid)
-            if diff:
-                grid_ok = False
-                t.broken.add(layer.name)
-                report.error("grid", f"layer {layer.name!r} ({str(layer.path)!r}) does not share the grid of layer "
-                             f"{reference[0]!r}: {diff}", file=str(layer.path), layer=layer.name,
-                             value=r.grid.describe(), expected=reference[1].describe())
-                continue  # its pixels cannot be compared with the others'
-        valid = _has_data(r)
-        if layer.role in CATEGORICAL and layer.sidecar is not None and layer.sidecar.attributes:
-            values, counts = _pixel_values(r, valid)
-            known = set(layer.sidecar.attributes)
-            missing = [(v, c) for v, c in zip(values.tolist(), counts.tolist()) if v not in known]
-            if missing:
-                report.error(
-                    "pixel_value",
-                    f"layer {layer.name!r}: pixel value(s) {_values_list([v for v, _ in missing])} occur in "
-                    f"{str(layer.path)!r} ({sum(c for _, c in missing)} pixels) but are not keys of the sidecar's "
-                    f"attributes {str(layer.sidecar.source)!r} (known: {_values_list(sorted(known))}); "
-                    "add them to the sidecar or set those pixels to nodata",
-                    file=str(layer.path), layer=layer.name, value=[v for v, _ in missing],
-                    expected=f"one of {sorted(known)[:MAX_LISTED]} or nodata {r.nodata!r}",
-                )
-        if layer.role == "classifier":
-            if layer.sidecar is None or not layer.sidecar.attributes:
-                continue  # already reported; its pixels cannot be decoded, so it does not shape the landscape
-            cats = sorted(layer.sidecar.attributes)
-            lookup = {v: i for i, v in enumerate(cats)}
-            codes = np.full(r.data.shape, -1, dtype=np.int32)
-            codes[valid] = _vector_codes(r.data[valid], lookup)
-            classifier_codes[layer.name] = codes
-            classifier_cats[layer.name] = [layer.sidecar.attributes[k] for k in cats]
-            landscape = (codes >= 0) if landscape is None else landscape & (codes >= 0)
-        elif layer.role == "age":
-            age_raster = (layer, r)
-            landscape = valid if landscape is None else landscape & valid
-        elif layer.role == "temperature":
-            temperature = (layer, r)
-    report.summary["layers_checked"] = n_checked
     report.summary["layers"] = {x.name: x.role for x in t.layers}
+    with contextlib.ExitStack() as stack:
+        reference: tuple[str, Grid] | None = None
+        opened: list[_Open] = []
+        for layer in layers:
+            got = _open_raster(layer, stack, report)
+            if got is None:
+                t.broken.add(layer.name)
+                continue
+            ds, grid = got
+            if reference is None:
+                reference = (layer.name, grid)
+            else:
+                diff = reference[1].mismatch(grid)
+                if diff:
+                    t.broken.add(layer.name)
+                    report.error("grid", f"layer {layer.name!r} ({str(layer.path)!r}) does not share the grid of "
+                                 f"layer {reference[0]!r}: {diff}", file=str(layer.path), layer=layer.name,
+                                 value=grid.describe(), expected=reference[1].describe())
+                    continue  # its pixels cannot be compared with the others'
+            nodata = ds.nodata if ds.nodata is not None else (layer.sidecar.nodata if layer.sidecar else None)
+            opened.append(_Open(layer, ds, nodata))
+        report.summary["layers_checked"] = len(opened)
+        if reference is None:
+            return
+        tally = _scan(opened, reference[1], t, db, report)
 
-    if landscape is None or not grid_ok:
+    classifiers = [o.layer for o in opened if o.layer.role == "classifier" and o.layer.name not in t.broken]
+    has_age = any(o.layer.role == "age" for o in opened)
+    for o in opened:
+        missing = tally.unknown_values.get(o.layer.name)
+        if missing:
+            known = sorted(o.layer.sidecar.attributes)
+            values = sorted(missing)
+            report.error(
+                "pixel_value",
+                f"layer {o.layer.name!r}: pixel value(s) {_values_list(values)} occur in {str(o.layer.path)!r} "
+                f"({sum(missing.values())} pixels) but are not keys of the sidecar's attributes "
+                f"{str(o.layer.sidecar.source)!r} (known: {_values_list(known)}); "
+                "add them to the sidecar or set those pixels to nodata",
+                file=str(o.layer.path), layer=o.layer.name, value=values,
+                expected=f"one of {known[:MAX_LISTED]} or nodata {o.nodata!r}",
+            )
+    if not classifiers and not has_age:
         return
-    n_valid = int(landscape.sum())
-    report.summary["simulated_pixels"] = n_valid
-    if n_valid == 0:
+    report.summary["simulated_pixels"] = tally.n_valid
+    if tally.n_valid == 0:
         report.error("landscape", "empty landscape: no pixel has a value in every classifier layer"
-                     + (" and the age layer" if age_raster else "")
-                     + f" ({', '.join(classifier_codes) or 'no classifier layers'}); GCBM would simulate nothing",
+                     + (" and the age layer" if has_age else "")
+                     + f" ({', '.join(x.name for x in classifiers) or 'no classifier layers'}); "
+                     "GCBM would simulate nothing",
                      value=0, expected="at least one pixel with data in all classifier and age layers")
         return
     max_curve_age = _max_curve_age(db)
-    if age_raster is not None:
-        _check_ages(*age_raster, landscape, max_curve_age, report)
+    age_layer = next((o.layer for o in opened if o.layer.role == "age"), None)
+    if age_layer is not None:
+        _report_ages(age_layer, tally, max_curve_age, report)
     elif t.age_value is not None and max_curve_age is not None and t.age_value > max_curve_age:
         report.error("age", f"initial_age {t.age_value} is above the growth curves' maximum age {max_curve_age}",
                      value=t.age_value, expected=f"0..{max_curve_age}")
-    if temperature is not None:
-        _check_temperature(*temperature, landscape, report)
+    temp_layer = next((o for o in opened if o.layer.role == "temperature"), None)
+    if temp_layer is not None:
+        _report_temperature(temp_layer, tally, report)
     # A classifier whose layer is already reported unusable would only add follow-on "no curve" noise.
-    classifier_broken = t.broken & (set(db.classifier_names) | set(classifier_codes) if db is not None else set())
-    if db is not None and classifier_codes and not classifier_broken:
-        _check_growth_curves(classifier_codes, classifier_cats, landscape, db, report, t.classifier_values)
+    classifier_broken = t.broken & (set(db.classifier_names) | {x.name for x in classifiers}) if db is not None else set()
+    if db is not None and classifiers and not classifier_broken:
+        _check_growth_curves(classifiers, tally.combos, db, report, t.classifier_values)
+
+
+def _scan(opened: list[_Open], grid: Grid, t: _Target, db, report: ValidationReport) -> _Tally:
+    tally = _Tally()
+    max_age = _max_curve_age(db)
+    lookups = {
+        o.layer.name: _lookup(o.layer.sidecar.attributes)
+        for o in opened if o.layer.role == "classifier" and o.layer.sidecar and o.layer.sidecar.attributes
+    }
+    rows = max(1, WINDOW_PIXELS // max(grid.width, 1))
+    for window in grid.windows(rows):
+        data: dict[str, np.ndarray] = {}
+        for o in opened:
+            if o.layer.name in t.broken:
+                continue
+            try:
+                data[o.layer.name] = o.ds.read(1, window=window)
+            except (RasterioError, OSError, ValueError) as err:
+                _unreadable(o.layer, err, report)
+                t.broken.add(o.layer.name)
+        valid = {o.layer.name: _has_data(data[o.layer.name], o.nodata) for o in opened if o.layer.name in data}
+        landscape = None
+        codes: list[np.ndarray] = []
+        for o in opened:
+            name = o.layer.name
+            if name not in data:
+                continue
+            attrs = o.layer.sidecar.attributes if o.layer.sidecar else None
+            if o.layer.role in CATEGORICAL and attrs:
+                values, counts = _pixel_values(data[name][valid[name]])
+                for v, c in zip(values, counts):
+                    if v not in attrs:
+                        bucket = tally.unknown_values.setdefault(name, {})
+                        bucket[v] = bucket.get(v, 0) + c
+            if o.layer.role == "classifier" and name in lookups:
+                layer_codes = np.full(data[name].shape, -1, dtype=np.int32)
+                layer_codes[valid[name]] = _vector_codes(data[name][valid[name]], lookups[name])
+                codes.append(layer_codes)
+                ok = layer_codes >= 0
+                landscape = ok if landscape is None else landscape & ok
+            elif o.layer.role == "age":
+                landscape = valid[name] if landscape is None else landscape & valid[name]
+        if landscape is None or not landscape.any():
+            continue
+        tally.n_valid += int(landscape.sum())
+        if codes:
+            stack = np.stack([c[landscape] for c in codes], axis=1)
+            combos, counts = np.unique(stack, axis=0, return_counts=True)
+            for combo, count in zip(map(tuple, combos.tolist()), counts.tolist()):
+                tally.combos[combo] = tally.combos.get(combo, 0) + count
+        for o in opened:
+            name = o.layer.name
+            if name not in data:
+                continue
+            if o.layer.role == "age":
+                _tally_ages(data[name][landscape], max_age, tally)
+            elif o.layer.role == "temperature":
+                values = data[name][landscape]
+                nan = np.isnan(values) if values.dtype.kind == "f" else np.zeros(values.shape, dtype=bool)
+                tally.temp_nan += int(nan.sum())
+                tally.temp_nodata += int((~valid[name][landscape] & ~nan).sum())
+    return tally
+
+
+def _lookup(attributes: Mapping[int, Any]) -> dict[int, int]:
+    return {v: i for i, v in enumerate(sorted(attributes))}
 
 
 def _vector_codes(flat: np.ndarray, lookup: dict[int, int]) -> np.ndarray:
@@ -634,47 +712,56 @@ def _max_curve_age(db) -> int | None:
     return int(db.growth_curve_components["age"].max())
 
 
-def _check_ages(layer: _Layer, r: _Raster, landscape: np.ndarray, max_age: int | None, report: ValidationReport) -> None:
-    ages = r.data[landscape]
+def _tally_ages(ages: np.ndarray, max_age: int | None, tally: _Tally) -> None:
     if ages.dtype.kind == "f":
         bad = ~np.isfinite(ages)
-        if bad.any():
-            report.error("age", f"age layer {layer.name!r}: {int(bad.sum())} simulated pixel(s) are NaN or infinite "
-                         f"in {str(layer.path)!r}", file=str(layer.path), layer=layer.name, value="NaN",
-                         expected="ages in years (>= 0)")
-            ages = ages[~bad]
+        tally.age_nan += int(bad.sum())
+        ages = ages[~bad]
+    if not ages.size:
+        return
     negative = ages < 0
     if negative.any():
-        report.error("age", f"age layer {layer.name!r}: {int(negative.sum())} pixel(s) have negative ages "
-                     f"(minimum {ages.min().item()!r}) in {str(layer.path)!r}", file=str(layer.path), layer=layer.name,
-                     value=ages.min().item(), expected="ages >= 0")
-    if max_age is not None and ages.size:
+        tally.age_negative += int(negative.sum())
+        low = ages.min().item()
+        tally.age_min = low if tally.age_min is None else min(tally.age_min, low)
+    if max_age is not None:
         above = ages > max_age
         if above.any():
-            report.error("age", f"age layer {layer.name!r}: {int(above.sum())} pixel(s) are older than the growth "
-                         f"curves' maximum age {max_age} (oldest {ages.max().item()!r}) in {str(layer.path)!r}",
-                         file=str(layer.path), layer=layer.name, value=ages.max().item(),
-                         expected=f"ages 0..{max_age} (the growth curves' age range)")
+            tally.age_above += int(above.sum())
+            high = ages.max().item()
+            tally.age_max = high if tally.age_max is None else max(tally.age_max, high)
 
 
-def _check_temperature(layer: _Layer, r: _Raster, landscape: np.ndarray, report: ValidationReport) -> None:
-    values = r.data[landscape]
-    if values.dtype.kind != "f":
-        return
-    nan = np.isnan(values)
-    if nan.all():
-        report.error("temperature", f"temperature layer {layer.name!r}: every simulated pixel is NaN in "
+def _report_ages(layer: _Layer, tally: _Tally, max_age: int | None, report: ValidationReport) -> None:
+    where = f"age layer {layer.name!r}"
+    if tally.age_nan:
+        report.error("age", f"{where}: {tally.age_nan} simulated pixel(s) are NaN or infinite in {str(layer.path)!r}",
+                     file=str(layer.path), layer=layer.name, value="NaN", expected="ages in years (>= 0)")
+    if tally.age_negative:
+        report.error("age", f"{where}: {tally.age_negative} pixel(s) have negative ages (minimum {tally.age_min!r}) "
+                     f"in {str(layer.path)!r}", file=str(layer.path), layer=layer.name, value=tally.age_min,
+                     expected="ages >= 0")
+    if tally.age_above:
+        report.error("age", f"{where}: {tally.age_above} pixel(s) are older than the growth curves' maximum age "
+                     f"{max_age} (oldest {tally.age_max!r}) in {str(layer.path)!r}", file=str(layer.path),
+                     layer=layer.name, value=tally.age_max,
+                     expected=f"ages 0..{max_age} (the growth curves' age range)")
+
+
+def _report_temperature(o: _Open, tally: _Tally, report: ValidationReport) -> None:
+    layer = o.layer
+    where = f"temperature layer {layer.name!r}"
+    if tally.temp_nan and tally.temp_nan == tally.n_valid:
+        report.error("temperature", f"{where}: every simulated pixel is NaN in {str(layer.path)!r}",
+                     file=str(layer.path), layer=layer.name, value="NaN", expected="mean annual temperature in deg C")
+    elif tally.temp_nan:
+        report.error("temperature", f"{where}: {tally.temp_nan} of {tally.n_valid} simulated pixel(s) are NaN in "
                      f"{str(layer.path)!r}", file=str(layer.path), layer=layer.name, value="NaN",
                      expected="mean annual temperature in deg C")
-    elif nan.any():
-        report.error("temperature", f"temperature layer {layer.name!r}: {int(nan.sum())} of {values.size} simulated "
-                     f"pixel(s) are NaN in {str(layer.path)!r}", file=str(layer.path), layer=layer.name, value="NaN",
-                     expected="mean annual temperature in deg C")
-    r_valid = _has_data(r)[landscape] | nan
-    if (~r_valid).any():
-        report.error("temperature", f"temperature layer {layer.name!r}: {int((~r_valid).sum())} simulated pixel(s) "
-                     f"have no temperature (nodata) in {str(layer.path)!r}", file=str(layer.path), layer=layer.name,
-                     value=r.nodata, expected="a temperature on every simulated pixel")
+    if tally.temp_nodata:
+        report.error("temperature", f"{where}: {tally.temp_nodata} simulated pixel(s) have no temperature (nodata) "
+                     f"in {str(layer.path)!r}", file=str(layer.path), layer=layer.name, value=o.nodata,
+                     expected="a temperature on every simulated pixel")
 
 
 def curve_matches(stand: Mapping[str, str], curve: Mapping[str, str]) -> bool:
@@ -682,27 +769,24 @@ def curve_matches(stand: Mapping[str, str], curve: Mapping[str, str]) -> bool:
     return all(value == "?" or stand.get(name) == value for name, value in curve.items())
 
 
-def _check_growth_curves(codes: dict[str, np.ndarray], cats: dict[str, list], landscape: np.ndarray, db,
-                         report: ValidationReport, scalars: Mapping[str, str]) -> None:
-    names = list(codes)
-    missing_in_db = [n for n in names if n not in db.classifier_names]
-    for n in missing_in_db:
-        report.error("growth_curve", f"classifier layer {n!r} has no classifier of that name in table classifier "
-                     f"of {str(db.path)!r} (classifiers: {', '.join(db.classifier_names)})", layer=n,
-                     file=str(db.path), value=n, expected=f"one of {db.classifier_names}")
-    stack = np.stack([codes[n][landscape] for n in names], axis=1)
-    combos, counts = np.unique(stack, axis=0, return_counts=True)
+def _check_growth_curves(classifiers: list[_Layer], combos: Mapping[tuple, int], db, report: ValidationReport,
+                         scalars: Mapping[str, str]) -> None:
+    names = [x.name for x in classifiers]
+    cats = {x.name: [x.sidecar.attributes[k] for k in sorted(x.sidecar.attributes)] for x in classifiers}
+    for n in names:
+        if n not in db.classifier_names:
+            report.error("growth_curve", f"classifier layer {n!r} has no classifier of that name in table classifier "
+                         f"of {str(db.path)!r} (classifiers: {', '.join(db.classifier_names)})", layer=n,
+                         file=str(db.path), value=n, expected=f"one of {db.classifier_names}")
     curves: dict[int, dict[str, str]] = {}
     for row in db.growth_curve_classifiers.itertuples(index=False):
         curves.setdefault(int(row.growth_curve_id), {})[str(row.classifier_name)] = str(row.classifier_value)
-    with_volume = set(db.growth_curve_components["growth_curve_id"].astype(int)) if not db.growth_curve_components.empty else set()
+    comps = db.growth_curve_components
+    with_volume = set(comps["growth_curve_id"].astype(int)) if not comps.empty else set()
     uncovered = []
-    for combo, count in zip(combos.tolist(), counts.tolist()):
+    for combo, count in sorted(combos.items()):
         stand = {**scalars, **{n: str(cats[n][c]) for n, c in zip(names, combo)}}
-        match = any(
-            curve_matches(stand, cv) and (not with_volume or cid in with_volume) for cid, cv in curves.items()
-        )
-        if not match:
+        if not any(curve_matches(stand, cv) and (not with_volume or cid in with_volume) for cid, cv in curves.items()):
             uncovered.append((stand, count))
     unset = [c for c in db.classifier_names if c not in names and c not in scalars]
     hint = (f"; the db's classifier(s) {', '.join(map(repr, unset))} have no layer, so only '?' matches them"

@@ -306,3 +306,28 @@ def test_boundary_layers_must_name_boundaries_of_the_db(tmp_path: Path):
     (p,) = validate_project(project, settings(admin_boundary=None), root=tmp_path).errors
     assert "admin_boundary layer 'admin_boundary': value(s) 'Atlantis'" in p.message
     assert "known: 'British Columbia'" in p.message
+
+
+def test_the_windowed_pass_gives_the_same_counts_for_any_window(tmp_path: Path, monkeypatch):
+    import flintcloud.validate as v
+
+    project = build_project(tmp_path)
+    tiled = project / "layers" / "tiled"
+    ages = AGES.copy()
+    ages[0, 0], ages[5, 7], ages[3, 1] = -2, 250, -9
+    write_layer(tiled, "initial_age", ages, nodata=32767)
+    bad = CLASSIFIER2.copy()
+    bad[1, 1], bad[4, 6] = 9, 9
+    write_layer(tiled, "Classifier2", bad, nodata=255, attributes=CLASSIFIER2_ATTRS)
+    results = []
+    for pixels in (1 << 20, COLS, 4 * COLS):  # one window; one row each; 4 rows then a 2-row edge window
+        monkeypatch.setattr(v, "WINDOW_PIXELS", pixels)
+        report = validate_project(project, settings(), root=tmp_path)
+        results.append(([p.message for p in report.errors], report.summary["simulated_pixels"],
+                        report.summary["classifier_sets"]))
+    assert results[0] == results[1] == results[2]
+    messages, n_valid, n_sets = results[0]
+    assert n_valid == 40 and n_sets == 4  # the two pixels of value 9 are not decodable
+    assert any("2 pixel(s) have negative ages (minimum -9)" in m for m in messages)
+    assert any("1 pixel(s) are older than the growth curves' maximum age 200 (oldest 250)" in m for m in messages)
+    assert any("pixel value(s) 9 occur" in m and "(2 pixels)" in m for m in messages)
