@@ -124,9 +124,12 @@ def metrics_diff(base: Mapping[str, float], branch: Mapping[str, float]) -> pd.D
     for key in list(base) + [k for k in branch if k not in base]:
         a, b = base.get(key, math.nan), branch.get(key, math.nan)
         change = b - a
-        pct = change / abs(a) * 100.0 if a not in (0.0,) and not math.isnan(a) else math.nan
         if a == 0.0 and b == 0.0:
             pct = 0.0
+        elif a == 0.0 or math.isnan(a):
+            pct = math.nan  # no relative change from zero or from nothing
+        else:
+            pct = change / abs(a) * 100.0
         rows.append({"metric": key, "base": a, "branch": b, "change": change, "pct_change": pct})
     return pd.DataFrame(rows, columns=["metric", "base", "branch", "change", "pct_change"])
 

@@ -135,7 +135,7 @@ def commit_changes(commits: Sequence[Point], metrics: Sequence[str]) -> pd.DataF
             value = cur.metrics.get(m, math.nan)
             before = prev.metrics.get(m, math.nan) if prev is not None else math.nan
             change = value - before
-            pct = change / abs(before) * 100 if before not in (0.0,) and not math.isnan(before) else math.nan
+            pct = math.nan if before == 0.0 or math.isnan(before) else change / abs(before) * 100
             rows.append({"rev": cur.rev, "name": cur.name, "subject": cur.subject, "metric": m,
                          "value": value, "change": change, "pct_change": pct})
     return pd.DataFrame(rows, columns=["rev", "name", "subject", "metric", "value", "change", "pct_change"])
