@@ -46,8 +46,10 @@ test-slow: install  ## scale tests only
 test-all: install
 	$(BIN)/pytest
 
-bench: install  ## speed and memory benchmarks: prints a table, writes benchmarks/results/*.json
-	$(BIN)/python benchmarks/engine_speed.py
+# BENCH_ARGS e.g. "--sizes 1e5 1e6" or "--large" (benchmarks/README.md).
+BENCH_ARGS ?=
+bench: install  ## scale benchmark 1e5..1e7 pixels x 50 years: prints a table, writes benchmarks/results/*.json
+	$(BIN)/python benchmarks/scale.py $(BENCH_ARGS)
 
 # Offline `dvc plots show --html-template` page: vega/vega-lite/vega-embed from the npm registry, inlined.
 # The generated template is committed; rerun this only to change the library versions.
