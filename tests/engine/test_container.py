@@ -292,3 +292,34 @@ def test_params_ship_the_placeholder_and_simulate_depends_on_it():
     assert params["simulation"]["gcbm_container"]["image"] == PLACEHOLDER_IMAGE
     stages = yaml.safe_load((repo / "dvc.yaml").read_text())["stages"]
     assert "simulation.gcbm_container" in stages["simulate"]["params"]
+
+
+def test_gcbm_that_runs_too_long_is_killed(flint_demo, tmp_path, previous_output):
+    marker = tmp_path / "killed"
+    exe = _fake_docker(tmp_path, f'''
+if args[0] == "info":
+    print("28.2.2")
+elif args[0] == "kill":
+    open({str(marker)!r}, "w").write(args[1])
+else:
+    time.sleep(60)
+''')
+    before = _digest(previous_output)
+    started = time.monotonic()
+    with pytest.raises(SimulationError, match=r"did not finish within 2 s; container flintcloud-gcbm-\w+ was killed"):
+        run_gcbm_container(flint_demo / "config", previous_output, IMAGE, docker=str(exe), timeout=2)
+    assert time.monotonic() - started < 30
+    assert marker.read_text().startswith("flintcloud-gcbm-")
+    assert _digest(previous_output) == before
+
+
+def test_run_project_dispatches_to_the_container(flint_demo, fake_docker, tmp_path, monkeypatch):
+    """flintcloud.run.run_project(engine="gcbm-container", image=...) uses the `docker` on PATH."""
+    pytest.importorskip("flintcloud.outputs.spatial")
+    from flintcloud.run import run_project
+
+    monkeypatch.setenv("PATH", f"{Path(fake_docker).parent}{os.pathsep}{os.environ['PATH']}")
+    out = tmp_path / "run_out"
+    summary = run_project(flint_demo / "config", out, engine="gcbm-container", image=IMAGE)
+    assert summary.engine == "gcbm-container"
+    assert (out / "compiled_gcbm_output.db").is_file() and (out / "logs" / "moja.cli.log").is_file()
