@@ -275,7 +275,17 @@ def _from_project(project_dir: Path, settings: ConfigSettings | None, report: Va
                      file=str(layers_dir), expected="layers/tiled/*.tif[f] with .json sidecars")
         layers: list[_Layer] = []
     else:
-        layers = [_Layer(layer_name(p), p, "") for p in find_layer_files(layers_dir)]
+        layers = []
+        seen: dict[str, Path] = {}
+        for path in find_layer_files(layers_dir):
+            name = layer_name(path)
+            if name in seen:
+                report.error("project", f"layers {str(seen[name])!r} and {str(path)!r} both give layer {name!r}; "
+                             "keep one (GCBM names a layer by its file name without '_moja')", file=str(path),
+                             layer=name, value=str(path), expected="one GeoTIFF per layer name")
+                continue
+            seen[name] = path
+            layers.append(_Layer(name, path, ""))
         if not layers:
             report.error("project", f"no GeoTIFF layers in {str(layers_dir)!r}", file=str(layers_dir),
                          expected="layers/tiled/*.tif[f] with .json sidecars")

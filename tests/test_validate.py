@@ -331,3 +331,11 @@ def test_the_windowed_pass_gives_the_same_counts_for_any_window(tmp_path: Path, 
     assert any("2 pixel(s) have negative ages (minimum -9)" in m for m in messages)
     assert any("1 pixel(s) are older than the growth curves' maximum age 200 (oldest 250)" in m for m in messages)
     assert any("pixel value(s) 9 occur" in m and "(2 pixels)" in m for m in messages)
+
+
+def test_two_files_for_one_layer_name_are_reported(tmp_path: Path):
+    project = build_project(tmp_path)
+    write_layer(project / "layers" / "tiled", "Classifier2_moja", CLASSIFIER2, nodata=255,
+                attributes=CLASSIFIER2_ATTRS)
+    (p,) = validate_project(project, settings(), root=tmp_path).errors
+    assert "both give layer 'Classifier2'" in p.message and p.layer == "Classifier2"

@@ -528,6 +528,14 @@ def discover_project(project_dir: str | os.PathLike, settings: ConfigSettings) -
         if name in (settings.admin_boundary, settings.eco_boundary):
             role = "admin_boundary" if name == settings.admin_boundary else "eco_boundary"
         layers.append(ProjectLayer(name=name, path=tiff, role=role, sidecar=sidecar, tags=tuple(tags.get(name, ()))))
+    seen: dict[str, Path] = {}
+    for layer in layers:
+        if layer.name in seen:
+            problems.append(
+                f"layers {str(seen[layer.name])!r} and {str(layer.path)!r} both give layer {layer.name!r}; "
+                "keep one (GCBM names a layer by its file name without '_moja')"
+            )
+        seen[layer.name] = layer.path
     if problems:
         raise LayerError("; ".join(problems))
     found = {layer.name for layer in layers}

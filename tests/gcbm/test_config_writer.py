@@ -269,3 +269,11 @@ def test_templates_are_not_shared_between_calls(project: Path, tmp_path: Path):
     b = build_gcbm_config(discover_project(project, settings()), settings(), tmp_path / "b")
     assert b["variables.json"]["Variables"]["decay_parameters"]["transform"]["queryString"].startswith("SELECT")
     assert b["modules_output.json"]["Modules"]["WriteVariableGeotiff"]["settings"]["items"][0]["data_name"] == "Age"
+
+
+def test_two_files_for_one_layer_name_are_refused(project: Path, tmp_path: Path):
+    tiled = project / "layers" / "tiled"
+    write_layer(tiled, "Classifier1_moja", CLASSIFIER1, nodata=255, attributes=CLASSIFIER1_ATTRS)
+    with pytest.raises(LayerError, match=r"Classifier1\.tiff' and .*Classifier1_moja\.tiff' both give layer 'Classifier1'"):
+        write_gcbm_config(project, tmp_path / "config", settings())
+    assert not (tmp_path / "config").exists()
