@@ -12,6 +12,7 @@ import shutil
 import subprocess
 import sys
 import uuid
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -114,7 +115,11 @@ def build_project(root: Path, env: dict[str, str], *, n_files: int = 4, file_siz
     path = root / "origin"
     path.mkdir(parents=True)
     git(path, env, "init", "--quiet")
-    dvc(path, env, "init", "--quiet")
+    from dvc.repo import Repo
+
+    # `dvc init` and `dvc add` run in-process (a dvc subprocess costs ~1 s of CPU to start);
+    # everything under test (repro, push, pull, status) runs as a real `dvc` subprocess.
+    Repo.init(str(path)).close()
     data = path / "data" / "projects" / "demo"
     (data / "layers").mkdir(parents=True)
     rng = random.Random(seed)
@@ -131,7 +136,9 @@ def build_project(root: Path, env: dict[str, str], *, n_files: int = 4, file_siz
         "    outs: [outputs]\n"
     )
     remote.configure_remotes(path, env)
-    dvc(path, env, "add", "--quiet", "data/projects/demo")
+    with warnings.catch_warnings(), Repo(str(path)) as repo:
+        warnings.simplefilter("ignore", DeprecationWarning)  # pygtrie's, from inside DVC
+        repo.add(str(data))
     git(path, env, "add", ".")
     git(path, env, "commit", "--quiet", "-m", "inputs and the simulate stage")
     if run:
