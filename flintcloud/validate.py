@@ -44,7 +44,7 @@ from rasterio.errors import NotGeoreferencedWarning, RasterioError
 from rasterio.windows import Window
 
 from flintcloud.atomic import atomic_file
-from flintcloud.errors import ConfigError, DatabaseError, FlintcloudError, LayerError, ValidationError
+from flintcloud.errors import ConfigError, DatabaseError, FlintcloudError, LayerError, OutputError, ValidationError
 from flintcloud.gcbm import config as gcbm_config
 from flintcloud.gcbm.config_writer import (
     ConfigSettings,
@@ -139,9 +139,12 @@ def _jsonable(value: Any) -> Any:
 def write_report(report: ValidationReport, path: str | os.PathLike) -> Path:
     """Write the report as JSON, atomically (a failed write leaves the old report)."""
     path = Path(path)
-    with atomic_file(path) as fh:
-        json.dump(report.to_dict(), fh, indent=2, ensure_ascii=False)
-        fh.write("\n")
+    try:
+        with atomic_file(path) as fh:
+            json.dump(report.to_dict(), fh, indent=2, ensure_ascii=False)
+            fh.write("\n")
+    except OSError as err:
+        raise OutputError(f"cannot write the validation report {str(path)!r}: {err}") from err
     return path
 
 

@@ -339,3 +339,11 @@ def test_two_files_for_one_layer_name_are_reported(tmp_path: Path):
                 attributes=CLASSIFIER2_ATTRS)
     (p,) = validate_project(project, settings(), root=tmp_path).errors
     assert "both give layer 'Classifier2'" in p.message and p.layer == "Classifier2"
+
+
+def test_an_unwritable_report_location_is_a_clear_error(tmp_path: Path):
+    from flintcloud.errors import OutputError
+
+    (tmp_path / "reports").write_text("a file where the folder should be")
+    with pytest.raises(OutputError, match=r"cannot write the validation report .*reports/validation\.json"):
+        write_report(ValidationReport(target="x"), tmp_path / "reports" / "validation.json")

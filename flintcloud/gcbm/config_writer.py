@@ -46,7 +46,7 @@ import rasterio
 from rasterio.errors import RasterioError
 
 from flintcloud.atomic import atomic_dir
-from flintcloud.errors import ConfigError, DatabaseError, LayerError
+from flintcloud.errors import ConfigError, DatabaseError, LayerError, OutputError
 from flintcloud.landscape.sidecar import LayerSidecar, read_sidecar
 
 #: Engines the `simulate` stage knows.
@@ -949,10 +949,13 @@ def write_gcbm_config(
     out_config_dir = Path(out_config_dir)
     project = discover_project(project_dir, settings)
     docs = build_gcbm_config(project, settings, out_config_dir)
-    with atomic_dir(out_config_dir) as tmp:
-        for name, doc in docs.items():
-            text = doc if isinstance(doc, str) else json.dumps(doc, indent=4, ensure_ascii=False) + "\n"
-            (tmp / name).write_text(text, encoding="utf-8")
+    try:
+        with atomic_dir(out_config_dir) as tmp:
+            for name, doc in docs.items():
+                text = doc if isinstance(doc, str) else json.dumps(doc, indent=4, ensure_ascii=False) + "\n"
+                (tmp / name).write_text(text, encoding="utf-8")
+    except OSError as err:
+        raise OutputError(f"cannot write the GCBM configuration to {str(out_config_dir)!r}: {err}") from err
     return {name: out_config_dir / name for name in docs}
 
 

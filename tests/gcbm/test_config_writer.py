@@ -277,3 +277,11 @@ def test_two_files_for_one_layer_name_are_refused(project: Path, tmp_path: Path)
     with pytest.raises(LayerError, match=r"Classifier1\.tiff' and .*Classifier1_moja\.tiff' both give layer 'Classifier1'"):
         write_gcbm_config(project, tmp_path / "config", settings())
     assert not (tmp_path / "config").exists()
+
+
+def test_an_unwritable_config_location_is_a_clear_error(project: Path, tmp_path: Path):
+    from flintcloud.errors import OutputError
+
+    (tmp_path / "build").write_text("a file where the folder should be")
+    with pytest.raises(OutputError, match=r"cannot write the GCBM configuration to .*build/config"):
+        write_gcbm_config(project, tmp_path / "build" / "config", settings())
