@@ -24,11 +24,16 @@ from flintcloud.run import ENGINES, run_project
 @click.option("--image", default=None, help="gcbm-container: the GCBM image pinned by digest (name@sha256:…).")
 @click.option("--overwrite", is_flag=True, help="Replace a non-empty OUT_DIR.")
 @click.option("--progress/--no-progress", default=True, show_default=True, help="Show a progress bar.")
+@click.option("--executor", type=click.Choice(["local", "dask"]), default="local", show_default=True,
+              help="libcbm: run here, or chunks of stands on Dask workers (same outputs; README 'Scaling out').")
+@click.option("--scheduler", default=None, metavar="ADDRESS",
+              help="Dask scheduler address (tcp://host:8786); implies --executor dask. Without it dask starts a LocalCluster.")
 def command(config_dir: Path, out_dir: Path, engine: str, map_years: str | None, image: str | None,
-            overwrite: bool, progress: bool) -> None:
+            overwrite: bool, progress: bool, executor: str, scheduler: str | None) -> None:
     """Simulate the GCBM project in CONFIG_DIR (the folder holding gcbm_config.cfg)."""
+    settings = {"kind": "dask", "address": scheduler} if scheduler else executor
     summary = run_project(config_dir, out_dir, engine=engine, map_years=map_years, overwrite=overwrite,
-                          image=image, progress=progress)
+                          image=image, progress=progress, executor=settings)
     click.echo(
         f"{out_dir}: {summary.n_pixels} pixels, {summary.n_stands} unique stands, "
         f"{summary.years} years, {summary.seconds:.1f} s ({summary.engine})"

@@ -14,7 +14,7 @@ What goes to the workers: the GcbmConfig, the config folder's small JSON files (
 pools_cbm.json), the InputDb tables, the chunk's rows of ``stands``/``events`` and the RunScope.
 Never the rasters nor ``pixel_stand``: maps and databases are written by the driver.
 
-Settings (params.yaml ``simulation.executor``), as a string or a mapping:
+Settings (params.yaml ``executor``; ``flintcloud run --executor/--scheduler``), a string or a mapping:
 ``local`` (default) | ``dask`` | ``{kind: dask, address: tcp://host:8786, chunks: 8}`` |
 ``{kind: dask, n_workers: 2, threads_per_worker: 1, processes: true}`` (a LocalCluster when no
 address is given).
@@ -40,7 +40,7 @@ from flintcloud.errors import ConfigError, EngineUnavailableError, SimulationErr
 from .step import RunSummary, StepOutput
 
 EXECUTORS = ("local", "dask")
-_KEYS = {"kind", "address", "n_workers", "threads_per_worker", "processes", "chunks", "memory_limit"}
+_KEYS = {"kind", "address", "n_workers", "threads_per_worker", "processes", "chunks", "memory_limit", "timeout"}
 
 
 @dataclass(frozen=True)
@@ -54,10 +54,11 @@ class ExecutorSettings:
     processes: bool = True  # LocalCluster only: worker processes (False: threads of this process)
     chunks: int | None = None  # chunks of stands; None = one per worker thread
     memory_limit: str | None = None  # LocalCluster only, per worker (dask's default: a share of RAM)
+    timeout: float = 20.0  # seconds to reach the scheduler at ``address``
 
 
 def parse_executor(value) -> ExecutorSettings:
-    """ExecutorSettings from params.yaml's ``simulation.executor`` (None, a string or a mapping). Pure."""
+    """ExecutorSettings from params.yaml's ``executor`` (None, a string or a mapping). Pure."""
     if value is None:
         return ExecutorSettings()
     if isinstance(value, ExecutorSettings):
@@ -65,13 +66,13 @@ def parse_executor(value) -> ExecutorSettings:
     if isinstance(value, str):
         value = {"kind": value}
     if not isinstance(value, dict):
-        raise ConfigError(f"simulation.executor {value!r}: expected 'local', 'dask' or a mapping with a 'kind'")
+        raise ConfigError(f"executor {value!r}: expected 'local', 'dask' or a mapping with a 'kind'")
     unknown = sorted(set(value) - _KEYS)
     if unknown:
-        raise ConfigError(f"simulation.executor: unknown key(s) {unknown}; expected some of {sorted(_KEYS)}")
+        raise ConfigError(f"executor: unknown key(s) {unknown}; expected some of {sorted(_KEYS)}")
     kind = str(value.get("kind") or "local").strip().lower()
     if kind not in EXECUTORS:
-        raise ConfigError(f"simulation.executor.kind {value.get('kind')!r}: expected one of {', '.join(EXECUTORS)}")
+        raise ConfigError(f"executor.kind {value.get('kind')!r}: expected one of {', '.join(EXECUTORS)}")
     address = value.get("address") or None
     out = {"kind": kind, "address": None if address is None else str(address)}
     for key in ("n_workers", "threads_per_worker", "chunks"):
@@ -79,12 +80,17 @@ def parse_executor(value) -> ExecutorSettings:
         if v is None:
             continue
         if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-            raise ConfigError(f"simulation.executor.{key} {v!r}: expected a positive integer")
+            raise ConfigError(f"executor.{key} {v!r}: expected a positive integer")
         out[key] = v
     if "processes" in value and value["processes"] is not None:
         if not isinstance(value["processes"], bool):
-            raise ConfigError(f"simulation.executor.processes {value['processes']!r}: expected true or false")
+            raise ConfigError(f"executor.processes {value['processes']!r}: expected true or false")
         out["processes"] = value["processes"]
+    if value.get("timeout") is not None:
+        t = value["timeout"]
+        if isinstance(t, bool) or not isinstance(t, (int, float)) or t <= 0:
+            raise ConfigError(f"executor.timeout {t!r}: expected a positive number of seconds")
+        out["timeout"] = float(t)
     if value.get("memory_limit") is not None:
         out["memory_limit"] = str(value["memory_limit"])
     return ExecutorSettings(**out)
@@ -238,10 +244,10 @@ def dask_client(settings: ExecutorSettings):
         raise EngineUnavailableError("the dask executor needs dask[distributed] (pip install 'dask[distributed]')") from err
     if settings.address:
         try:
-            client = Client(settings.address, timeout="20s")
+            client = Client(settings.address, timeout=f"{settings.timeout}s")
         except (OSError, TimeoutError) as err:
             raise EngineUnavailableError(
-                f"cannot reach the Dask scheduler at {settings.address!r} (simulation.executor.address): {err}"
+                f"cannot reach the Dask scheduler at {settings.address!r} (executor.address): {err}"
             ) from err
         with client:
             yield client

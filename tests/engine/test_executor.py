@@ -40,6 +40,7 @@ def test_parse_executor_defaults_and_forms():
         ({"kind": "dask", "workers": 2}, r"unknown key\(s\) \['workers'\]"),
         ({"kind": "dask", "chunks": 0}, r"chunks 0: expected a positive integer"),
         ({"kind": "dask", "processes": "yes"}, r"processes 'yes': expected true or false"),
+        ({"kind": "dask", "timeout": -1}, r"timeout -1: expected a positive number"),
         (3, r"executor 3: expected 'local', 'dask'"),
     ],
 )
@@ -97,6 +98,39 @@ def test_concat_steps_in_chunk_order_and_refuses_mismatched_keys():
         concat_steps([_piece(1, [0], keys), _piece(1, [1], keys + other)])
     with pytest.raises(SimulationError, match="out of step"):
         concat_steps([_piece(1, [0], keys), _piece(2, [1], keys)])
+
+
+def test_unreachable_scheduler_is_named(tmp_path):
+    from flintcloud.engine.executor import dask_client
+    from flintcloud.errors import EngineUnavailableError
+
+    with pytest.raises(EngineUnavailableError, match=r"cannot reach the Dask scheduler at 'tcp://127.0.0.1:9'"):
+        with dask_client(parse_executor({"kind": "dask", "address": "tcp://127.0.0.1:9", "timeout": 1})):
+            pass
+
+
+def test_cli_run_passes_executor_and_scheduler(tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    import importlib
+
+    from flintcloud.cli import main
+
+    cli_run = importlib.import_module("flintcloud.cli.run")  # (flintcloud.cli.run is also a function)
+    from flintcloud.engine.step import RunSummary
+
+    seen = []
+
+    def fake_run_project(config_dir, out_dir, **kwargs):
+        seen.append(kwargs["executor"])
+        return RunSummary(n_pixels=1, n_stands=1, n_spinup_groups=1, years=1, seconds=0.0)
+
+    monkeypatch.setattr(cli_run, "run_project", fake_run_project)
+    runner = CliRunner()
+    for args in ([], ["--executor", "dask"], ["--scheduler", "tcp://10.1.2.3:8786"]):
+        result = runner.invoke(main, ["run", str(tmp_path), "--out", str(tmp_path / "out"), *args])
+        assert result.exit_code == 0, result.output
+    assert seen == ["local", "dask", {"kind": "dask", "address": "tcp://10.1.2.3:8786"}]
 
 
 # ------------------------------------------------------------------ dask == local on the demo
