@@ -327,6 +327,45 @@ class _Model:
     return_interval: dict[int, int]
     max_rotations: dict[int, int]
     minimum_rotation: int
+    last_pass: dict[int, int] | None = None  # spatial_unit_id -> last-pass disturbance type id
+
+
+def spinup_parameters(config, inputs: InputDb, spus: list[int]) -> pd.DataFrame:
+    """Spinup parameters per spatial unit, from spinup.json's ``spinup_parameters`` query as GCBM runs it.
+
+    GCBM substitutes ``{var:admin_boundary}``/``{var:eco_boundary}`` (and any other scalar variable) and
+    reads return_interval, max_rotations, historic_disturbance_type, last_pass_disturbance_type. Without
+    a query, the spatial unit's spinup_parameter row is used (historic = last pass type).
+    Returns a DataFrame indexed by spatial_unit_id: return_interval, max_rotations, historic_id, last_pass_id.
+    """
+    from flintcloud.inputdb.reader import run_query, substitute_variables
+
+    su = inputs.spatial_units.set_index("spatial_unit_id")
+    query = getattr(getattr(config, "spinup", None), "parameters_query", None)
+    rows = []
+    for s in spus:
+        if not query:
+            h = int(su.loc[s, "historic_disturbance_type_id"])
+            rows.append((s, int(su.loc[s, "return_interval"]), int(su.loc[s, "max_rotations"]), h, h))
+            continue
+        values = {k: v for k, v in (getattr(config, "variables", {}) or {}).items() if not isinstance(v, (dict, list))}
+        values.update(admin_boundary=su.loc[s, "admin_boundary"], eco_boundary=su.loc[s, "eco_boundary"])
+        res = run_query(inputs.path, substitute_variables(query, values, "spinup.json spinup_parameters"))
+        if res.empty:
+            raise SimulationError(
+                f"spinup.json's spinup_parameters query returns no row for admin boundary "
+                f"{su.loc[s, 'admin_boundary']!r} / eco boundary {su.loc[s, 'eco_boundary']!r} in {str(inputs.path)!r}"
+            )
+        r = res.iloc[0]
+        delay = r.get("delay", 0)
+        if pd.notna(delay) and int(delay) != 0:
+            raise SimulationError(f"spinup_parameters gives delay {int(delay)}: spinup delay is not supported by the libcbm engine")
+        historic = str(r["historic_disturbance_type"])
+        last_pass = str(r.get("last_pass_disturbance_type", historic))
+        rows.append((s, int(r["return_interval"]), int(r["max_rotations"]),
+                     inputs.disturbance_type_id(historic), inputs.disturbance_type_id(last_pass)))
+    return pd.DataFrame(rows, columns=["spatial_unit_id", "return_interval", "max_rotations", "historic_id",
+                                       "last_pass_id"]).set_index("spatial_unit_id")
 
 
 # --------------------------------------------------------------------------- spinup
@@ -354,7 +393,8 @@ def spinup(model: _Model, spu: np.ndarray, gc: np.ndarray, temperature: np.ndarr
     max_rot = np.array([model.max_rotations[int(s)] for s in r_spu])
     hist = np.array([model.historic[int(s)] for s in r_spu], dtype=np.int32)
 
-    missing = sorted({(int(h), int(s)) for h, s, u in zip(hist, r_spu, r_unit)
+    lp_r = hist if model.last_pass is None else np.array([model.last_pass[int(s)] for s in r_spu], dtype=np.int32)
+    missing = sorted({(int(h), int(s)) for hh, s, u in zip(zip(hist, lp_r), r_spu, r_unit) for h in hh
                       if (int(h), int(u)) not in model.params.matrix_of})
     if missing:
         raise SimulationError(
@@ -528,11 +568,13 @@ def simulate_libcbm(config, stands, inputs: InputDb, reporters: list[Reporter], 
     su = inputs.spatial_units.set_index("spatial_unit_id")
     own = _scope(spu, gc, events, inputs).union(scope)
     spus = list(own.spatial_unit_ids)
-    historic = {s: int(su.loc[s, "historic_disturbance_type_id"]) for s in spus}
+    spin_params = spinup_parameters(config, inputs, spus)
+    historic = {s: int(spin_params.loc[s, "historic_id"]) for s in spus}
+    last_pass = {s: int(spin_params.loc[s, "last_pass_id"]) for s in spus}
     trans = inputs.transitions.set_index("transition_id")
     tcls = inputs.transition_classifiers
     units = pd.DataFrame([(s, g) for s in spus for g in own.growth_curve_ids], columns=["spatial_unit_id", "growth_curve_id"])
-    dist_ids = list(own.disturbance_type_ids)
+    dist_ids = sorted(set(own.disturbance_type_ids) | set(historic.values()) | set(last_pass.values()))
     spin = getattr(config, "spinup", None)
     minimum_rotation = int(getattr(spin, "minimum_rotation", 10))
     if int(getattr(spin, "delay", 0) or 0) != 0:
@@ -547,9 +589,9 @@ def simulate_libcbm(config, stands, inputs: InputDb, reporters: list[Reporter], 
         with open_libcbm(params) as core:
             model = _Model(
                 core=core, db=inputs, params=params, historic=historic,
-                return_interval={s: int(su.loc[s, "return_interval"]) for s in spus},
-                max_rotations={s: int(su.loc[s, "max_rotations"]) for s in spus},
-                minimum_rotation=minimum_rotation,
+                return_interval={s: int(spin_params.loc[s, "return_interval"]) for s in spus},
+                max_rotations={s: int(spin_params.loc[s, "max_rotations"]) for s in spus},
+                minimum_rotation=minimum_rotation, last_pass=last_pass,
             )
             # spinup on its own key: (spu, growth curve, temperature, age)
             # GCBM: a negative initial age is a regeneration delay after a stand of age 0
@@ -564,6 +606,7 @@ def simulate_libcbm(config, stands, inputs: InputDb, reporters: list[Reporter], 
                 sp_pools, sp_destroyed = spinup(
                     model, s_unique["spu"].to_numpy(), s_unique["gc"].to_numpy(),
                     s_unique["t"].to_numpy(), s_unique["age"].to_numpy(),
+                    last_pass=np.array([last_pass[int(x)] for x in s_unique["spu"]], dtype=np.int32),
                     progress=(lambda r: bar.update(1)) if bar else None,
                 )
             finally:

@@ -8,6 +8,7 @@ defaults: the project's db is the source of truth.
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from dataclasses import dataclass
 from importlib import resources
@@ -183,3 +184,38 @@ def parse_input_db(conn: sqlite3.Connection, path: Path) -> InputDb:
         transition_classifiers=pd.read_sql(_query("transition_classifiers.sql"), conn),
         land_classes=table("land_class"),
     )
+
+
+_VAR = re.compile(r"\{var:([A-Za-z0-9_]+)\}")
+
+
+def sql_literal(value) -> str:
+    """A value as GCBM's SQLQueryTransform writes it into a query: strings quoted, numbers as is."""
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def substitute_variables(query: str, values: dict, source: str = "query") -> str:
+    """Replace GCBM's ``{var:name}`` placeholders; a name without a scalar value is an error naming it."""
+
+    def one(match: re.Match) -> str:
+        name = match.group(1)
+        if name not in values or isinstance(values[name], (dict, list)):
+            raise DatabaseError(f"{source}: variable {{var:{name}}} has no scalar value to substitute")
+        return sql_literal(values[name])
+
+    return _VAR.sub(one, query)
+
+
+def run_query(path: str | Path, query: str) -> pd.DataFrame:
+    """Run one read-only query on a gcbm_input.db (e.g. spinup.json's spinup_parameters)."""
+    path = Path(path)
+    check_sqlite_file(path)
+    try:
+        with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as conn:
+            return pd.read_sql(query, conn)
+    except (sqlite3.DatabaseError, pd.errors.DatabaseError) as err:
+        raise DatabaseError(f"query on {str(path)!r} failed: {err}\n{query}") from err

@@ -236,3 +236,27 @@ def test_overmature_stand_fluxes_account_for_every_pool(demo_run_inputs):
             assert change == pytest.approx(inflow - outflow, abs=1e-9), (cur.year, pool)
     merch_decline = [k for k in keys if k.source == "SoftwoodMerch" and k.sink == "SoftwoodStemSnag"]
     assert merch_decline and steps[5].pools[sid, names.index("SoftwoodMerch")] < steps[1].pools[sid, names.index("SoftwoodMerch")]
+
+
+def _with_spinup_query(config, query):
+    return dataclasses.replace(config, spinup=dataclasses.replace(config.spinup, parameters_query=query))
+
+
+def test_spinup_query_last_pass_type_is_used(demo_run_inputs):
+    """spinup.json's spinup_parameters query is run as GCBM runs it: its last-pass type is the one applied."""
+    config, stands, db = demo_run_inputs
+    quiet = dataclasses.replace(stands, events=stands.events.iloc[0:0])
+    query = config.spinup.parameters_query
+    assert "dt.name AS last_pass_disturbance_type" in query
+    clearcut = query.replace("dt.name AS last_pass_disturbance_type",
+                             "'Clearcut harvesting with salvage' AS last_pass_disturbance_type")
+    base = _run_steps(config, quiet, db)[0]
+    cut = _run_steps(_with_spinup_query(config, clearcut), quiet, db)[0]
+    products = base.pool_names.index("Products")
+    assert base.pools[:, products].sum() == 0.0  # a wildfire last pass makes no products
+    assert (cut.pools[:, products] > 0).all()  # a clearcut last pass does, on every stand
+    with pytest.raises(DatabaseError, match=r"\{var:no_such_variable\}"):
+        simulate(_with_spinup_query(config, query.replace("{var:eco_boundary}", "{var:no_such_variable}")),
+                 quiet, db, [], progress=False)
+    with pytest.raises(SimulationError, match="returns no row.*'British Columbia'"):
+        simulate(_with_spinup_query(config, query + " AND 1 = 0"), quiet, db, [], progress=False)
