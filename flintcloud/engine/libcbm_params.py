@@ -308,6 +308,9 @@ def build_libcbm_db(
     if out_path.exists():
         out_path.unlink()
     with sqlite3.connect(out_path) as conn:
+        # a scratch db for this run: no journal, no fsync per statement
+        conn.execute("PRAGMA journal_mode=OFF")
+        conn.execute("PRAGMA synchronous=OFF")
         for stmt in _schema_statements():
             conn.execute(stmt)
         ins = lambda table, rows: rows and conn.executemany(  # noqa: E731
