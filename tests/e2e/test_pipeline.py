@@ -193,6 +193,9 @@ def test_pipeline_end_to_end(repo: Path, tmp_path: Path):
     assert html.count("vegaEmbed(") == 4
     for col in ("total_ecosystem", "nbp", "emissions_tc", "area_ha"):
         assert col in html
+    # .dvc/config points plots.html_template at the same template: offline without the flag too
+    _run(repo, "plots", "show", "-o", str(tmp_path / "plots_default"))
+    assert "cdn.jsdelivr" not in (tmp_path / "plots_default" / "index.html").read_text()
 
     # 6. an experiment on the simulation window, listed with its metrics
     exp = _run(repo, "exp", "run", "-S", "simulation.end_year=2013")
