@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from pathlib import Path
 
 import pytest
@@ -10,7 +11,7 @@ import pytest
 from flintcloud import remote
 from flintcloud.errors import ConfigError, RemoteError
 
-from .conftest import REPO_ROOT, build_project
+from .conftest import REPO_ROOT, build_project, dvc, git
 
 
 def test_no_variables_means_no_overrides():
@@ -132,3 +133,24 @@ def test_verify_cache_finds_and_removes_only_mismatched_objects(tmp_path: Path):
     assert not bad.exists() and good.exists() and listing.exists()
     assert remote.verify_cache(cache) == []
     assert remote.verify_cache(tmp_path / "no-cache-yet") == []
+
+
+def test_overrides_keep_metrics_diff_working_on_commits_from_before_the_remotes(local_env, tmp_path: Path):
+    """A config.local section for a remote an old commit does not define must still be valid there."""
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    git(repo, local_env, "init", "--quiet")
+    dvc(repo, local_env, "init", "--quiet")
+    (repo / "dvc.yaml").write_text("stages:\n  s:\n    cmd: echo\n    metrics:\n    - m.json:\n        cache: false\n")
+    (repo / "m.json").write_text('{"total_c": 1.5}')
+    git(repo, local_env, "add", ".")
+    git(repo, local_env, "commit", "--quiet", "-m", "before the remotes existed")
+    remote.configure_remotes(repo, {})
+    (repo / "m.json").write_text('{"total_c": 2.5}')
+    git(repo, local_env, "add", ".")
+    git(repo, local_env, "commit", "--quiet", "-m", "remotes")
+    env = dict(local_env, FLINTCLOUD_DVC_REMOTE="azure", FLINTCLOUD_AZURE_URL="azure://team/dvc")
+    remote.configure_remotes(repo, env)
+
+    proc = dvc(repo, env, "metrics", "diff", "HEAD~1", "--json")
+    assert json.loads(proc.stdout)["m.json"]["total_c"] == {"old": 1.5, "new": 2.5, "diff": 1.0}
