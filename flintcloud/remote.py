@@ -521,6 +521,16 @@ class AzuriteServer:
             self.process.wait(timeout=timeout)
 
 
+def _die_with_parent() -> None:
+    """In the child before exec: get SIGTERM when the process that started us dies (Linux), so a
+    killed test run leaves no Azurite behind. Elsewhere a no-op (stop() still ends it normally)."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
 @contextlib.contextmanager
 def run_azurite(binary: str | os.PathLike, location: str | os.PathLike, *, port: int | None = None,
                 startup_timeout: float = 30) -> Iterator[AzuriteServer]:
@@ -534,7 +544,8 @@ def run_azurite(binary: str | os.PathLike, location: str | os.PathLike, *, port:
         str(binary), "--blobHost", host, "--blobPort", str(port), "--location", str(location),
         "--skipApiVersionCheck", "--loose", "--disableTelemetry", "--silent",
     ]
-    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, env=dvc_env())
+    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, env=dvc_env(),
+                            preexec_fn=_die_with_parent)
     server = AzuriteServer(proc, host, port, location)
     try:
         deadline = time.monotonic() + startup_timeout
