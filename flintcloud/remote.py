@@ -34,7 +34,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -208,6 +208,7 @@ class RemoteInfo:
     name: str
     url: str  # as DVC resolves it (absolute path for a local remote)
     cache_dir: Path
+    options: Mapping[str, object] = field(default_factory=dict, repr=False)  # the remote's other config keys
 
 
 def remote_info(repo_root: str | os.PathLike, name: str | None = None) -> RemoteInfo:
@@ -224,7 +225,8 @@ def remote_info(repo_root: str | os.PathLike, name: str | None = None) -> Remote
     if not section or "url" not in section:
         known = sorted(conf.get("remote", {}))
         raise RemoteError(f"DVC remote {name!r} is not configured in {str(dvc_dir)!r}; known remotes: {known}")
-    return RemoteInfo(name, str(section["url"]), _cache_dir(conf, dvc_dir))
+    options = {k: v for k, v in section.items() if k != "url"}
+    return RemoteInfo(name, str(section["url"]), _cache_dir(conf, dvc_dir), options)
 
 
 def _cache_dir(conf: dict, dvc_dir: Path) -> Path:
@@ -239,21 +241,30 @@ def dvc_cache_dir(repo_root: str | os.PathLike) -> Path:
     return _cache_dir(Config(dvc_dir=str(dvc_dir)).read(), dvc_dir)
 
 
-def _azure_client_kwargs(env: Mapping[str, str]) -> dict:
-    conn = env.get("AZURE_STORAGE_CONNECTION_STRING")
+def _azure_client_kwargs(info: RemoteInfo, env: Mapping[str, str]) -> dict:
+    """Credentials in the order dvc-azure takes them: the remote's config keys, then the environment."""
+    opts = info.options
+
+    def pick(option: str, var: str) -> str | None:
+        return opts.get(option) or env.get(var) or None
+
+    conn = pick("connection_string", "AZURE_STORAGE_CONNECTION_STRING")
     if conn:
         return {"conn_str": conn}
-    account = env.get("AZURE_STORAGE_ACCOUNT")
+    account = pick("account_name", "AZURE_STORAGE_ACCOUNT")
     if not account:
         raise RemoteError(
-            "DVC remote 'azure' needs credentials in the environment: set AZURE_STORAGE_CONNECTION_STRING "
-            "(or AZURE_STORAGE_ACCOUNT with AZURE_STORAGE_KEY, AZURE_STORAGE_SAS_TOKEN or a service principal)"
+            f"DVC remote {info.name!r} ({info.url}) needs credentials in the environment: set "
+            "AZURE_STORAGE_CONNECTION_STRING (or AZURE_STORAGE_ACCOUNT with AZURE_STORAGE_KEY, "
+            "AZURE_STORAGE_SAS_TOKEN or a service principal)"
         )
     url = f"https://{account}.blob.core.windows.net"
-    if env.get("AZURE_STORAGE_KEY"):
-        return {"account_url": url, "credential": {"account_name": account, "account_key": env["AZURE_STORAGE_KEY"]}}
-    if env.get("AZURE_STORAGE_SAS_TOKEN"):
-        return {"account_url": url, "credential": env["AZURE_STORAGE_SAS_TOKEN"]}
+    key = pick("account_key", "AZURE_STORAGE_KEY")
+    if key:
+        return {"account_url": url, "credential": {"account_name": account, "account_key": key}}
+    sas = pick("sas_token", "AZURE_STORAGE_SAS_TOKEN")
+    if sas:
+        return {"account_url": url, "credential": sas}
     from azure.identity import DefaultAzureCredential
 
     return {"account_url": url, "credential": DefaultAzureCredential()}
@@ -287,8 +298,9 @@ def _check_azure(info: RemoteInfo, env: Mapping[str, str], timeout: float) -> No
     from azure.core.exceptions import ServiceRequestError
     from azure.storage.blob import BlobServiceClient
 
-    container = urlsplit(info.url).netloc
-    kwargs = _azure_client_kwargs(env)
+    parts = urlsplit(info.url)
+    container, prefix = parts.netloc, parts.path.strip("/")
+    kwargs = _azure_client_kwargs(info, env)
     opts = {"retry_total": 0, "connection_timeout": timeout, "read_timeout": timeout}
     if "conn_str" in kwargs:
         service = BlobServiceClient.from_connection_string(kwargs["conn_str"], **opts)
@@ -298,7 +310,11 @@ def _check_azure(info: RemoteInfo, env: Mapping[str, str], timeout: float) -> No
     where = f"DVC remote {info.name!r} ({info.url} at {endpoint})"
     try:
         with service:
-            service.get_container_client(container).get_container_properties()
+            # Listing is what DVC itself needs (a container-scoped SAS may not read container properties).
+            pages = service.get_container_client(container).list_blobs(
+                name_starts_with=prefix + "/" if prefix else None, results_per_page=1
+            ).by_page()
+            next(pages, None)
     except ResourceNotFoundError as err:
         raise RemoteError(f"{where}: container {container!r} does not exist; create it first") from err
     except ClientAuthenticationError as err:
@@ -306,6 +322,11 @@ def _check_azure(info: RemoteInfo, env: Mapping[str, str], timeout: float) -> No
     except ServiceRequestError as err:
         raise RemoteError(f"{where} is unreachable: {err}") from err
     except HttpResponseError as err:
+        if err.status_code in (401, 403):
+            raise RemoteError(
+                f"{where} rejected the credentials (HTTP {err.status_code}: {err.reason}); check "
+                "AZURE_STORAGE_CONNECTION_STRING / the SAS token's permissions (list, read, write)"
+            ) from err
         raise RemoteError(f"{where} answered HTTP {err.status_code}: {err.reason or err}") from err
 
 

@@ -71,8 +71,24 @@ def test_unreachable_azure_remote_fails_fast_naming_it_and_deletes_nothing(azure
 
 def test_missing_azure_credentials_name_the_variables(local_env, tmp_path: Path):
     project = build_project(tmp_path, local_env, run=False)
-    with pytest.raises(RemoteError, match=r"DVC remote 'azure' needs credentials.*AZURE_STORAGE_CONNECTION_STRING"):
+    with pytest.raises(RemoteError, match=r"DVC remote 'azure' \(azure://flintcloud/dvc\) needs credentials.*AZURE_STORAGE_CONNECTION_STRING"):
         remote.check_remote(project.path, "azure", env=local_env)
+
+
+@pytest.mark.azurite
+def test_azure_check_names_a_missing_container_and_rejected_credentials(azurite, azure_env, tmp_path: Path):
+    project = build_project(tmp_path, azure_env, run=False)
+    assert remote.check_remote(project.path, env=azure_env).name == "azure"
+
+    env = dict(azure_env, FLINTCLOUD_AZURE_URL="azure://no-such-container/dvc")
+    remote.configure_remotes(project.path, env)
+    with pytest.raises(RemoteError, match=r"DVC remote 'azure' \(azure://no-such-container/dvc at .*\): container 'no-such-container' does not exist"):
+        remote.check_remote(project.path, env=env)
+
+    remote.configure_remotes(project.path, azure_env)
+    wrong_key = azure_env["AZURE_STORAGE_CONNECTION_STRING"].replace(remote.AZURITE_KEY, "d3Jvbmcga2V5" * 4)
+    with pytest.raises(RemoteError, match=r"DVC remote 'azure' \(azure://t\w+/dvc at .*\) rejected the credentials \(HTTP 403"):
+        remote.check_remote(project.path, env=dict(azure_env, AZURE_STORAGE_CONNECTION_STRING=wrong_key))
 
 
 def test_unreachable_local_remote_names_it(local_env, tmp_path: Path):
