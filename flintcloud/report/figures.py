@@ -17,7 +17,7 @@ from flintcloud.errors import ReportError
 CHART_TITLES = {
     "stocks": ("Carbon stocks by year", "tC"),
     "stock_changes": ("Stock changes by year", "tC/yr"),
-    "disturbance_emissions": ("Emissions by disturbance type (whole run)", "tC"),
+    "disturbance_emissions": ("Carbon lost by disturbance type (whole run)", "tC"),
     "age_classes": ("Age-class distribution at the end year", "ha"),
 }
 STOCK_LINES = ["total_ecosystem", "total_biomass", "deadwood", "litter", "soil_carbon"]
@@ -53,25 +53,36 @@ def line_chart(df: pd.DataFrame, columns: list[str], title: str, ylabel: str, *,
     return fig
 
 
-def bar_chart(labels: list[str], values: list[float], title: str, xlabel: str, *, horizontal: bool = True) -> Figure:
-    """A bar per label; an explanatory text instead of bars when there are none."""
-    fig = Figure(figsize=(7, max(2.5, 0.4 * len(labels) + 1.2)), layout="constrained")
+def bar_chart(
+    labels: list[str], series: dict[str, list[float]], title: str, unit: str, *, horizontal: bool = True
+) -> Figure:
+    """Bars per label, one colour per series (grouped); a text instead of bars when there are none."""
+    n = len(labels)
+    height = max(2.5, (0.35 * len(series) + 0.3) * n + 1.2) if horizontal else 4.5
+    fig = Figure(figsize=(7, height), layout="constrained")
     ax = fig.add_subplot()
     ax.set_title(title)
     if not labels:
         ax.text(0.5, 0.5, "none in this run", ha="center", va="center", transform=ax.transAxes)
         ax.set_axis_off()
         return fig
-    pos = np.arange(len(labels))
+    pos = np.arange(n)
+    width = 0.8 / max(len(series), 1)
+    for i, (name, values) in enumerate(series.items()):
+        offset = (i - (len(series) - 1) / 2) * width
+        if horizontal:
+            ax.barh(pos + offset, values, height=width, label=name)
+        else:
+            ax.bar(pos + offset, values, width=width, label=name)
     if horizontal:
-        ax.barh(pos, values, color="tab:red")
         ax.set_yticks(pos, labels)
         ax.invert_yaxis()
-        ax.set_xlabel(xlabel)
+        ax.set_xlabel(unit)
     else:
-        ax.bar(pos, values, color="tab:green")
         ax.set_xticks(pos, labels, rotation=45, ha="right")
-        ax.set_ylabel(xlabel)
+        ax.set_ylabel(unit)
+    if len(series) > 1:
+        ax.legend(fontsize="small")
     ax.grid(True, axis="x" if horizontal else "y", alpha=0.3)
     return fig
 
@@ -113,12 +124,17 @@ def charts(tables: dict[str, pd.DataFrame]) -> dict[str, Figure]:
     out["stock_changes"] = line_chart(tables["stock_changes"], CHANGE_LINES, title, unit, zero_line=True)
     title, unit = CHART_TITLES["disturbance_emissions"]
     d = tables["disturbance_emissions"]
-    _require(d, ["disturbance_type", "emissions_tc"], title)
-    out["disturbance_emissions"] = bar_chart(list(d["disturbance_type"]), list(d["emissions_tc"]), title, unit)
+    _require(d, ["disturbance_type", "emissions_tc", "to_products_tc"], title)
+    out["disturbance_emissions"] = bar_chart(
+        list(d["disturbance_type"]),
+        {"emitted (CO2 + CH4 + CO)": list(d["emissions_tc"]), "to forest products": list(d["to_products_tc"])},
+        title,
+        unit,
+    )
     title, unit = CHART_TITLES["age_classes"]
     a = tables["age_classes"]
     _require(a, ["age_range", "area_ha"], title)
-    out["age_classes"] = bar_chart(list(a["age_range"]), list(a["area_ha"]), title, unit, horizontal=False)
+    out["age_classes"] = bar_chart(list(a["age_range"]), {"area": list(a["area_ha"])}, title, unit, horizontal=False)
     return out
 
 

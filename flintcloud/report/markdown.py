@@ -40,7 +40,7 @@ HEADLINE = {
 CHARTS = {
     "stocks": "Carbon stocks by year (tC)",
     "stock_changes": "Stock changes by year (tC/yr): NPP, Rh, NEP, NBP",
-    "disturbance_emissions": "Emissions by disturbance type over the run (tC)",
+    "disturbance_emissions": "Carbon emitted and removed to products, by disturbance type, over the run (tC)",
     "age_classes": "Age-class distribution at the end year (ha)",
 }
 MAPS = {
