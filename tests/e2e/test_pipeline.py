@@ -75,10 +75,8 @@ def _set_param(repo: Path, dotted: str, value) -> None:
     raise AssertionError(f"{dotted} not found in params.yaml")
 
 
-@pytest.fixture(scope="module")
-def repo(tmp_path_factory) -> Path:
-    """The git-tracked files of this checkout, in a fresh git repository."""
-    dst = tmp_path_factory.mktemp("pipeline") / "repo"
+def _copy_repo(dst: Path) -> Path:
+    """The git-tracked files of this checkout, in a fresh git repository at `dst`."""
     files = subprocess.run(["git", "ls-files", "-z"], cwd=REPO_ROOT, capture_output=True, check=True).stdout
     for rel in filter(None, files.decode().split("\0")):
         src = REPO_ROOT / rel
@@ -89,6 +87,11 @@ def repo(tmp_path_factory) -> Path:
     _git(dst, "add", "-A")
     _git(dst, "commit", "-q", "-m", "copy")
     return dst
+
+
+@pytest.fixture(scope="module")
+def repo(tmp_path_factory) -> Path:
+    return _copy_repo(tmp_path_factory.mktemp("pipeline") / "repo")
 
 
 def _metrics(repo: Path) -> dict:
@@ -211,3 +214,36 @@ def test_pipeline_end_to_end(repo: Path, tmp_path: Path):
 
     # 7. mass balance: the change in total ecosystem carbon is NBP, every year (GCBM's identity)
     assert not imbalance, "mass balance broken:\n" + "\n".join(imbalance)
+
+
+@pytest.mark.shared
+def test_own_gcbm_project_reproduces_gcbm_headline_figures(tmp_path, flint_demo, gcbm_reference_output):
+    """README's recipe on a real GCBM project: dvc add it, point params.yaml at it, dvc repro.
+    The headline figures are GCBM's own (its reference output for the same project)."""
+    from flintcloud.outputs.compile import compile_results
+    from flintcloud.report.summarize import read_compiled_tables, summarize_tables
+
+    repo = _copy_repo(tmp_path / "repo")
+    project = repo / "data" / "projects" / "flint"
+    for sub in ("layers", "input_database"):  # the project's inputs; its own config is not needed
+        shutil.copytree(flint_demo / sub, project / sub)
+    _run(repo, "add", "data/projects/flint")
+    assert (repo / "data" / "projects" / "flint.dvc").is_file()
+    text = (repo / "params.yaml").read_text()
+    for old, new in (("  dir: data/demo/project\n", "  dir: data/projects/flint\n"),
+                     ("  admin_boundary: null\n", "  admin_boundary: British Columbia\n"),
+                     ("  eco_boundary: null\n", "  eco_boundary: Taiga Plains\n")):
+        assert old in text
+        text = text.replace(old, new)
+    (repo / "params.yaml").write_text(text)
+    ran = _ran(_run(repo, "repro", "report"))  # only what the report needs: not demo_inputs
+    assert ran == {"validate", "configure", "simulate", "summarize", "report"}
+
+    ref_db = tmp_path / "reference_compiled.db"
+    compile_results(gcbm_reference_output / "gcbm_output.db", ref_db)
+    ref = summarize_tables(read_compiled_tables(ref_db)).metrics
+    got = _metrics(repo)
+    for key in ("total_ecosystem_c_end_tc", "cumulative_nbp_tc", "mean_npp_tc_per_yr",
+                "total_disturbance_emissions_tc", "area_disturbed_ha", "area_ha"):
+        assert got[key] == pytest.approx(ref[key], rel=1e-6, abs=2e-3), key
+    assert "data/projects/flint" in (repo / "reports" / "report.md").read_text()
