@@ -263,7 +263,7 @@ def main(argv=None) -> None:
     ap.add_argument("--sizes", nargs="+", type=float, default=[1e5, 1e6, 1e7], help="pixel counts")
     ap.add_argument("--large", action="store_true", help="also 1e8 pixels (capped at one demo tile, 1.6e7)")
     ap.add_argument("--years", type=int, default=50)
-    ap.add_argument("--dask-max", type=float, default=1e6, help="largest size also run with the dask executor")
+    ap.add_argument("--dask-max", type=float, default=1e7, help="largest size also run with the dask executor")
     ap.add_argument("--no-per-pixel", action="store_true", help="skip the once-per-pixel ratio")
     ap.add_argument("--work-dir", type=Path, default=Path(os.environ.get("TMPDIR", "/tmp")) / "flintcloud-bench")
     ap.add_argument("--name", default="scale")
@@ -277,6 +277,7 @@ def main(argv=None) -> None:
         print(json.dumps(run_one(a.one, a.years, work, a.executor, a.per_pixel)))
         return
 
+    load_at_start = os.getloadavg()
     sizes = sorted(set(a.sizes + ([1e8] if a.large else [])))
     results = []
     for i, px in enumerate(sizes):
@@ -296,7 +297,9 @@ def main(argv=None) -> None:
     doc = {
         "name": a.name, "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version(),
-                    "load_average_at_end": os.getloadavg()},
+                    "memory_bytes": os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"),
+                    "load_average_at_start": load_at_start, "load_average_at_end": os.getloadavg(),
+                    "GDAL_CACHEMAX": os.environ.get("GDAL_CACHEMAX", "default (5% of RAM)")},
         "indicators": INDICATORS, "results": results,
     }
     RESULTS.mkdir(parents=True, exist_ok=True)

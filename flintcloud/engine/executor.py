@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import logging
 import queue
 import tempfile
 import threading
@@ -40,6 +41,7 @@ from flintcloud.errors import ConfigError, EngineUnavailableError, SimulationErr
 from .step import RunSummary, StepOutput
 
 EXECUTORS = ("local", "dask")
+log = logging.getLogger(__name__)
 _KEYS = {"kind", "address", "n_workers", "threads_per_worker", "processes", "chunks", "memory_limit", "timeout"}
 
 
@@ -285,10 +287,14 @@ def simulate_dask(config, stands, inputs, reporters, client, *, chunks: int | No
 
         bar = tqdm(total=int(config.n_years) + 1, desc=f"libcbm on dask ({len(actors)} chunks)", unit="step", leave=False)
     summaries: list[RunSummary | None] = [None] * len(actors)
+    waited = reporting = 0.0
+    started = time.perf_counter()
     try:
         while True:
+            t = time.perf_counter()
             replies = [a.next_step() for a in actors]  # all chunks work on their next step at once
             results = [r.result() for r in replies]
+            waited += time.perf_counter() - t
             for kind, value in results:
                 if kind == "error":
                     raise value
@@ -298,9 +304,11 @@ def simulate_dask(config, stands, inputs, reporters, client, *, chunks: int | No
                 break
             if kinds != {"step"}:
                 raise SimulationError(f"chunks finished at different steps: {sorted(kinds)}")
+            t = time.perf_counter()
             step = concat_steps([value for _, value in results])
             for reporter in reporters:
                 reporter(step)
+            reporting += time.perf_counter() - t
             if bar:
                 bar.update(1)
     except BaseException:
@@ -313,6 +321,8 @@ def simulate_dask(config, stands, inputs, reporters, client, *, chunks: int | No
             bar.close()
         del actors
         client.cancel(futures)
+    log.info("dask: %d chunks on %d workers; %.1f s starting them, %.1f s waiting for steps, %.1f s reducing",
+             len(futures), len(workers), started - t0, waited, reporting)
     years = summaries[0].years if summaries else 0
     return RunSummary(
         n_pixels=sum(s.n_pixels for s in summaries), n_stands=int(stands.n_stands),
