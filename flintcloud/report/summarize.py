@@ -97,6 +97,9 @@ class CompiledTables:
     disturbed_areas: pd.DataFrame
     disturbance_fluxes: pd.DataFrame
     source: str = "<memory>"
+    # Pool totals (tC) by GCBM pool name after spinup (raw db year 0); the compiled tables start
+    # at the first simulated year. None: not known (no raw db).
+    initial_pools: pd.Series | None = None
 
 
 @dataclass
@@ -154,6 +157,43 @@ def read_compiled_tables(compiled_db: str | Path) -> CompiledTables:
         disturbance_fluxes=frames["v_disturbance_fluxes"],
         source=str(path),
     )
+
+
+INITIAL_POOLS_SQL = """
+SELECT pd.poolName AS pool, SUM(p.poolValue) AS pool_tc
+FROM Pools p
+JOIN PoolDimension pd ON p.poolId = pd.id
+JOIN LocationDimension l ON p.locationDimId = l.id
+JOIN DateDimension d ON l.dateDimId = d.id
+WHERE d.year = 0
+GROUP BY pd.poolName
+"""
+
+
+def read_initial_pools(raw_db: str | Path) -> pd.Series | None:
+    """Pool totals (tC) after spinup from a raw gcbm_output.db (DateDimension year 0);
+    None when the db is absent or has no year 0."""
+    path = Path(raw_db)
+    if not path.is_file():
+        return None
+    try:
+        with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as conn:
+            df = pd.read_sql_query(INITIAL_POOLS_SQL, conn)
+    except (sqlite3.DatabaseError, pd.errors.DatabaseError) as err:
+        raise ReportError(f"cannot read the post-spinup pools from raw output db {str(path)!r}: {err}") from err
+    if df.empty:
+        return None
+    return df.set_index("pool")["pool_tc"].astype(float)
+
+
+def initial_pool_indicators(pools: pd.Series, pool_indicators: dict[str, str], pool_collections: dict) -> pd.DataFrame:
+    """v_pool_indicators-shaped rows (indicator, year=0, pool_tc) from pool totals, using the
+    compile's indicator definitions (indicator -> pool collection -> pools)."""
+    rows = []
+    for indicator in STOCK_INDICATORS:
+        collection = pool_collections.get(pool_indicators.get(indicator, ""), [])
+        rows.append({"indicator": indicator, "year": 0, "pool_tc": float(pools.reindex(collection).fillna(0).sum())})
+    return pd.DataFrame(rows)
 
 
 def spatial_path(spatial_dir: Path, data_name: str, year: int) -> Path:
@@ -331,7 +371,14 @@ def headline_metrics(
 def summarize_tables(tables: CompiledTables) -> Summary:
     """Metrics and the plot tables (stocks, stock_changes, disturbance_emissions, age_classes)."""
     years = simulated_years(tables)
-    stocks = stocks_by_year(tables.pool_indicators, min(years))
+    pools = tables.pool_indicators
+    if tables.initial_pools is not None and not (pools["year"].astype(int) <= 0).any():
+        from flintcloud.outputs.compile import default_indicators
+
+        ind = default_indicators()
+        initial = initial_pool_indicators(tables.initial_pools, ind["pool_indicators"], ind["pool_collections"])
+        pools = pd.concat([pools, initial], ignore_index=True)
+    stocks = stocks_by_year(pools, min(years))
     changes = stock_changes_by_year(tables.stock_change_indicators)
     dist = emissions_by_disturbance_type(tables.disturbance_fluxes, tables.disturbed_areas)
     ages = age_class_distribution(tables.age_indicators, max(years))
@@ -359,7 +406,9 @@ def summarize_run(
     from flintcloud.report import figures as fig
 
     output_dir = Path(output_dir)
-    summary = summarize_tables(read_compiled_tables(output_dir / "compiled_gcbm_output.db"))
+    tables = read_compiled_tables(output_dir / "compiled_gcbm_output.db")
+    tables.initial_pools = read_initial_pools(output_dir / "gcbm_output.db")
+    summary = summarize_tables(tables)
     years = list(range(summary.metrics["start_year"], summary.metrics["end_year"] + 1))
     charts = fig.charts(summary.tables)
     if maps:

@@ -142,11 +142,16 @@ def test_summary_of_gcbm_reference_output_is_mass_balanced(gcbm_reference_output
 
     db = tmp_path / "compiled_gcbm_output.db"
     compile_results(gcbm_reference_output / "gcbm_output.db", db)
-    summary = s.summarize_tables(s.read_compiled_tables(db))
+    tables = s.read_compiled_tables(db)
+    tables.initial_pools = s.read_initial_pools(gcbm_reference_output / "gcbm_output.db")
+    summary = s.summarize_tables(tables)
     m, stocks, changes = summary.metrics, summary.tables["stocks"], summary.tables["stock_changes"]
     assert (m["start_year"], m["end_year"], m["n_years"]) == (2010, 2020, 11)
+    # the post-spinup state (raw year 0) heads the stocks; over the whole run, change == cumulative NBP
+    assert list(stocks["year"]) == list(range(2009, 2021))
+    assert m["delta_total_ecosystem_tc"] == pytest.approx(m["cumulative_nbp_tc"], abs=2e-3)
     # GCBM: Total Ecosystem(y) - Total Ecosystem(y-1) == NBP(y)
-    assert np.allclose(np.diff(stocks["total_ecosystem"]), changes["nbp"].iloc[1:], rtol=1e-9, atol=1e-6)
+    assert np.allclose(np.diff(stocks["total_ecosystem"]), changes["nbp"], rtol=1e-9, atol=1e-6)
     assert m["total_ecosystem_c_end_tc"] == pytest.approx(stocks["total_ecosystem"].iloc[-1], abs=1e-3)
     # disturbance emissions == what Total Emissions adds to decomposition (Rh) in disturbed years
     assert m["total_disturbance_emissions_tc"] == pytest.approx(
@@ -184,3 +189,24 @@ def test_data_bounds():
     assert s.data_bounds(valid) == ((0, 5), (0, 5))
     valid[1, 2] = valid[3, 4] = True
     assert s.data_bounds(valid) == ((1, 4), (2, 5))
+
+
+def test_initial_pools_become_the_row_before_the_first_year(compiled_db, tmp_path):
+    with sqlite3.connect(compiled_db) as c:  # the fixture's year-0 rows stand in for a raw db
+        c.execute("DELETE FROM v_pool_indicators WHERE year = 0")
+    tables = s.read_compiled_tables(compiled_db)
+    assert s.summarize_tables(tables).tables["stocks"]["year"].min() == 2010
+    pools = pd.Series({"SoftwoodMerch": 100.0, "MediumSoil": 50.0, "BelowGroundSlowSoil": 25.0, "CO2": 999.0})
+    collections = {"All": ["SoftwoodMerch", "MediumSoil", "BelowGroundSlowSoil"], "Live": ["SoftwoodMerch"],
+                   "Soil": ["BelowGroundSlowSoil"]}
+    indicators = {"Total Ecosystem": "All", "Total Biomass": "Live", "Soil Carbon": "Soil"}
+    rows = s.initial_pool_indicators(pools, indicators, collections).set_index("indicator")["pool_tc"]
+    assert rows["Total Ecosystem"] == 175.0 and rows["Total Biomass"] == 100.0 and rows["Soil Carbon"] == 25.0
+    assert rows["Litter"] == 0.0  # no collection: nothing
+    tables.initial_pools = pd.Series({"SoftwoodMerch": 3000.0, "MediumSoil": 6000.0})
+    summary = s.summarize_tables(tables)
+    stocks = summary.tables["stocks"]
+    assert list(stocks["year"]) == [2009, 2010, 2011, 2012]
+    assert stocks["total_ecosystem"].iloc[0] == pytest.approx(9000.0)
+    assert summary.metrics["total_ecosystem_c_initial_tc"] == pytest.approx(9000.0)
+    assert s.read_initial_pools(tmp_path / "absent.db") is None
