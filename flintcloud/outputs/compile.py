@@ -17,16 +17,20 @@ Units: tC (pools, fluxes per year), ha (areas), tC/ha (``*_per_ha``).
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import os
 import sqlite3
 from importlib import resources
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
+from scipy import sparse
 
 from flintcloud.atomic import atomic_path
 from flintcloud.errors import ConfigError, DatabaseError, OutputError
+from flintcloud.outputs.raw_db import factorize_rows
 from flintcloud.outputs.sqlite_io import check_raw_schema, ro_uri
 
 CHANGE_TYPES = ("annual process", "disturbance", "combined")
@@ -47,8 +51,8 @@ _INTEGER_COLUMNS = {"flux_indicator_id", "indicator_id", "flux_indicator_collect
 _REAL_COLUMNS = {
     "flux_tc", "flux_tc_per_ha", "pool_tc", "area", "dist_area", "dist_carbon", "dist_carbon_per_ha",
 }
+FLUX_CHUNK_ROWS = 1_000_000
 _SQL_FILES = (
-    "02_v_flux_indicators.sql",
     "03_v_flux_indicator_aggregates.sql",
     "04_v_stock_change_indicators.sql",
     "05_v_pool_indicators.sql",
@@ -225,10 +229,25 @@ def _compile(conn: sqlite3.Connection, indicators: dict) -> None:
             f"INSERT INTO temp.{name} VALUES ({', '.join('?' * len(table.columns))})",
             table.astype(object).itertuples(index=False, name=None),
         )
-    conn.execute("CREATE INDEX temp.collection_pool_idx ON collection_pool (collection, pool_id)")
+    conn.executescript(
+        """
+        CREATE TEMP TABLE flux_pair AS
+        SELECT fi.id AS flux_indicator_id, fi.name AS name, fi.change_type AS change_type,
+               src.pool_id AS src_id, snk.pool_id AS dst_id
+        FROM temp.flux_indicator AS fi
+        JOIN temp.collection_pool AS src ON src.collection = fi.source_collection
+        JOIN temp.collection_pool AS snk ON snk.collection = fi.sink_collection;
+        CREATE INDEX temp.flux_pair_idx ON flux_pair (src_id, dst_id);
+        CREATE TEMP TABLE pool_member AS
+        SELECT pi.id AS indicator_id, pi.name AS name, cp.pool_id AS pool_id
+        FROM temp.pool_indicator AS pi JOIN temp.collection_pool AS cp ON cp.collection = pi.collection;
+        CREATE INDEX temp.pool_member_idx ON pool_member (pool_id);
+        """
+    )
 
     snippets = _classifier_snippets(classifiers)
     conn.executescript(_sql("01_location.sql").format(**snippets))
+    _create_flux_indicators(conn, classifiers)
     for name in _SQL_FILES:
         conn.executescript(_sql(name).format(**snippets))
     density = _sql("11_density.sql")
@@ -244,6 +263,113 @@ def _compile(conn: sqlite3.Connection, indicators: dict) -> None:
         )
         conn.execute(f'CREATE TABLE main."{table}" ({ddl})')
         conn.execute(f'INSERT INTO main."{table}" SELECT * FROM temp."{table}"')
+
+
+def _create_flux_indicators(conn: sqlite3.Connection, classifiers: list[str]) -> None:
+    """temp.v_flux_indicators, in one streaming pass over raw.Fluxes.
+
+    Each flux row adds its value to every flux indicator whose source/sink collections hold its pools
+    and whose change type admits it (annual process: no disturbance record; disturbance: one;
+    combined: both), grouped by reporting location (classifier values, year, land class, age range)
+    and disturbance type (code, name); groups whose total is not positive are dropped. The same
+    result as the join GCBM.CompileResults runs, done with sparse matrix products: a join and GROUP BY
+    over tens of millions of flux rows takes SQLite many minutes.
+    """
+    loc = pd.read_sql_query("SELECT * FROM temp.location", conn)
+    attrs = [*classifiers, "year", "land_class", "age_range"]
+    group_of_loc, group_values = factorize_rows(*(loc[c].to_numpy(dtype=object) for c in attrs)) if len(loc) else (
+        np.empty(0, np.int64), [np.empty(0, object) for _ in attrs])
+    loc_index = pd.Index(loc["location_id"].to_numpy(dtype=np.int64))
+
+    dist = pd.read_sql_query(
+        "SELECT di.id AS dist_id, dt.disturbanceType AS code, dt.disturbanceTypeName AS name "
+        "FROM raw.DisturbanceDimension AS di "
+        "LEFT JOIN raw.DisturbanceTypeDimension AS dt ON dt.id = di.disturbanceTypeDimId",
+        conn,
+    )
+    if len(dist):
+        type_of_dist, (type_code, type_name) = factorize_rows(dist["code"].to_numpy(object), dist["name"].to_numpy(object))
+    else:
+        type_of_dist, type_code, type_name = np.empty(0, np.int64), np.empty(0, object), np.empty(0, object)
+    # type 0: no disturbance type (annual processes, and disturbance ids without a record, as the LEFT JOIN gives)
+    type_code = np.concatenate([[None], type_code]).astype(object)
+    type_name = np.concatenate([[None], type_name]).astype(object)
+    dist_type = np.concatenate([[0], type_of_dist + 1])  # position in dist_index + 1 -> type
+    dist_index = pd.Index(dist["dist_id"].to_numpy(dtype=np.int64))
+    n_types = len(type_code)
+
+    indicators = pd.read_sql_query("SELECT id, name FROM temp.flux_indicator ORDER BY id", conn)
+    pairs = pd.read_sql_query("SELECT * FROM temp.flux_pair", conn)
+    n_pools = int(conn.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM raw.PoolDimension").fetchone()[0])
+    position = pd.Index(indicators["id"]).get_indexer(pairs["flux_indicator_id"])
+    pair_code = pairs["src_id"].to_numpy(np.int64) * n_pools + pairs["dst_id"].to_numpy(np.int64)
+    shape = (n_pools * n_pools, len(indicators))
+
+    def pair_matrix(change_types) -> sparse.csr_matrix:
+        m = pairs["change_type"].isin(change_types).to_numpy()
+        return sparse.csr_matrix((np.ones(m.sum()), (pair_code[m], position[m])), shape=shape)
+
+    by_annual, by_disturbance = pair_matrix(["annual process", "combined"]), pair_matrix(["disturbance", "combined"])
+
+    keys, sums = [], []
+    cursor = conn.execute(
+        "SELECT COALESCE(locationDimId, -1), COALESCE(disturbanceDimId, -1), COALESCE(poolSrcDimId, -1), "
+        "COALESCE(poolDstDimId, -1), COALESCE(fluxValue, 0.0) FROM raw.Fluxes"
+    )
+    row_type = [("loc", "i8"), ("dist", "i8"), ("src", "i8"), ("dst", "i8"), ("value", "f8")]
+    while True:
+        chunk = np.fromiter(itertools.islice(cursor, FLUX_CHUNK_ROWS), dtype=row_type)
+        if len(chunk) == 0:
+            break
+        at = loc_index.get_indexer(chunk["loc"])
+        src, dst = chunk["src"], chunk["dst"]
+        keep = (at >= 0) & (src >= 0) & (src < n_pools) & (dst >= 0) & (dst < n_pools)
+        chunk, at = chunk[keep], at[keep]
+        if len(chunk) == 0:
+            continue
+        disturbed = chunk["dist"] >= 0
+        dtype_of_row = np.zeros(len(chunk), dtype=np.int64)
+        dtype_of_row[disturbed] = dist_type[dist_index.get_indexer(chunk["dist"][disturbed]) + 1]
+        key_codes, key_values = pd.factorize(group_of_loc[at] * n_types + dtype_of_row)
+        pair = chunk["src"] * n_pools + chunk["dst"]
+        total = np.zeros((len(key_values), len(indicators)))
+        for rows, matrix in ((~disturbed, by_annual), (disturbed, by_disturbance)):
+            if rows.any():
+                flux = sparse.csr_matrix(
+                    (chunk["value"][rows], (key_codes[rows], pair[rows])), shape=(len(key_values), shape[0])
+                )
+                total += (flux @ matrix).toarray()
+        keys.append(key_values)
+        sums.append(total)
+
+    columns = ["flux_indicator_id", *classifiers, "unfccc_land_class", "indicator", "year", "disturbance_code",
+               "disturbance_type", "age_range", "flux_tc"]
+    conn.execute(f"CREATE TEMP TABLE v_flux_indicators ({', '.join(f'{chr(34)}{c}{chr(34)}' for c in columns)})")
+    if not keys:
+        return
+    all_keys = np.concatenate(keys)
+    final_codes, final_keys = pd.factorize(all_keys)
+    summing = sparse.csr_matrix(
+        (np.ones(len(all_keys)), (final_codes, np.arange(len(all_keys)))), shape=(len(final_keys), len(all_keys))
+    )
+    totals = np.asarray(summing @ np.vstack(sums))
+    rows, cols = np.nonzero(totals > 0)  # GCBM.CompileResults: HAVING SUM(...) > 0
+    group, dtype = final_keys[rows] // n_types, final_keys[rows] % n_types
+    out = {
+        "flux_indicator_id": indicators["id"].to_numpy()[cols].tolist(),
+        **{c: group_values[i][group].tolist() for i, c in enumerate(classifiers)},
+        "unfccc_land_class": group_values[len(classifiers) + 1][group].tolist(),
+        "indicator": indicators["name"].to_numpy()[cols].tolist(),
+        "year": [int(y) for y in group_values[len(classifiers)][group]],
+        "disturbance_code": [None if pd.isna(c) else int(c) for c in type_code[dtype]],
+        "disturbance_type": [None if pd.isna(n) else str(n) for n in type_name[dtype]],
+        "age_range": group_values[len(classifiers) + 2][group].tolist(),
+        "flux_tc": totals[rows, cols].tolist(),
+    }
+    conn.executemany(
+        f"INSERT INTO temp.v_flux_indicators VALUES ({', '.join('?' * len(columns))})",
+        zip(*(out[c] for c in columns)),
+    )
 
 
 def read_compiled_table(compiled_db: str | os.PathLike, table: str) -> pd.DataFrame:

@@ -90,7 +90,7 @@ def _group_sum(codes: np.ndarray, n_groups: int, matrix: np.ndarray, weights: np
     return out if cols is None else out[:, cols]
 
 
-def _factorize_rows(*columns: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
+def factorize_rows(*columns: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
     """Codes 0..g-1 of the distinct rows of several equal-length 1-D arrays, and each column's value
     per group (in order of first appearance). Each column is factorized on its own, then the
     integer codes are combined, so no Python tuples are built per row."""
@@ -273,7 +273,7 @@ class RawOutputWriter:
 
         # Classifier sets, land classes, age classes per stand.
         cls = step.classifiers[self.classifier_names]
-        cset_codes, cset_values = _factorize_rows(*(cls[c].to_numpy(dtype=object) for c in self.classifier_names))
+        cset_codes, cset_values = factorize_rows(*(cls[c].to_numpy(dtype=object) for c in self.classifier_names))
         cset_keys = [tuple(None if pd.isna(v) else str(v) for v in row) for row in zip(*cset_values)]
         cset_ids = self._ids(
             self._csets, cset_keys, lambda i, key: conn.execute(self._cset_sql, (i, *key))
@@ -287,7 +287,7 @@ class RawOutputWriter:
         age_ids = age_class_ids(step.age, self.age_class_range, self.age_maximum)
 
         # LocationDimension and AgeArea (one row per location: its own age class and area).
-        loc_codes, (u_cset, u_land, u_age) = _factorize_rows(cset_ids, land_ids, age_ids)
+        loc_codes, (u_cset, u_land, u_age) = factorize_rows(cset_ids, land_ids, age_ids)
         n_loc = len(u_cset)
         loc_ids = self._take("location", n_loc)
         loc_area = np.bincount(loc_codes, weights=area, minlength=n_loc)
@@ -347,7 +347,7 @@ class RawOutputWriter:
             ),
         )[type_codes]
         prev = self._prev_location[disturbed]
-        rec_codes, (rec_loc, rec_type, rec_prev) = _factorize_rows(stand_location[disturbed], type_ids, prev)
+        rec_codes, (rec_loc, rec_type, rec_prev) = factorize_rows(stand_location[disturbed], type_ids, prev)
         n_rec = len(rec_loc)
         rec_ids = self._take("disturbance", n_rec)
         rec_area = np.bincount(rec_codes, weights=area[disturbed], minlength=n_rec)
