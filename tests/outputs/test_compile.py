@@ -192,3 +192,64 @@ def test_gcbm_reference_output(gcbm_reference_output, tmp_path):
     fire = read_compiled_table(out, "v_disturbance_indicators")
     assert set(fire["disturbance_type"]) == {
         "Wildfire", "Mountain pine beetle — Low impact", "Mountain pine beetle — Very severe impact"}
+
+
+# GCBM.CompileResults' join for v_flux_indicators, written plainly: the oracle for the streaming version.
+ORACLE_FLUX_SQL = """
+SELECT fi.id AS flux_indicator_id, l.Species, l.Site, l.land_class AS unfccc_land_class, fi.name AS indicator,
+       l.year, dt.disturbanceType AS disturbance_code, dt.disturbanceTypeName AS disturbance_type, l.age_range,
+       SUM(CASE WHEN fi.change_type = 'annual process' AND f.disturbanceDimId IS NULL THEN f.fluxValue
+                WHEN fi.change_type = 'disturbance' AND f.disturbanceDimId IS NOT NULL THEN f.fluxValue
+                WHEN fi.change_type = 'combined' THEN f.fluxValue ELSE 0 END) AS flux_tc
+FROM temp.flux_indicator fi
+JOIN temp.collection_pool src ON src.collection = fi.source_collection
+JOIN temp.collection_pool snk ON snk.collection = fi.sink_collection
+JOIN raw.Fluxes f ON f.poolSrcDimId = src.pool_id AND f.poolDstDimId = snk.pool_id
+JOIN temp.location l ON l.location_id = f.locationDimId
+LEFT JOIN raw.DisturbanceDimension di ON di.id = f.disturbanceDimId
+LEFT JOIN raw.DisturbanceTypeDimension dt ON dt.id = di.disturbanceTypeDimId
+GROUP BY fi.id, l.Species, l.Site, l.land_class, fi.name, dt.disturbanceType, dt.disturbanceTypeName, l.age_range, l.year
+HAVING flux_tc > 0
+"""
+
+
+def test_streaming_flux_indicators_equal_the_sql_join(tmp_path, monkeypatch):
+    """Random raw db: several locations per reporting group, NULL classifiers, negative and orphan
+    disturbance fluxes, a location without age class; chunks smaller than the table."""
+    import flintcloud.outputs.compile as compile_mod
+
+    rng = np.random.default_rng(11)
+    csets = [("SW", "good"), ("SW", None), ("HW", "poor")]
+    locations, pools, fluxes = [], [], []
+    names = ["AboveGroundSlowSoil", "Atmosphere", "CO2", "HardwoodMerch", "Products", "SoftwoodMerch"]
+    for i in range(1, 61):
+        locations.append((i, csets[i % 3], 1 + i % 3, 2 + (i // 3) % 3, float(rng.uniform(1, 5))))
+        for _ in range(8):
+            dist = int(rng.choice([0, 0, 1, 2, 99])) or None  # 99: no DisturbanceDimension row
+            src, dst = rng.choice(names, 2, replace=False)
+            fluxes.append((i, "CBMDisturbanceEventModule" if dist else "CBMGrowthModule", dist, src, dst,
+                           float(rng.normal(1.0, 2.0))))
+    disturbances = [(1, 10, 1, 7, 2.0), (2, 20, 2, 8, 3.0)]
+    raw = write_gcbm_raw_db(tmp_path / "raw.db", locations, pools, fluxes, disturbances,
+                            dist_types=((1, 1, "Wildfire"), (2, 136, "Mountain pine beetle")))
+    with contextlib.closing(sqlite3.connect(raw)) as conn:
+        conn.execute("UPDATE LocationDimension SET ageClassDimId = NULL WHERE id = 5")
+        conn.commit()
+
+    captured = {}
+    original = compile_mod._create_flux_indicators
+
+    def spy(conn, classifiers):
+        original(conn, classifiers)
+        captured["oracle"] = pd.read_sql_query(ORACLE_FLUX_SQL, conn)
+
+    monkeypatch.setattr(compile_mod, "FLUX_CHUNK_ROWS", 37)
+    monkeypatch.setattr(compile_mod, "_create_flux_indicators", spy)
+    out = compile_results(raw, tmp_path / "c.db")
+    ours = read_compiled_table(out, "v_flux_indicators")
+    oracle = captured["oracle"]
+    keys = [c for c in ours.columns if c != "flux_tc"]
+    assert len(oracle) > 50 and oracle["disturbance_code"].notna().any() and oracle["Site"].isna().any()
+    merged = oracle.merge(ours, on=keys, how="outer", suffixes=("_sql", "_ours"), indicator=True)
+    assert (merged["_merge"] == "both").all(), merged[merged["_merge"] != "both"]
+    np.testing.assert_allclose(merged["flux_tc_ours"], merged["flux_tc_sql"], rtol=1e-12)
