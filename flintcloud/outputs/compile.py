@@ -53,8 +53,6 @@ _REAL_COLUMNS = {
 }
 FLUX_CHUNK_ROWS = 1_000_000
 _SQL_FILES = (
-    "03_v_flux_indicator_aggregates.sql",
-    "04_v_stock_change_indicators.sql",
     "05_v_pool_indicators.sql",
     "06_v_age_indicators.sql",
     "07_v_error_indicators.sql",
@@ -266,7 +264,8 @@ def _compile(conn: sqlite3.Connection, indicators: dict) -> None:
 
 
 def _create_flux_indicators(conn: sqlite3.Connection, classifiers: list[str]) -> None:
-    """temp.v_flux_indicators, in one streaming pass over raw.Fluxes.
+    """temp.v_flux_indicators, v_flux_indicator_aggregates and v_stock_change_indicators, in one
+    streaming pass over raw.Fluxes.
 
     Each flux row adds its value to every flux indicator whose source/sink collections hold its pools
     and whose change type admits it (annual process: no disturbance record; disturbance: one;
@@ -342,33 +341,90 @@ def _create_flux_indicators(conn: sqlite3.Connection, classifiers: list[str]) ->
         keys.append(key_values)
         sums.append(total)
 
-    columns = ["flux_indicator_id", *classifiers, "unfccc_land_class", "indicator", "year", "disturbance_code",
-               "disturbance_type", "age_range", "flux_tc"]
-    conn.execute(f"CREATE TEMP TABLE v_flux_indicators ({', '.join(f'{chr(34)}{c}{chr(34)}' for c in columns)})")
+    flux_columns = ["flux_indicator_id", *classifiers, "unfccc_land_class", "indicator", "year",
+                    "disturbance_code", "disturbance_type", "age_range", "flux_tc"]
+    agg_columns = ["flux_indicator_collection_id", "indicator", "year", *classifiers, "unfccc_land_class",
+                   "age_range", "flux_tc"]
+    stock_columns = ["indicator", *classifiers, "unfccc_land_class", "year", "age_range", "flux_tc"]
+    for table, columns in (("v_flux_indicators", flux_columns), ("v_flux_indicator_aggregates", agg_columns),
+                           ("v_stock_change_indicators", stock_columns)):
+        conn.execute(f"CREATE TEMP TABLE {table} ({', '.join(_quote(c) for c in columns)})")
     if not keys:
         return
     all_keys = np.concatenate(keys)
     final_codes, final_keys = pd.factorize(all_keys)
-    summing = sparse.csr_matrix(
-        (np.ones(len(all_keys)), (final_codes, np.arange(len(all_keys)))), shape=(len(final_keys), len(all_keys))
-    )
-    totals = np.asarray(summing @ np.vstack(sums))
-    rows, cols = np.nonzero(totals > 0)  # GCBM.CompileResults: HAVING SUM(...) > 0
+    totals = np.asarray(_summing_matrix(final_codes, len(final_keys)) @ np.vstack(sums))
+    totals[~(totals > 0)] = 0.0  # GCBM.CompileResults: HAVING SUM(...) > 0
+
+    def location_columns(group: np.ndarray) -> dict:
+        n = len(classifiers)
+        return {
+            **{c: group_values[i][group].tolist() for i, c in enumerate(classifiers)},
+            "year": [int(y) for y in group_values[n][group]],
+            "unfccc_land_class": group_values[n + 1][group].tolist(),
+            "age_range": group_values[n + 2][group].tolist(),
+        }
+
+    rows, cols = np.nonzero(totals)
     group, dtype = final_keys[rows] // n_types, final_keys[rows] % n_types
-    out = {
+    _insert(conn, "v_flux_indicators", flux_columns, {
         "flux_indicator_id": indicators["id"].to_numpy()[cols].tolist(),
-        **{c: group_values[i][group].tolist() for i, c in enumerate(classifiers)},
-        "unfccc_land_class": group_values[len(classifiers) + 1][group].tolist(),
         "indicator": indicators["name"].to_numpy()[cols].tolist(),
-        "year": [int(y) for y in group_values[len(classifiers)][group]],
         "disturbance_code": [None if pd.isna(c) else int(c) for c in type_code[dtype]],
         "disturbance_type": [None if pd.isna(n) else str(n) for n in type_name[dtype]],
-        "age_range": group_values[len(classifiers) + 2][group].tolist(),
         "flux_tc": totals[rows, cols].tolist(),
-    }
+        **location_columns(group),
+    })
+
+    # Collections sum their member indicators over disturbance types; a collection appears where one
+    # of its members has a row (all member rows are positive, so: where the sum is positive).
+    group_codes, groups = pd.factorize(final_keys // n_types)
+    per_group = _summing_matrix(group_codes, len(groups)) @ totals
+    collections = pd.read_sql_query("SELECT id, name FROM temp.flux_collection ORDER BY id", conn)
+    members = pd.read_sql_query("SELECT * FROM temp.flux_collection_member", conn)
+    membership = sparse.csr_matrix(
+        (np.ones(len(members)), (pd.Index(indicators["id"]).get_indexer(members["flux_indicator_id"]),
+                                 pd.Index(collections["id"]).get_indexer(members["collection_id"]))),
+        shape=(len(indicators), len(collections)),
+    )
+    aggregates = np.asarray((membership.T @ per_group.T).T)
+    rows, cols = np.nonzero(aggregates > 0)
+    _insert(conn, "v_flux_indicator_aggregates", agg_columns, {
+        "flux_indicator_collection_id": collections["id"].to_numpy()[cols].tolist(),
+        "indicator": collections["name"].to_numpy()[cols].tolist(),
+        "flux_tc": aggregates[rows, cols].tolist(),
+        **location_columns(groups[rows]),
+    })
+
+    # Stock changes add (+1) or subtract (-1) collections; a row where any of their collections has one.
+    changes = pd.read_sql_query("SELECT * FROM temp.stock_change", conn)
+    change_names = pd.Index(pd.unique(changes["name"]))
+    at = (pd.Index(collections["id"]).get_indexer(changes["collection_id"]), change_names.get_indexer(changes["name"]))
+    shape = (len(collections), len(change_names))
+    signs = sparse.csr_matrix((changes["sign"].to_numpy(dtype=np.float64), at), shape=shape)
+    involved = sparse.csr_matrix((np.ones(len(changes)), at), shape=shape)
+    values = np.asarray((signs.T @ aggregates.T).T)
+    present = np.asarray((involved.T @ (aggregates > 0).astype(np.float64).T).T) > 0
+    rows, cols = np.nonzero(present)
+    _insert(conn, "v_stock_change_indicators", stock_columns, {
+        "indicator": change_names.to_numpy()[cols].tolist(),
+        "flux_tc": values[rows, cols].tolist(),
+        **location_columns(groups[rows]),
+    })
+
+
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _summing_matrix(codes: np.ndarray, n_groups: int) -> sparse.csr_matrix:
+    """(n_groups x len(codes)) matrix whose product with a row table sums the rows by code."""
+    return sparse.csr_matrix((np.ones(len(codes)), (codes, np.arange(len(codes)))), shape=(n_groups, len(codes)))
+
+
+def _insert(conn: sqlite3.Connection, table: str, columns: list[str], values: dict) -> None:
     conn.executemany(
-        f"INSERT INTO temp.v_flux_indicators VALUES ({', '.join('?' * len(columns))})",
-        zip(*(out[c] for c in columns)),
+        f"INSERT INTO temp.{table} VALUES ({', '.join('?' * len(columns))})", zip(*(values[c] for c in columns))
     )
 
 

@@ -241,7 +241,20 @@ def test_streaming_flux_indicators_equal_the_sql_join(tmp_path, monkeypatch):
 
     def spy(conn, classifiers):
         original(conn, classifiers)
-        captured["oracle"] = pd.read_sql_query(ORACLE_FLUX_SQL, conn)
+        conn.execute(f"CREATE TEMP TABLE oracle_fi AS {ORACLE_FLUX_SQL}")
+        captured["oracle"] = pd.read_sql_query("SELECT * FROM oracle_fi", conn)
+        conn.execute(
+            "CREATE TEMP TABLE oracle_agg AS SELECT fc.id AS flux_indicator_collection_id, fc.name AS indicator, "
+            "fi.year, fi.Species, fi.Site, fi.unfccc_land_class, fi.age_range, SUM(fi.flux_tc) AS flux_tc "
+            "FROM temp.flux_collection fc JOIN temp.flux_collection_member m ON m.collection_id = fc.id "
+            "JOIN oracle_fi fi ON fi.flux_indicator_id = m.flux_indicator_id "
+            "GROUP BY fc.id, fc.name, fi.year, fi.Species, fi.Site, fi.unfccc_land_class, fi.age_range")
+        captured["agg"] = pd.read_sql_query("SELECT * FROM oracle_agg", conn)
+        captured["stock"] = pd.read_sql_query(
+            "SELECT sc.name AS indicator, a.Species, a.Site, a.unfccc_land_class, a.year, a.age_range, "
+            "SUM(a.flux_tc * sc.sign) AS flux_tc FROM temp.stock_change sc JOIN oracle_agg a "
+            "ON a.flux_indicator_collection_id = sc.collection_id "
+            "GROUP BY sc.name, a.Species, a.Site, a.unfccc_land_class, a.age_range, a.year", conn)
 
     monkeypatch.setattr(compile_mod, "FLUX_CHUNK_ROWS", 37)
     monkeypatch.setattr(compile_mod, "_create_flux_indicators", spy)
@@ -253,3 +266,11 @@ def test_streaming_flux_indicators_equal_the_sql_join(tmp_path, monkeypatch):
     merged = oracle.merge(ours, on=keys, how="outer", suffixes=("_sql", "_ours"), indicator=True)
     assert (merged["_merge"] == "both").all(), merged[merged["_merge"] != "both"]
     np.testing.assert_allclose(merged["flux_tc_ours"], merged["flux_tc_sql"], rtol=1e-12)
+    for table, name in (("v_flux_indicator_aggregates", "agg"), ("v_stock_change_indicators", "stock")):
+        ours = read_compiled_table(out, table)
+        want = captured[name]
+        assert len(want) > 20 and list(want.columns) == list(ours.columns)
+        keys = [c for c in ours.columns if c != "flux_tc"]
+        merged = want.merge(ours, on=keys, how="outer", suffixes=("_sql", "_ours"), indicator=True)
+        assert (merged["_merge"] == "both").all(), (table, merged[merged["_merge"] != "both"])
+        np.testing.assert_allclose(merged["flux_tc_ours"], merged["flux_tc_sql"], rtol=1e-12, atol=1e-12)
