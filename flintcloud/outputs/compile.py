@@ -53,7 +53,6 @@ _REAL_COLUMNS = {
 }
 FLUX_CHUNK_ROWS = 1_000_000
 _SQL_FILES = (
-    "05_v_pool_indicators.sql",
     "06_v_age_indicators.sql",
     "07_v_error_indicators.sql",
     "08_v_total_disturbed_areas.sql",
@@ -245,7 +244,9 @@ def _compile(conn: sqlite3.Connection, indicators: dict) -> None:
 
     snippets = _classifier_snippets(classifiers)
     conn.executescript(_sql("01_location.sql").format(**snippets))
-    _create_flux_indicators(conn, classifiers)
+    groups = _Groups(conn, classifiers)
+    _create_flux_indicators(conn, classifiers, groups)
+    _create_pool_indicators(conn, classifiers, groups)
     for name in _SQL_FILES:
         conn.executescript(_sql(name).format(**snippets))
     density = _sql("11_density.sql")
@@ -263,7 +264,88 @@ def _compile(conn: sqlite3.Connection, indicators: dict) -> None:
         conn.execute(f'INSERT INTO main."{table}" SELECT * FROM temp."{table}"')
 
 
-def _create_flux_indicators(conn: sqlite3.Connection, classifiers: list[str]) -> None:
+class _Groups:
+    """Reporting groups of raw locations: (classifier values, year, land class, age range)."""
+
+    def __init__(self, conn: sqlite3.Connection, classifiers: list[str]):
+        loc = pd.read_sql_query("SELECT * FROM temp.location", conn)
+        self.attrs = [*classifiers, "year", "land_class", "age_range"]
+        self.classifiers = classifiers
+        if len(loc):
+            self.of_location, self.values = factorize_rows(*(loc[c].to_numpy(dtype=object) for c in self.attrs))
+        else:
+            self.of_location, self.values = np.empty(0, np.int64), [np.empty(0, object) for _ in self.attrs]
+        self.location_index = pd.Index(loc["location_id"].to_numpy(dtype=np.int64))
+
+    def columns(self, group: np.ndarray) -> dict:
+        n = len(self.classifiers)
+        return {
+            **{c: self.values[i][group].tolist() for i, c in enumerate(self.classifiers)},
+            "year": [int(y) for y in self.values[n][group]],
+            "unfccc_land_class": self.values[n + 1][group].tolist(),
+            "age_range": self.values[n + 2][group].tolist(),
+        }
+
+    def year(self, group: np.ndarray) -> np.ndarray:
+        return self.values[len(self.classifiers)][group].astype(np.int64)
+
+
+def _stream(conn: sqlite3.Connection, sql: str, row_type: list):
+    """Yield structured numpy chunks of FLUX_CHUNK_ROWS rows of a query."""
+    cursor = conn.execute(sql)
+    while True:
+        chunk = np.fromiter(itertools.islice(cursor, FLUX_CHUNK_ROWS), dtype=row_type)
+        if len(chunk) == 0:
+            return
+        yield chunk
+
+
+def _create_pool_indicators(conn: sqlite3.Connection, classifiers: list[str], groups: _Groups) -> None:
+    """temp.v_pool_indicators in one streaming pass over raw.Pools: the tC of each pool indicator's
+    collection per reporting group, for simulated years (> 0); a row wherever a pool of the
+    collection has a Pools row (zero totals included), as GCBM.CompileResults' join gives."""
+    members = pd.read_sql_query("SELECT * FROM temp.pool_member", conn)
+    indicators = pd.read_sql_query("SELECT id, name FROM temp.pool_indicator ORDER BY id", conn)
+    n_pools = int(conn.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM raw.PoolDimension").fetchone()[0])
+    membership = sparse.csr_matrix(
+        (np.ones(len(members)), (members["pool_id"].to_numpy(np.int64),
+                                 pd.Index(indicators["id"]).get_indexer(members["indicator_id"]))),
+        shape=(n_pools, len(indicators)),
+    )
+    columns = ["indicator_id", *classifiers, "unfccc_land_class", "indicator", "year", "age_range", "pool_tc"]
+    conn.execute(f"CREATE TEMP TABLE v_pool_indicators ({', '.join(_quote(c) for c in columns)})")
+    keys, sums, counts = [], [], []
+    row_type = [("loc", "i8"), ("pool", "i8"), ("value", "f8")]
+    sql = "SELECT COALESCE(locationDimId, -1), COALESCE(poolId, -1), poolValue FROM raw.Pools"
+    for chunk in _stream(conn, sql.replace("poolValue", "COALESCE(poolValue, 0.0)"), row_type):
+        at = groups.location_index.get_indexer(chunk["loc"])
+        keep = (at >= 0) & (chunk["pool"] >= 0) & (chunk["pool"] < n_pools)
+        chunk, group = chunk[keep], groups.of_location[at[keep]]
+        keep = groups.year(group) > 0
+        chunk, group = chunk[keep], group[keep]
+        if len(chunk) == 0:
+            continue
+        codes, values = pd.factorize(group)
+        for weights, out in ((chunk["value"], sums), (np.ones(len(chunk)), counts)):
+            by_pool = sparse.csr_matrix((weights, (codes, chunk["pool"])), shape=(len(values), n_pools))
+            out.append((by_pool @ membership).toarray())
+        keys.append(values)
+    if not keys:
+        return
+    all_keys = np.concatenate(keys)
+    final_codes, final_groups = pd.factorize(all_keys)
+    summing = _summing_matrix(final_codes, len(final_groups))
+    totals, present = np.asarray(summing @ np.vstack(sums)), np.asarray(summing @ np.vstack(counts)) > 0
+    rows, cols = np.nonzero(present)
+    _insert(conn, "v_pool_indicators", columns, {
+        "indicator_id": indicators["id"].to_numpy()[cols].tolist(),
+        "indicator": indicators["name"].to_numpy()[cols].tolist(),
+        "pool_tc": totals[rows, cols].tolist(),
+        **groups.columns(final_groups[rows]),
+    })
+
+
+def _create_flux_indicators(conn: sqlite3.Connection, classifiers: list[str], groups: _Groups) -> None:
     """temp.v_flux_indicators, v_flux_indicator_aggregates and v_stock_change_indicators, in one
     streaming pass over raw.Fluxes.
 
@@ -274,11 +356,7 @@ def _create_flux_indicators(conn: sqlite3.Connection, classifiers: list[str]) ->
     result as the join GCBM.CompileResults runs, done with sparse matrix products: a join and GROUP BY
     over tens of millions of flux rows takes SQLite many minutes.
     """
-    loc = pd.read_sql_query("SELECT * FROM temp.location", conn)
-    attrs = [*classifiers, "year", "land_class", "age_range"]
-    group_of_loc, group_values = factorize_rows(*(loc[c].to_numpy(dtype=object) for c in attrs)) if len(loc) else (
-        np.empty(0, np.int64), [np.empty(0, object) for _ in attrs])
-    loc_index = pd.Index(loc["location_id"].to_numpy(dtype=np.int64))
+    group_of_loc, loc_index = groups.of_location, groups.location_index
 
     dist = pd.read_sql_query(
         "SELECT di.id AS dist_id, dt.disturbanceType AS code, dt.disturbanceTypeName AS name "
@@ -311,15 +389,12 @@ def _create_flux_indicators(conn: sqlite3.Connection, classifiers: list[str]) ->
     by_annual, by_disturbance = pair_matrix(["annual process", "combined"]), pair_matrix(["disturbance", "combined"])
 
     keys, sums = [], []
-    cursor = conn.execute(
+    sql = (
         "SELECT COALESCE(locationDimId, -1), COALESCE(disturbanceDimId, -1), COALESCE(poolSrcDimId, -1), "
         "COALESCE(poolDstDimId, -1), COALESCE(fluxValue, 0.0) FROM raw.Fluxes"
     )
     row_type = [("loc", "i8"), ("dist", "i8"), ("src", "i8"), ("dst", "i8"), ("value", "f8")]
-    while True:
-        chunk = np.fromiter(itertools.islice(cursor, FLUX_CHUNK_ROWS), dtype=row_type)
-        if len(chunk) == 0:
-            break
+    for chunk in _stream(conn, sql, row_type):
         at = loc_index.get_indexer(chunk["loc"])
         src, dst = chunk["src"], chunk["dst"]
         keep = (at >= 0) & (src >= 0) & (src < n_pools) & (dst >= 0) & (dst < n_pools)
@@ -356,15 +431,6 @@ def _create_flux_indicators(conn: sqlite3.Connection, classifiers: list[str]) ->
     totals = np.asarray(_summing_matrix(final_codes, len(final_keys)) @ np.vstack(sums))
     totals[~(totals > 0)] = 0.0  # GCBM.CompileResults: HAVING SUM(...) > 0
 
-    def location_columns(group: np.ndarray) -> dict:
-        n = len(classifiers)
-        return {
-            **{c: group_values[i][group].tolist() for i, c in enumerate(classifiers)},
-            "year": [int(y) for y in group_values[n][group]],
-            "unfccc_land_class": group_values[n + 1][group].tolist(),
-            "age_range": group_values[n + 2][group].tolist(),
-        }
-
     rows, cols = np.nonzero(totals)
     group, dtype = final_keys[rows] // n_types, final_keys[rows] % n_types
     _insert(conn, "v_flux_indicators", flux_columns, {
@@ -373,13 +439,13 @@ def _create_flux_indicators(conn: sqlite3.Connection, classifiers: list[str]) ->
         "disturbance_code": [None if pd.isna(c) else int(c) for c in type_code[dtype]],
         "disturbance_type": [None if pd.isna(n) else str(n) for n in type_name[dtype]],
         "flux_tc": totals[rows, cols].tolist(),
-        **location_columns(group),
+        **groups.columns(group),
     })
 
     # Collections sum their member indicators over disturbance types; a collection appears where one
     # of its members has a row (all member rows are positive, so: where the sum is positive).
-    group_codes, groups = pd.factorize(final_keys // n_types)
-    per_group = _summing_matrix(group_codes, len(groups)) @ totals
+    group_codes, present_groups = pd.factorize(final_keys // n_types)
+    per_group = _summing_matrix(group_codes, len(present_groups)) @ totals
     collections = pd.read_sql_query("SELECT id, name FROM temp.flux_collection ORDER BY id", conn)
     members = pd.read_sql_query("SELECT * FROM temp.flux_collection_member", conn)
     membership = sparse.csr_matrix(
@@ -393,7 +459,7 @@ def _create_flux_indicators(conn: sqlite3.Connection, classifiers: list[str]) ->
         "flux_indicator_collection_id": collections["id"].to_numpy()[cols].tolist(),
         "indicator": collections["name"].to_numpy()[cols].tolist(),
         "flux_tc": aggregates[rows, cols].tolist(),
-        **location_columns(groups[rows]),
+        **groups.columns(present_groups[rows]),
     })
 
     # Stock changes add (+1) or subtract (-1) collections; a row where any of their collections has one.
@@ -409,7 +475,7 @@ def _create_flux_indicators(conn: sqlite3.Connection, classifiers: list[str]) ->
     _insert(conn, "v_stock_change_indicators", stock_columns, {
         "indicator": change_names.to_numpy()[cols].tolist(),
         "flux_tc": values[rows, cols].tolist(),
-        **location_columns(groups[rows]),
+        **groups.columns(present_groups[rows]),
     })
 
 

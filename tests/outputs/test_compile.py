@@ -224,6 +224,7 @@ def test_streaming_flux_indicators_equal_the_sql_join(tmp_path, monkeypatch):
     names = ["AboveGroundSlowSoil", "Atmosphere", "CO2", "HardwoodMerch", "Products", "SoftwoodMerch"]
     for i in range(1, 61):
         locations.append((i, csets[i % 3], 1 + i % 3, 2 + (i // 3) % 3, float(rng.uniform(1, 5))))
+        pools += [(i, p, float(rng.choice([0.0, rng.uniform(0, 9)]))) for p in rng.choice(names, 3, replace=False)]
         for _ in range(8):
             dist = int(rng.choice([0, 0, 1, 2, 99])) or None  # 99: no DisturbanceDimension row
             src, dst = rng.choice(names, 2, replace=False)
@@ -239,10 +240,16 @@ def test_streaming_flux_indicators_equal_the_sql_join(tmp_path, monkeypatch):
     captured = {}
     original = compile_mod._create_flux_indicators
 
-    def spy(conn, classifiers):
-        original(conn, classifiers)
+    def spy(conn, classifiers, groups):
+        original(conn, classifiers, groups)
         conn.execute(f"CREATE TEMP TABLE oracle_fi AS {ORACLE_FLUX_SQL}")
         captured["oracle"] = pd.read_sql_query("SELECT * FROM oracle_fi", conn)
+        captured["pools"] = pd.read_sql_query(
+            "SELECT pi.id AS indicator_id, l.Species, l.Site, l.land_class AS unfccc_land_class, pi.name AS indicator, "
+            "l.year, l.age_range, SUM(p.poolValue) AS pool_tc FROM temp.pool_indicator pi "
+            "JOIN temp.collection_pool cp ON cp.collection = pi.collection JOIN raw.Pools p ON p.poolId = cp.pool_id "
+            "JOIN temp.location l ON l.location_id = p.locationDimId WHERE l.year > 0 "
+            "GROUP BY pi.id, pi.name, l.year, l.age_range, l.Species, l.Site, l.land_class", conn)
         conn.execute(
             "CREATE TEMP TABLE oracle_agg AS SELECT fc.id AS flux_indicator_collection_id, fc.name AS indicator, "
             "fi.year, fi.Species, fi.Site, fi.unfccc_land_class, fi.age_range, SUM(fi.flux_tc) AS flux_tc "
@@ -266,11 +273,13 @@ def test_streaming_flux_indicators_equal_the_sql_join(tmp_path, monkeypatch):
     merged = oracle.merge(ours, on=keys, how="outer", suffixes=("_sql", "_ours"), indicator=True)
     assert (merged["_merge"] == "both").all(), merged[merged["_merge"] != "both"]
     np.testing.assert_allclose(merged["flux_tc_ours"], merged["flux_tc_sql"], rtol=1e-12)
-    for table, name in (("v_flux_indicator_aggregates", "agg"), ("v_stock_change_indicators", "stock")):
+    for table, name, value in (("v_flux_indicator_aggregates", "agg", "flux_tc"),
+                               ("v_stock_change_indicators", "stock", "flux_tc"), ("v_pool_indicators", "pools", "pool_tc")):
         ours = read_compiled_table(out, table)
         want = captured[name]
         assert len(want) > 20 and list(want.columns) == list(ours.columns)
-        keys = [c for c in ours.columns if c != "flux_tc"]
+        keys = [c for c in ours.columns if c != value]
         merged = want.merge(ours, on=keys, how="outer", suffixes=("_sql", "_ours"), indicator=True)
         assert (merged["_merge"] == "both").all(), (table, merged[merged["_merge"] != "both"])
-        np.testing.assert_allclose(merged["flux_tc_ours"], merged["flux_tc_sql"], rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(merged[f"{value}_ours"], merged[f"{value}_sql"], rtol=1e-12, atol=1e-12)
+    assert any(v == 0.0 for _, _, v in pools)  # zero pool values join like any other
