@@ -133,6 +133,47 @@ def test_cli_run_passes_executor_and_scheduler(tmp_path, monkeypatch):
     assert seen == ["local", "dask", {"kind": "dask", "address": "tcp://10.1.2.3:8786"}]
 
 
+def _fake_engine(keys, fail_on_age=None):
+    """Stands in for simulate_libcbm on a worker: step 0, then step 1 (or an error), per chunk."""
+    from flintcloud.engine.step import RunSummary
+
+    def fake(config, stands, inputs, reporters, *, progress, work_dir, scope):
+        ages = stands.stands["age"].tolist()
+        for r in reporters:
+            r(_piece(0, ages, keys))
+        if fail_on_age in ages:
+            raise SimulationError(f"stand aged {fail_on_age} failed")
+        for r in reporters:
+            r(_piece(1, ages, keys))
+        return RunSummary(n_pixels=len(ages), n_stands=len(ages), n_spinup_groups=1, years=1, seconds=0.0)
+
+    return fake
+
+
+def test_dask_protocol_concatenates_chunks_and_raises_a_chunks_error(tmp_path, monkeypatch):
+    from types import SimpleNamespace
+
+    import flintcloud.engine.libcbm_engine as engine
+    from flintcloud.engine.executor import dask_client, simulate_dask
+
+    keys = [FluxKey("CBMGrowthModule", "Atmosphere", "B", "annual_process")]
+    monkeypatch.setattr(engine, "run_scope", lambda stands, inputs: None)
+    config = SimpleNamespace(config_dir=tmp_path, n_years=1)
+    with dask_client(parse_executor({"kind": "dask", "n_workers": 2, "processes": False})) as client:
+        monkeypatch.setattr(engine, "simulate_libcbm", _fake_engine(keys))
+        seen = []
+        summary = simulate_dask(config, _stand_set(), None, [lambda s: seen.append((s.step, s.age.tolist()))],
+                                client, chunks=3)
+        assert seen == [(0, [0, 10, 20, 30, 40]), (1, [0, 10, 20, 30, 40])]
+        assert (summary.n_stands, summary.n_pixels, summary.n_spinup_groups) == (5, 5, 3)
+
+        monkeypatch.setattr(engine, "simulate_libcbm", _fake_engine(keys, fail_on_age=30))
+        seen.clear()
+        with pytest.raises(SimulationError, match="stand aged 30 failed"):
+            simulate_dask(config, _stand_set(), None, [lambda s: seen.append(s.step)], client, chunks=3)
+        assert seen == [0]  # only whole-landscape steps reach the reporters
+
+
 # ------------------------------------------------------------------ dask == local on the demo
 
 
