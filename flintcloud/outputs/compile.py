@@ -12,6 +12,13 @@ Output tables: v_pool_indicators, v_flux_indicators, v_flux_indicator_aggregates
 v_stock_change_indicators, v_age_indicators, v_error_indicators, v_total_disturbed_areas,
 v_disturbance_indicators, v_disturbance_fluxes and the ``_density`` variants of the three flux tables.
 Units: tC (pools, fluxes per year), ha (areas), tC/ha (``*_per_ha``).
+
+Implementation: the raw db is attached read-only to the compiled db being written (a temp file moved
+into place at the end). Pool and flux indicators, flux aggregates and stock changes are computed in one
+streaming pass each over ``Pools`` and ``Fluxes`` with sparse membership matrices (the SQL join and
+GROUP BY GCBM.CompileResults runs takes SQLite many minutes on tens of millions of rows); the other
+tables are SQL in ``sql/compile/*.sql``. On GCBM's own raw output for the FLINT.Cloud demo every table
+equals compileresults.py's row for row (values to 4e-11 relative, same column types).
 """
 
 from __future__ import annotations
