@@ -2,12 +2,13 @@
 
     simulate_with_executor(config, stands, inputs, reporters, executor="local" | {...})
 
-Stands are independent in CBM, so the ``dask`` executor splits the StandSet into contiguous chunks
-of stands and simulates each chunk on a worker with the same engine code
+Stands are independent in CBM, so the ``dask`` executor splits the StandSet into chunks of stands
+(whole spinup groups: stands with the same classifiers, spatial unit, temperature and age go to the
+same chunk, so no spinup is run twice) and simulates each chunk on a worker with the same engine code
 (``simulate_libcbm(..., scope=<the whole run's RunScope>)``, so every chunk builds the whole run's
 libcbm parameters and flux keys). Each chunk runs in a Dask actor that hands its StepOutputs over
-one step at a time; the driver concatenates the chunks' pieces in stand order into one StepOutput
-per step and calls the reporters with it. Reporters therefore see exactly what one local run gives
+one step at a time; the driver concatenates the chunks' pieces and puts the stands back in their
+order into one StepOutput per step and calls the reporters with it. Reporters therefore see exactly what one local run gives
 them: outputs are identical, and the driver never holds more than one step of results.
 
 What goes to the workers: the GcbmConfig, the config folder's small JSON files (the engine reads
@@ -108,23 +109,73 @@ def chunk_bounds(n_stands: int, n_chunks: int) -> list[tuple[int, int]]:
     return [(int(a), int(b)) for a, b in zip(edges[:-1], edges[1:]) if b > a]
 
 
-def split_stands(stands, bounds: list[tuple[int, int]]) -> list:
-    """The StandSet rows [start, stop) of each range as a StandSet of their own (stand ids from 0;
-    no ``pixel_stand``: workers never need the grid). Pure."""
+def spinup_order(stands) -> tuple[np.ndarray, np.ndarray]:
+    """Stand rows ordered so that stands sharing a spinup (same classifiers, spatial unit, temperature,
+    inventory age) are adjacent, and the positions where each such group starts. Pure.
+
+    Chunks cut at group starts never spin up the same group twice.
+    """
+    st = stands.stands
+    cols = [*stands.classifier_names, "spatial_unit_id", "mean_annual_temperature"]
+    key = st[cols].copy()
+    key["_age"] = np.maximum(st["age"].to_numpy(dtype=np.int64), 0)
+    codes = key.groupby([*cols, "_age"], sort=False, dropna=False).ngroup().to_numpy()
+    order = np.argsort(codes, kind="stable")
+    ordered = codes[order]
+    starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]]) if len(ordered) else np.zeros(0, dtype=np.int64)
+    return order, starts
+
+
+def snap_bounds(bounds: list[tuple[int, int]], starts: np.ndarray, n: int) -> list[tuple[int, int]]:
+    """Move each inner chunk edge forward to the next group start; drop chunks left empty. Pure."""
+    edges = [0]
+    for _, stop in bounds[:-1]:
+        i = int(np.searchsorted(starts, stop))
+        edges.append(int(starts[i]) if i < len(starts) else n)
+    edges.append(n)
+    return [(a, b) for a, b in zip(edges[:-1], edges[1:]) if b > a]
+
+
+def split_stands(stands, bounds: list[tuple[int, int]], order: np.ndarray | None = None) -> list:
+    """The StandSet rows ``order[start:stop]`` (``order`` None: rows start..stop-1) of each range as a
+    StandSet of their own (stand ids from 0, events renumbered; no ``pixel_stand``: workers never
+    need the grid). Pure."""
     from flintcloud.landscape.stands import StandSet
 
+    n = stands.n_stands
+    order = np.arange(n) if order is None else np.asarray(order, dtype=np.int64)
     events = stands.events
     ids = events["stand_id"].to_numpy(dtype=np.int64)
+    chunk_of = np.full(n, -1, dtype=np.int64)
+    new_id = np.zeros(n, dtype=np.int64)
+    for c, (start, stop) in enumerate(bounds):
+        chunk_of[order[start:stop]] = c
+        new_id[order[start:stop]] = np.arange(stop - start)
     out = []
-    for start, stop in bounds:
-        rows = stands.stands.iloc[start:stop].reset_index(drop=True)
-        ev = events[(ids >= start) & (ids < stop)].copy()
-        ev["stand_id"] = ev["stand_id"].astype(np.int64) - start
+    for c, (start, stop) in enumerate(bounds):
+        rows = stands.stands.iloc[order[start:stop]].reset_index(drop=True)
+        ev = events[chunk_of[ids] == c].copy()
+        ev["stand_id"] = new_id[ev["stand_id"].to_numpy(dtype=np.int64)]
         out.append(StandSet(
-            stands=rows, events=ev.reset_index(drop=True), pixel_stand=np.empty((0, 0), dtype=np.int64),
-            grid=stands.grid, classifier_names=list(stands.classifier_names),
+            stands=rows, events=ev.sort_values("stand_id", kind="stable").reset_index(drop=True),
+            pixel_stand=np.empty((0, 0), dtype=np.int64), grid=stands.grid,
+            classifier_names=list(stands.classifier_names),
         ))
     return out
+
+
+def take_stands(step: StepOutput, rows: np.ndarray) -> StepOutput:
+    """The StepOutput with its stands in the order ``rows`` (positions into ``step``). Pure."""
+
+    def frame(df: pd.DataFrame) -> pd.DataFrame:
+        return df.iloc[rows].reset_index(drop=True)
+
+    return dataclasses.replace(
+        step, pools=step.pools[rows], age=np.asarray(step.age)[rows], fluxes=step.fluxes[rows],
+        disturbance_type_id=np.asarray(step.disturbance_type_id)[rows], classifiers=frame(step.classifiers),
+        previous_classifiers=frame(step.previous_classifiers), previous_age=np.asarray(step.previous_age)[rows],
+        land_class=np.asarray(step.land_class)[rows], area_ha=np.asarray(step.area_ha)[rows],
+    )
 
 
 def concat_steps(pieces: list[StepOutput]) -> StepOutput:
@@ -272,13 +323,18 @@ def simulate_dask(config, stands, inputs, reporters, client, *, chunks: int | No
     if not workers:
         raise EngineUnavailableError(f"the Dask cluster at {client.scheduler.address!r} has no workers")
     threads = sum(int(w.get("nthreads", 1)) for w in client.scheduler_info()["workers"].values())
-    bounds = chunk_bounds(stands.n_stands, chunks or max(threads, 1))
+    # chunks of whole spinup groups (no spinup twice); the driver puts the stands back in order
+    order, starts = spinup_order(stands)
+    bounds = snap_bounds(chunk_bounds(stands.n_stands, chunks or max(threads, 1)), starts, stands.n_stands)
+    back = np.empty_like(order)
+    back[order] = np.arange(len(order))
+    in_order = bool((order == np.arange(len(order))).all())
     scope = run_scope(stands, inputs)
     files = config_files(config)
     futures = [
         client.submit(ChunkSimulation, config, files, chunk, inputs, scope, actor=True,
                       workers=[workers[i % len(workers)]], pure=False)
-        for i, chunk in enumerate(split_stands(stands, bounds))
+        for i, chunk in enumerate(split_stands(stands, bounds, order))
     ]
     actors = [f.result() for f in futures]
     bar = None
@@ -306,6 +362,8 @@ def simulate_dask(config, stands, inputs, reporters, client, *, chunks: int | No
                 raise SimulationError(f"chunks finished at different steps: {sorted(kinds)}")
             t = time.perf_counter()
             step = concat_steps([value for _, value in results])
+            if not in_order:
+                step = take_stands(step, back)
             for reporter in reporters:
                 reporter(step)
             reporting += time.perf_counter() - t

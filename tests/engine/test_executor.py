@@ -68,6 +68,35 @@ def _stand_set(n=5):
                     classifier_names=["Species"])
 
 
+def test_spinup_order_keeps_spinup_groups_in_one_chunk():
+    from flintcloud.engine.executor import snap_bounds, spinup_order
+
+    stands = _stand_set()
+    stands.stands["Species"] = ["A", "B", "A", "C", "B"]
+    stands.stands["age"] = [5, 7, 5, 1, 7]
+    order, starts = spinup_order(stands)
+    assert order.tolist() == [0, 2, 1, 4, 3] and starts.tolist() == [0, 2, 4]
+    assert snap_bounds([(0, 1), (1, 3), (3, 5)], starts, 5) == [(0, 2), (2, 4), (4, 5)]
+    assert snap_bounds([(0, 3), (3, 5)], np.array([0, 4]), 5) == [(0, 4), (4, 5)]
+    assert snap_bounds([(0, 3), (3, 5)], np.array([0]), 5) == [(0, 5)]
+    a, b, c = split_stands(stands, [(0, 2), (2, 4), (4, 5)], order)
+    assert a.stands["Species"].tolist() == ["A", "A"] and c.stands["Species"].tolist() == ["C"]
+    # events follow their stands: stand 3 (C) -> chunk c, stand 4 (B) -> chunk b as its stand 1
+    assert c.events["year"].tolist() == [2012]
+    assert sorted(zip(b.events["stand_id"], b.events["year"])) == [(1, 2011), (1, 2013)]
+    assert a.events["stand_id"].tolist() == [0]
+
+
+def test_take_stands_reorders_every_per_stand_field():
+    from flintcloud.engine.executor import take_stands
+
+    keys = [FluxKey("CBMGrowthModule", "Atmosphere", "B", "annual_process")]
+    step = take_stands(_piece(1, [5, 6, 7], keys), np.array([2, 0, 1]))
+    assert step.age.tolist() == [7, 5, 6] and step.previous_age.tolist() == [7, 5, 6]
+    assert step.classifiers["c"].tolist() == ["7", "5", "6"]
+    assert step.pools.shape == (3, 2) and step.fluxes.shape == (3, 1)
+
+
 def test_split_stands_renumbers_events_per_chunk():
     a, b = split_stands(_stand_set(), [(0, 3), (3, 5)])
     assert a.stands["Species"].tolist() == ["A", "B", "C"] and b.stands["Species"].tolist() == ["D", "E"]
@@ -133,12 +162,13 @@ def test_cli_run_passes_executor_and_scheduler(tmp_path, monkeypatch):
     assert seen == ["local", "dask", {"kind": "dask", "address": "tcp://10.1.2.3:8786"}]
 
 
-def _fake_engine(keys, fail_on_age=None):
-    """Stands in for simulate_libcbm on a worker: step 0, then step 1 (or an error), per chunk."""
+def _fake_engine(keys, fail_on_age=None, column="age"):
+    """Stands in for simulate_libcbm on a worker: step 0, then step 1 (or an error), per chunk;
+    each stand's StepOutput age is its ``column`` value."""
     from flintcloud.engine.step import RunSummary
 
     def fake(config, stands, inputs, reporters, *, progress, work_dir, scope):
-        ages = stands.stands["age"].tolist()
+        ages = [int(a) for a in stands.stands[column]]
         for r in reporters:
             r(_piece(0, ages, keys))
         if fail_on_age in ages:
@@ -172,6 +202,16 @@ def test_dask_protocol_concatenates_chunks_and_raises_a_chunks_error(tmp_path, m
         with pytest.raises(SimulationError, match="stand aged 30 failed"):
             simulate_dask(config, _stand_set(), None, [lambda s: seen.append(s.step)], client, chunks=3)
         assert seen == [0]  # only whole-landscape steps reach the reporters
+
+        # stands sharing a spinup key go to one chunk; the reporters still get them in stand order
+        monkeypatch.setattr(engine, "simulate_libcbm", _fake_engine(keys, column="area_ha"))
+        shared = _stand_set()
+        shared.stands["Species"] = ["A", "B", "A", "C", "B"]
+        shared.stands["age"] = 0
+        shared.stands["area_ha"] = [0.0, 10.0, 20.0, 30.0, 40.0]
+        seen = []
+        summary = simulate_dask(config, shared, None, [lambda s: seen.append(s.age.tolist())], client, chunks=3)
+        assert seen == [[0, 10, 20, 30, 40]] * 2 and summary.n_spinup_groups == 3
 
 
 # ------------------------------------------------------------------ dask == local on the demo
