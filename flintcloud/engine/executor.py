@@ -303,6 +303,12 @@ def dask_client(settings: ExecutorSettings):
                 f"cannot reach the Dask scheduler at {settings.address!r} (executor.address): {err}"
             ) from err
         with client:
+            try:  # a cluster being started (e.g. Kubernetes pods) may have no worker yet
+                client.wait_for_workers(1, timeout=settings.timeout)
+            except TimeoutError as err:
+                raise EngineUnavailableError(
+                    f"the Dask scheduler at {settings.address!r} has no worker after {settings.timeout:g} s"
+                ) from err
             yield client
         return
     kwargs = dict(n_workers=settings.n_workers, threads_per_worker=settings.threads_per_worker,

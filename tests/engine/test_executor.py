@@ -138,6 +138,19 @@ def test_unreachable_scheduler_is_named(tmp_path):
             pass
 
 
+def test_scheduler_without_workers_is_named():
+    from distributed import LocalCluster
+
+    from flintcloud.engine.executor import dask_client
+    from flintcloud.errors import EngineUnavailableError
+
+    with LocalCluster(n_workers=0, processes=False, dashboard_address=None) as cluster:
+        settings = parse_executor({"kind": "dask", "address": cluster.scheduler_address, "timeout": 1})
+        with pytest.raises(EngineUnavailableError, match=r"has no worker after 1 s"):
+            with dask_client(settings):
+                pass
+
+
 def test_cli_run_passes_executor_and_scheduler(tmp_path, monkeypatch):
     from click.testing import CliRunner
 
