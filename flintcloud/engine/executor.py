@@ -274,9 +274,23 @@ class ChunkSimulation:
             with contextlib.suppress(_Cancelled):
                 self._put(("error", err))
 
+    def _get(self):
+        # never blocks for good: a cancelled or vanished chunk thread ends the wait
+        while True:
+            if self._cancel.is_set():
+                return ("cancelled", None)
+            try:
+                return self._queue.get(timeout=0.2)
+            except queue.Empty:
+                if self._thread.is_alive():
+                    continue
+                with contextlib.suppress(queue.Empty):
+                    return self._queue.get_nowait()
+                return ("error", SimulationError("a chunk's simulation thread ended without a result"))
+
     async def next_step(self):
         """("step", StepOutput) | ("done", RunSummary) | ("error", exception); waits off the event loop."""
-        return await asyncio.get_running_loop().run_in_executor(None, self._queue.get)
+        return await asyncio.get_running_loop().run_in_executor(None, self._get)
 
     def cancel(self) -> bool:
         self._cancel.set()
@@ -361,6 +375,8 @@ def simulate_dask(config, stands, inputs, reporters, client, *, chunks: int | No
                 if kind == "error":
                     raise value
             kinds = {kind for kind, _ in results}
+            if "cancelled" in kinds:
+                raise SimulationError("a chunk was cancelled before the run finished")
             if kinds == {"done"}:
                 summaries = [value for _, value in results]
                 break

@@ -193,6 +193,30 @@ def _fake_engine(keys, fail_on_age=None, column="age"):
     return fake
 
 
+def test_chunk_actor_hands_over_steps_and_stops_when_cancelled(tmp_path, monkeypatch):
+    import time
+    from types import SimpleNamespace
+
+    import flintcloud.engine.libcbm_engine as engine
+    from flintcloud.engine.executor import ChunkSimulation
+
+    keys = [FluxKey("CBMGrowthModule", "Atmosphere", "B", "annual_process")]
+    monkeypatch.setattr(engine, "simulate_libcbm", _fake_engine(keys))
+    config = SimpleNamespace(config_dir=tmp_path)
+    actor = ChunkSimulation(config, {}, _stand_set(), None, None)
+    kinds = [actor._get()[0] for _ in range(3)]
+    assert kinds == ["step", "step", "done"]
+
+    actor = ChunkSimulation(config, {}, _stand_set(), None, None)
+    assert actor._get()[0] == "step"
+    time.sleep(0.3)  # step 1 is waiting in the queue of one, the thread waits to put "done"
+    actor.cancel()
+    started = time.perf_counter()
+    actor._thread.join(timeout=5)
+    assert not actor._thread.is_alive()
+    assert actor._get() == ("cancelled", None) and time.perf_counter() - started < 5
+
+
 def test_dask_protocol_concatenates_chunks_and_raises_a_chunks_error(tmp_path, monkeypatch):
     from types import SimpleNamespace
 
