@@ -7,8 +7,7 @@ from pathlib import Path
 
 import pytest
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-SHARED_DATA = Path(os.environ.get("FLINTCLOUD_SHARED_DATA", REPO_ROOT.parent / "shared" / "gcbm-data"))
+from shared_paths import REPO_ROOT, SHARED_DATA  # noqa: E402,F401
 
 # DVC and CML must never phone home from tests (subprocesses inherit this).
 os.environ.setdefault("DVC_NO_ANALYTICS", "1")

@@ -484,7 +484,7 @@ def _paths(doc, prefix=()):
 
 
 def _flint_like_docs() -> dict:
-    from conftest import SHARED_DATA  # the one place that knows where ../shared is (env override included)
+    from shared_paths import SHARED_DATA  # the one place that knows where ../shared is (env override included)
 
     demo = SHARED_DATA / "flint-cloud-linux-demo" / "config"
     if not demo.is_dir():

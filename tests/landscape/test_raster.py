@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from rasterio.transform import from_origin
 
-from conftest import config_docs, write_config, write_layer
+from landscape_builders import config_docs, write_config, write_layer
 from flintcloud.errors import LayerError
 from flintcloud.gcbm.config import read_gcbm_config
 from flintcloud.landscape.raster import read_landscape

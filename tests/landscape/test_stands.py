@@ -126,7 +126,7 @@ def test_memory_is_bounded_by_the_pixel_index(tmp_path):
     """Grouping 1.44 M pixels block by block: beyond pixel_stand, peak memory stays at block scale."""
     import tracemalloc
 
-    from conftest import config_docs, write_config, write_layer
+    from landscape_builders import config_docs, write_config, write_layer
 
     n = 1200
     rows = np.arange(n)[:, None]
@@ -182,7 +182,7 @@ def test_unique_rows_matches_numpy():
 
 def test_sidecar_disturbance_type_id_is_read_as_the_type_code(tmp_path):
     """CBMDisturbanceListener matches a sidecar's disturbance_type_id against disturbance_type.code."""
-    from conftest import config_docs, write_config, write_layer
+    from landscape_builders import config_docs, write_config, write_layer
 
     layers = tmp_path / "layers"
     write_layer(layers, "Species", np.ones((1, 3), np.uint8), nodata=255, attributes={"1": "TA"})
