@@ -156,8 +156,7 @@ def run_one(pixels: float, years: int, work: Path, executor: str, per_pixel: boo
     total = sum(stages.values())
     result.update(
         pixels=record["pixels"], unique_stands=record["unique_stands"], spinup_groups=record["spinup_groups"],
-        stage_seconds=stages, simulate_parts={k: record.get(k) for k in
-                                              ("grouping_seconds", "simulation_seconds", "compile_seconds")},
+        stage_seconds=stages, simulate_parts=dict(summary.timings),
         end_to_end_seconds=round(total, 3),
         pixel_years_per_second=round(record["pixels"] * years / total, 1),
         simulate_pixel_years_per_second=round(record["pixels"] * years / stages["simulate"], 1),

@@ -74,6 +74,9 @@ class RunSummary:
     years: int
     seconds: float
     engine: str = "libcbm"
+    # Wall-clock seconds by part of the run (grouping, simulation, compile). Kept out of
+    # run_summary.json so that the same inputs always give byte-identical outputs.
+    timings: dict[str, float] = field(default_factory=dict)
 
     def line(self) -> str:
         return (
