@@ -15,12 +15,24 @@ from collections.abc import Iterator
 from pathlib import Path
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def _as_if_created(path: Path, mode: int) -> None:
+    """mkdtemp/mkstemp make owner-only paths; give them the mode a plain open/mkdir would."""
+    os.chmod(path, mode & ~_umask())
+
+
 @contextlib.contextmanager
 def atomic_dir(target: str | os.PathLike) -> Iterator[Path]:
     """Yield a fresh temporary directory that replaces `target` on success."""
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
+    _as_if_created(tmp, 0o777)
     try:
         yield tmp
     except BaseException:
@@ -49,6 +61,7 @@ def atomic_file(target: str | os.PathLike, mode: str = "w", **open_kwargs) -> It
     fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.tmp-", dir=target.parent)
     os.close(fd)
     tmp = Path(tmp_name)
+    _as_if_created(tmp, 0o666)
     try:
         with open(tmp, mode, **open_kwargs) as fh:
             yield fh
