@@ -246,13 +246,36 @@ def branch_commits(repo: Path, branch: str, max_commits: int) -> list[Point]:
     return points
 
 
+def _git_show(repo: Path, rev: str, path: str) -> str | None:
+    """`path` at commit `rev` if git tracks it there, else None (then it may be a DVC output)."""
+    proc = subprocess.run(["git", "show", f"{rev}:{path}"], cwd=repo, capture_output=True, text=True,
+                          timeout=DVC_TIMEOUT)
+    return proc.stdout if proc.returncode == 0 else None
+
+
+def _read_at(repo: Path, point: Point, path: str, fs_holder: list) -> str:
+    """Text of `path` at the commit: from git when git tracks it, else through DVC (its cache/remote).
+
+    Git-tracked files (params.yaml, metrics with cache: false) are read with `git show`: one
+    process per commit is cheap and shares no state with other revisions read in this process.
+    """
+    text = _git_show(repo, point.rev, path)
+    if text is not None:
+        return text
+    if not fs_holder:
+        fs_holder.append(_dvc_fs(repo, point.rev))
+    return fs_holder[0].read_text(path)
+
+
 def read_commit_results(repo: Path, point: Point, sources: Sources) -> bool:
     """Fill `point.params`/`point.metrics` from that commit; False if it has no metrics file."""
-    fs = _dvc_fs(repo, point.rev)
+    fs_holder: list = []
     try:
-        text = fs.read_text(sources.metrics)
+        text = _read_at(repo, point, sources.metrics, fs_holder)
     except FileNotFoundError:
         return False
+    except ReportError:
+        raise
     except Exception as err:
         raise ReportError(f"cannot read {sources.metrics!r} at commit {point.name} through DVC: {err}") from err
     try:
@@ -260,7 +283,7 @@ def read_commit_results(repo: Path, point: Point, sources: Sources) -> bool:
     except json.JSONDecodeError as err:
         raise ReportError(f"{sources.metrics!r} at commit {point.name} is not valid JSON: {err}") from err
     try:
-        point.params = flatten(yaml.safe_load(fs.read_text(sources.params)) or {})
+        point.params = flatten(yaml.safe_load(_read_at(repo, point, sources.params, fs_holder)) or {})
     except FileNotFoundError:
         point.params = {}
     return True
