@@ -107,7 +107,6 @@ def init_repo(repo: Path) -> Path:
     git(repo, "config", "user.email", "test@example.org")
     git(repo, "config", "user.name", "Test")
     run([DVC, "init", "-q"], repo)
-    run([DVC, "config", "core.autostage", "true"], repo)
     (repo / "sim.py").write_text(SIM_SCRIPT)
     (repo / "summarize.py").write_text(SUM_SCRIPT)
     (repo / "dvc.yaml").write_text(yaml.safe_dump(DVC_YAML, sort_keys=False))
