@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/scale.py                       # 1e5, 1e6, 1e7 pixels x 50 years
     .venv/bin/python benchmarks/scale.py --sizes 1e5 1e6 --name quick
-    .venv/bin/python benchmarks/scale.py --large               # also the largest one-tile landscape
+    .venv/bin/python benchmarks/scale.py --large               # also 1e8 pixels (10000^2, 3 x 3 tiles)
 
 For each size, in a fresh subprocess (so peak RSS is that size's own): generate the demo project
 (flintcloud.demo, not timed as a stage), then the pipeline's stages through the same library functions
@@ -35,12 +35,13 @@ REPO = HERE.parent
 RESULTS = HERE / "results"
 
 INDICATORS = ["Age", "Total_Ecosystem_C", "Total_Biomass_C", "Soil_C", "NPP", "NBP"]
-TILE_PIXELS = 4000  # the demo generator writes one 1-degree tile of 4000 x 4000 cells
+MAX_SIDE = 16000  # flintcloud.demo.project.MAX_SIDE: 4 x 4 tiles of 4000 x 4000 cells
 
 
 def side_of(pixels: float) -> int:
+    """Pixels per side of the square demo landscape; past 4000 it spans several 1-degree tiles."""
     side = int(round(float(pixels) ** 0.5))
-    return min(side, TILE_PIXELS)
+    return min(side, MAX_SIDE)
 
 
 def map_years(start: int, end: int) -> list[int]:
@@ -260,7 +261,7 @@ def subprocess_run(args: list[str]) -> dict:
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--sizes", nargs="+", type=float, default=[1e5, 1e6, 1e7], help="pixel counts")
-    ap.add_argument("--large", action="store_true", help="also 1e8 pixels (capped at one demo tile, 1.6e7)")
+    ap.add_argument("--large", action="store_true", help="also 1e8 pixels (a 10000 x 10000 landscape over 3 x 3 tiles)")
     ap.add_argument("--years", type=int, default=50)
     ap.add_argument("--dask-max", type=float, default=1e7, help="largest size also run with the dask executor")
     ap.add_argument("--no-per-pixel", action="store_true", help="skip the once-per-pixel ratio")
@@ -283,7 +284,7 @@ def main(argv=None) -> None:
         common = ["--one", str(px), "--years", str(a.years), "--work-dir", str(a.work_dir)]
         print(f"[{time.strftime('%H:%M:%S')}] {px:.0e} pixels x {a.years} years ...", file=sys.stderr, flush=True)
         if side_of(px) ** 2 < px * 0.9:
-            print(f"  the demo generator makes one tile: {side_of(px)}^2 = {side_of(px) ** 2:.2e} pixels",
+            print(f"  the demo generator makes at most {MAX_SIDE}^2: {side_of(px) ** 2:.2e} pixels",
                   file=sys.stderr)
         r = subprocess_run(common + (["--per-pixel"] if i == 0 and not a.no_per_pixel else []))
         r.setdefault("target_pixels", px)

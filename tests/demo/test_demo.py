@@ -220,8 +220,9 @@ def test_gcbm_config_queries_run_on_the_demo_db(project, flint_demo):
 def test_size_parameter():
     assert side_for("small") == 200 and side_for(500) == 500 and side_for("500") == 500
     assert side_for("1e6px") == 1000 and side_for("1e7px") ** 2 >= 10**7
-    with pytest.raises(ProjectError, match="expected 32..4000"):
-        side_for(5000)
+    assert side_for(5000) == 5000  # past one tile: a multi-tile landscape (test_multitile.py)
+    with pytest.raises(ProjectError, match="expected 32..16000"):
+        side_for(16001)
     with pytest.raises(ProjectError, match=r"'huge' is not a preset"):
         side_for("huge")
     land = generate_landscape(3, 320, 2010, 2012)
