@@ -11,7 +11,9 @@ import numpy as np
 import pytest
 import rasterio
 import yaml
+from click.testing import CliRunner
 
+from flintcloud.cli import main
 from flintcloud.demo import generate_demo_project
 from flintcloud.demo.project import MAX_SIDE, TILE_PIXELS, _panels, mosaic_tiles, side_for, tiles_per_side
 from flintcloud.errors import ProjectError
@@ -69,6 +71,10 @@ def test_layers_span_the_tiles_and_are_deterministic(work, tmp_path):
     assert 0.9 * SIDE**2 < len(rows) < SIDE**2  # lakes left out
     again = generate_demo_project(tmp_path / "again", seed=7, size=SIDE, tiles=2, start_year=2010, end_year=2012)
     assert tree_hashes(again) == tree_hashes(work / "project")
+    cli = CliRunner().invoke(main, ["demo", str(tmp_path / "cli"), "--seed", "7", "--size", str(SIDE), "--tiles", "2",
+                                    "--end-year", "2012"])
+    assert cli.exit_code == 0, cli.output
+    assert tree_hashes(tmp_path / "cli") == tree_hashes(work / "project")
     other = generate_demo_project(tmp_path / "other", seed=8, size=SIDE, tiles=2, start_year=2010, end_year=2012)
     assert tree_hashes(other)["layers/tiled/initial_age.tiff"] != tree_hashes(work / "project")["layers/tiled/initial_age.tiff"]
 
