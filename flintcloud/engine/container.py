@@ -40,6 +40,7 @@ from pathlib import Path
 from flintcloud.atomic import atomic_dir
 from flintcloud.engine.step import RunSummary
 from flintcloud.errors import ConfigError, EngineUnavailableError, SimulationError
+from flintcloud.jsonfile import load_json
 from flintcloud.gcbm.config import read_gcbm_config, resolve_path
 
 ENGINE_NAME = "gcbm-container"
@@ -192,14 +193,6 @@ def docker_available(docker: str = "docker", timeout: float = INFO_TIMEOUT) -> s
     return version
 
 
-def _read_json(path: Path) -> object:
-    try:
-        with open(path, encoding="utf-8-sig") as fh:
-            return json.load(fh)
-    except json.JSONDecodeError as err:
-        raise ConfigError(f"config file {str(path)!r} is not valid JSON (line {err.lineno}: {err.msg})") from err
-
-
 def prepare_run_dir(config_dir: Path, run_dir: Path) -> tuple[Path, Path, list[Mount]]:
     """Write the rewritten config set to run_dir/config; return (config dir, output dir, mounts)."""
     config_dir = Path(config_dir).resolve()
@@ -210,7 +203,7 @@ def prepare_run_dir(config_dir: Path, run_dir: Path) -> tuple[Path, Path, list[M
     run_config, output_dir = run_dir / "config", run_dir / "output"
     run_config.mkdir(parents=True)
     (output_dir / "logs").mkdir(parents=True)
-    docs = {p.name: _read_json(p) for p in sorted(config_dir.glob("*.json"))}
+    docs = {p.name: load_json(p, ConfigError, "config file") for p in sorted(config_dir.glob("*.json"))}
     new_docs, inputs = rewrite_config_docs(docs, config_dir, output_dir)
     missing = [str(p) for p in inputs if not p.exists()]
     if missing:

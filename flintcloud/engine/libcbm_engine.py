@@ -565,7 +565,6 @@ def simulate_libcbm(config, stands, inputs: InputDb, reporters: list[Reporter], 
     events = _with_type_ids(stands.events, inputs)
     start, end = int(config.start_year), int(config.end_year)
 
-    su = inputs.spatial_units.set_index("spatial_unit_id")
     own = _scope(spu, gc, events, inputs).union(scope)
     spus = list(own.spatial_unit_ids)
     spin_params = spinup_parameters(config, inputs, spus)

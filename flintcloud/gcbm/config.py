@@ -14,7 +14,6 @@ merged (later files win), so a variable may live in any of them.
 from __future__ import annotations
 
 import datetime as _dt
-import json
 import os
 import re
 from dataclasses import dataclass, field
@@ -22,6 +21,7 @@ from pathlib import Path, PureWindowsPath
 from typing import Any
 
 from flintcloud.errors import ConfigError
+from flintcloud.jsonfile import load_json
 
 CONFIG_FILE = "gcbm_config.cfg"
 PROVIDER_FILE = "provider_config.json"
@@ -119,15 +119,7 @@ def read_config_list(cfg_path: Path) -> list[str]:
 
 
 def _load_json(path: Path) -> Any:
-    if not path.is_file():
-        raise ConfigError(f"config file {str(path)!r} not found")
-    try:
-        with open(path, encoding="utf-8-sig") as fh:
-            return json.load(fh)
-    except json.JSONDecodeError as err:
-        raise ConfigError(
-            f"config file {str(path)!r} is not valid JSON (line {err.lineno}, column {err.colno}: {err.msg})"
-        ) from err
+    return load_json(path, ConfigError, "config file")
 
 
 def read_gcbm_config(config_dir: str | os.PathLike, provider_file: str = PROVIDER_FILE) -> GcbmConfig:

@@ -47,6 +47,7 @@ from rasterio.errors import RasterioError
 
 from flintcloud.atomic import atomic_dir
 from flintcloud.errors import ConfigError, DatabaseError, LayerError, OutputError
+from flintcloud.jsonfile import load_json
 from flintcloud.landscape.sidecar import LayerSidecar, read_sidecar
 
 #: Engines the `simulate` stage knows.
@@ -461,11 +462,7 @@ def read_study_area(layers_dir: Path) -> dict:
     path = layers_dir / "study_area.json"
     if not path.is_file():
         return {}
-    try:
-        with open(path, encoding="utf-8-sig") as fh:
-            obj = json.load(fh)
-    except json.JSONDecodeError as err:
-        raise ConfigError(f"study area {str(path)!r} is not valid JSON ({err.msg}, line {err.lineno})") from err
+    obj = load_json(path, ConfigError, "study area")
     if not isinstance(obj, dict):
         raise ConfigError(f"study area {str(path)!r} must be a JSON object, got {type(obj).__name__}")
     return obj

@@ -19,7 +19,6 @@ Layout of this module (pure functions with I/O twins):
 from __future__ import annotations
 
 import difflib
-import json
 import os
 import sqlite3
 from collections.abc import Iterable, Mapping, Sequence
@@ -31,6 +30,7 @@ import pandas as pd
 
 from flintcloud.atomic import atomic_path
 from flintcloud.errors import DatabaseError
+from flintcloud.jsonfile import load_json
 
 WILDCARD = "?"
 SPECIES_COLUMN_NAMES = ("AIDBSPP", "species", "aidb_species", "species_name")
@@ -417,13 +417,7 @@ def parse_recliner_config(doc: Mapping, base_dir: str | os.PathLike, *, source: 
 def read_recliner_config(path: str | os.PathLike) -> ReclinerInputs:
     """Read a recliner2gcbm_config.json and the CSV sheets it names (paths relative to its folder)."""
     path = Path(path)
-    if not path.is_file():
-        raise DatabaseError(f"Recliner2GCBM config not found: {str(path)!r}")
-    try:
-        with open(path, encoding="utf-8-sig") as fh:
-            doc = json.load(fh)
-    except json.JSONDecodeError as err:
-        raise DatabaseError(f"Recliner2GCBM config {str(path)!r} is not valid JSON ({err.msg}, line {err.lineno})") from err
+    doc = load_json(path, DatabaseError, "Recliner2GCBM config")
     if not isinstance(doc, dict):
         raise DatabaseError(f"Recliner2GCBM config {str(path)!r} must be a JSON object")
     return parse_recliner_config(doc, path.parent, source=str(path))

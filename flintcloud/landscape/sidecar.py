@@ -9,7 +9,6 @@ A sidecar is `<layer>.json` or `<layer>_moja.json` next to `<layer>.tiff`
 
 from __future__ import annotations
 
-import json
 import math
 import os
 from dataclasses import dataclass, field
@@ -17,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from flintcloud.errors import LayerError
+from flintcloud.jsonfile import load_json
 
 
 @dataclass(frozen=True)
@@ -69,16 +69,7 @@ def find_sidecar(tiff_path: str | os.PathLike) -> Path:
 def read_sidecar(tiff_path: str | os.PathLike) -> LayerSidecar:
     """Find and parse the sidecar of `tiff_path`."""
     path = find_sidecar(tiff_path)
-    try:
-        with open(path, encoding="utf-8-sig") as fh:
-            obj = json.load(fh)
-    except json.JSONDecodeError as err:
-        raise LayerError(
-            f"sidecar {str(path)!r} is not valid JSON (line {err.lineno}, column {err.colno}: {err.msg})"
-        ) from err
-    except OSError as err:
-        raise LayerError(f"sidecar {str(path)!r} cannot be read: {err}") from err
-    return parse_sidecar(obj, str(path))
+    return parse_sidecar(load_json(path, LayerError, "sidecar"), str(path))
 
 
 def parse_sidecar(obj: Any, source: str = "<sidecar>") -> LayerSidecar:

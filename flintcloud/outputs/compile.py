@@ -37,6 +37,7 @@ from scipy import sparse
 
 from flintcloud.atomic import atomic_path
 from flintcloud.errors import ConfigError, DatabaseError, OutputError
+from flintcloud.jsonfile import load_json
 from flintcloud.outputs.raw_db import factorize_rows
 from flintcloud.outputs.sqlite_io import check_raw_schema, ro_uri
 
@@ -75,13 +76,7 @@ def default_indicators() -> dict:
 
 def read_indicators(path: str | os.PathLike) -> dict:
     """Read a compileresults.json-style indicator file."""
-    path = Path(path)
-    try:
-        return parse_indicators(json.loads(path.read_text()), str(path))
-    except FileNotFoundError as err:
-        raise ConfigError(f"indicator configuration {str(path)!r} does not exist") from err
-    except json.JSONDecodeError as err:
-        raise ConfigError(f"indicator configuration {str(path)!r} is not valid JSON: {err}") from err
+    return parse_indicators(load_json(path, ConfigError, "indicator configuration"), str(path))
 
 
 def parse_indicators(obj: dict, source: str = "<indicators>") -> dict:

@@ -17,6 +17,7 @@ import yaml
 
 from flintcloud.atomic import atomic_file
 from flintcloud.errors import ReportError
+from flintcloud.jsonfile import load_json
 from flintcloud.report.summarize import METRIC_UNITS
 
 # Headline rows: metrics.json key -> label ({end}/{start} filled from the metrics).
@@ -215,12 +216,7 @@ def build_report(
 
 
 def _read_json(path: Path, what: str):
-    try:
-        return json.loads(Path(path).read_text(encoding="utf-8"))
-    except FileNotFoundError as err:
-        raise ReportError(f"{what} {str(path)!r} not found") from err
-    except json.JSONDecodeError as err:
-        raise ReportError(f"{what} {str(path)!r} is not valid JSON: {err}") from err
+    return load_json(path, ReportError, what)
 
 
 def write_report(
