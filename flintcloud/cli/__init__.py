@@ -15,8 +15,7 @@ import click
 from flintcloud import __version__
 from flintcloud.errors import FlintcloudError
 
-# Subcommand modules (flintcloud/cli/<name>.py). Each defines a click command
-# named `command`. A module that is missing is skipped so partial installs work.
+# Subcommand modules (flintcloud/cli/<name>.py). Each defines a click command named `command`.
 _SUBCOMMANDS = [
     "run",
     "validate",
@@ -41,13 +40,7 @@ def main() -> None:
 
 
 for _name in _SUBCOMMANDS:
-    try:
-        _mod = importlib.import_module(f"flintcloud.cli.{_name}")
-    except ModuleNotFoundError as err:  # pragma: no cover - only while a module is absent
-        if err.name != f"flintcloud.cli.{_name}":
-            raise
-        continue
-    main.add_command(_mod.command)
+    main.add_command(importlib.import_module(f"flintcloud.cli.{_name}").command)
 
 
 def run() -> None:
