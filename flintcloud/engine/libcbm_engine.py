@@ -50,6 +50,7 @@ from .libcbm_params import (
     LibcbmParameters,
     build_libcbm_db,
 )
+from .transition_rules import TransitionRuleMatcher
 from .step import ANNUAL_PROCESS, GROWTH_MODULE, FluxKey, RunSummary, StepOutput
 
 GCBM_OVERMATURE_TOLERANCE = -0.0001  # YieldTableGrowthModule::doHalfGrowth
@@ -167,9 +168,12 @@ class LibcbmCore:
                 self._free(ops)
             half = probe[:, self.biomass_idx]
             half[~grow] = 0.0
+            # GCBM's snag turnover moves a share of the snags as they were *before* the first half
+            # growth (YieldTableGrowthModule::doTimingStep reads them first; overmature decline in
+            # the first half adds to the snags); turning them over first gives exactly that.
+            self._apply([static["snag_turnover"]], [SNAG_TURNOVER_PROCESS], pools, flux, grow)
             self._half_growth(half, unit, pools, flux, grow)
-            self._apply([static["snag_turnover"], static["biomass_turnover"]],
-                        [SNAG_TURNOVER_PROCESS, BIOMASS_TURNOVER_PROCESS], pools, flux, grow)
+            self._apply([static["biomass_turnover"]], [BIOMASS_TURNOVER_PROCESS], pools, flux, grow)
             self._half_growth(half, unit, pools, flux, grow)
         if decay.any():
             self._apply(
@@ -647,6 +651,19 @@ def flux_projection(params: LibcbmParameters) -> tuple[list[FluxKey], np.ndarray
     return keys, proj
 
 
+def _rule_matcher(config, inputs: InputDb) -> TransitionRuleMatcher | None:
+    """GCBM matches transition rules only when variables.json defines ``transition_rule_matches``
+    (CBMTransitionRulesModule's ``_allowMatchingRules``) and the db has rules."""
+    variables = getattr(config, "variables", None) or {}
+    if variables and "transition_rule_matches" not in variables:
+        return None
+    matcher = TransitionRuleMatcher(inputs.path)
+    if not matcher.has_rules:
+        matcher.close()
+        return None
+    return matcher
+
+
 def _run(core, params, config, cls, spu, gc, temperature, age, area, events, trans, tcls, inputs,
          pools, destroyed, reporters, start, end, progress, regen0) -> RunSummary:
     n = len(spu)
@@ -685,6 +702,7 @@ def _run(core, params, config, cls, spu, gc, temperature, age, area, events, tra
     regen = np.asarray(regen0, dtype=np.int64).copy()
 
     rules: dict[int, tuple] = {}
+    matcher = _rule_matcher(config, inputs)
 
     def transition_rules(tr: int) -> tuple:
         """(regen delay, reset type, reset age, [(classifier, value)]) of a transition (GCBM's transition table)."""
@@ -757,7 +775,14 @@ def _run(core, params, config, cls, spu, gc, temperature, age, area, events, tra
                     # CBMDisturbanceEventModule: age 0 when almost no live biomass is left
                     live = pools[np.ix_(done, core.biomass_idx)].sum(axis=1)
                     age[done[live < GCBM_AGE_RESET_BIOMASS]] = 0
-                    # CBMTransitionRulesModule
+                    # CBMTransitionRulesModule: the sidecar's transition id, else the rule matched on the
+                    # stand's classifier set as it is now (after earlier events' transitions)
+                    if matcher is not None:
+                        unmatched = done[tr_of[done] < 0]
+                        if unmatched.size:
+                            sets = cls.iloc[unmatched]
+                            for sid, values in zip(unmatched, sets.itertuples(index=False, name=None)):
+                                tr_of[sid] = matcher.transition(dict(zip(cls.columns, values)), type_names.get(int(dtype[sid]), ""))
                     for sid in done[tr_of[done] >= 0]:
                         regen_delay, kind, reset_age, changes = transition_rules(int(tr_of[sid]))
                         regen[sid] = regen_delay
@@ -799,6 +824,8 @@ def _run(core, params, config, cls, spu, gc, temperature, age, area, events, tra
                 bar.update(1)
     finally:
         core._free(static)
+        if matcher is not None:
+            matcher.close()
         if bar:
             bar.close()
     return RunSummary(n_pixels=n, n_stands=n, n_spinup_groups=0, years=len(years), seconds=0.0)
