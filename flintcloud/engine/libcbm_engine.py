@@ -308,6 +308,26 @@ def match_growth_curves(db: InputDb, classifiers: pd.DataFrame) -> np.ndarray:
     return out
 
 
+def _curves_or_none(db: InputDb, classifiers: pd.DataFrame) -> np.ndarray:
+    """``match_growth_curves``, with -1 for a classifier set no curve matches (GCBM: growth_curve_id
+    empty after a transition to such a set; the stand stops growing and decaying)."""
+    try:
+        return match_growth_curves(db, classifiers)
+    except SimulationError:
+        pass
+    names = list(classifiers.columns)
+    combos = classifiers.astype(str).drop_duplicates()
+    out = np.full(len(classifiers), -1, dtype=np.int64)
+    values = classifiers.astype(str).to_numpy()
+    for combo in combos.itertuples(index=False, name=None):
+        try:
+            g = int(match_growth_curves(db, pd.DataFrame([combo], columns=names))[0])
+        except SimulationError:
+            continue
+        out[(values == np.array(combo, dtype=object)).all(axis=1)] = g
+    return out
+
+
 def gcbm_pool_names(config) -> list[str]:
     """Pool names in pools_cbm.json order (GCBM's PoolDimension ids follow it)."""
     config_dir = Path(getattr(config, "config_dir", "."))
@@ -720,7 +740,9 @@ def _run(core, params, config, cls, spu, gc, temperature, age, area, events, tra
             rules[tr] = (int(t["regen_delay"]), kind, int(t["age"]), changes)
         return rules[tr]
     age = age.astype(np.int64).copy()
+    gc0 = gc.copy()  # a growth curve of the stand's spatial unit, for parameter units
     gc = gc.copy()
+    decaying = np.ones(n, dtype=bool)  # GCBM's is_decaying
     cls = cls.copy()
     unit = params.unit_id(spu, gc)
     gcv = np.array([core.gc_value_id[int(g)] for g in gc], dtype=np.int32)
@@ -795,9 +817,12 @@ def _run(core, params, config, cls, spu, gc, temperature, age, area, events, tra
                         elif kind == "relative":
                             age[sid] = max(0, age[sid] + reset_age)
                 if changed:
-                    gc = match_growth_curves(inputs, cls)
-                    unit = params.unit_id(spu, gc)
-                    gcv = np.array([core.gc_value_id[int(g)] for g in gc], dtype=np.int32)
+                    gc = _curves_or_none(inputs, cls)
+                    has = gc >= 0
+                    # a set with no growth curve keeps its old parameter unit: decay's parameters are the
+                    # spatial unit's, and such a stand never grows again
+                    unit = np.where(has, params.unit_id(spu, np.where(has, gc, gc0)), unit)
+                    gcv = np.where(has, np.array([core.gc_value_id[int(g)] if g >= 0 else -1 for g in gc], dtype=np.int32), gcv)
                     core._free(static)
                     static = core.static_ops(unit, temperature)
             # CBMLandClassTransitionModule (string work only on stands whose land class is in transition)
@@ -814,9 +839,13 @@ def _run(core, params, config, cls, spu, gc, temperature, age, area, events, tra
                 lc_hist[pending[permanent]] = cur[permanent]
                 is_forest[pending] = [lc_forest.get(c, True) for c in cur]
                 land_class[pending] = [f"UNFCCC_{h}_R_{c}" for h, c in zip(lc_hist[pending], cur)]
+            decaying[moved] = True  # CBMLandClassTransitionModule: a land-class change restarts decay
             delayed = regen > 0
+            # YieldTableGrowthModule: past the delay, a stand whose classifier set has no growth curve
+            # sets is_decaying false (getYieldCurve), so CBMDecayModule stops too
+            decaying[~delayed & (gc < 0)] = False
             grow = ~delayed & (gc >= 0) & is_forest
-            core.annual_process(static, unit, gcv, pools, age.astype(np.int32), grow, np.ones(n, dtype=bool), flux)
+            core.annual_process(static, unit, gcv, pools, age.astype(np.int32), grow, decaying, flux)
             regen[delayed] -= 1
             age[grow] += 1
             emit(step, year, flux, dist, prev_cls, prev_age)
