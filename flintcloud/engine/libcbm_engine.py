@@ -14,9 +14,12 @@ what GCBM's sequencers and modules decide around them (moja.canada):
 * each simulated year (CBMSequencer, modules_cbm.json order): disturbance
   events of that year (CBMDisturbanceListener -> CBMDisturbanceEventModule:
   matrix by (disturbance type, spatial unit); age 0 when live biomass
-  < 0.001), transitions (CBMTransitionRulesModule: regeneration delay,
-  classifier changes, age reset), growth with turnover (CBMGrowthModule,
-  skipped while in regeneration delay; age + 1), decay (CBMDecayModule).
+  < 0.001), transitions (CBMTransitionRulesModule: the sidecar's transition id,
+  else the transition_rule matched on the stand's classifiers; regeneration
+  delay, classifier changes, age reset), growth with turnover (CBMGrowthModule,
+  skipped while in regeneration delay; age + 1; snag turnover on the snags as
+  they were before the first half growth), decay (CBMDecayModule; stopped for
+  a stand whose classifier set has no growth curve, as is_decaying does).
 * decay temperature is each stand's mean annual temperature, in spinup too.
 
 Everything is vectorised over stands. Values are per hectare.
