@@ -805,9 +805,10 @@ def _run(core, params, config, cls, spu, gc, temperature, age, area, events, tra
                     if matcher is not None:
                         unmatched = done[tr_of[done] < 0]
                         if unmatched.size:
-                            sets = cls.iloc[unmatched]
-                            for sid, values in zip(unmatched, sets.itertuples(index=False, name=None)):
-                                tr_of[sid] = matcher.transition(dict(zip(cls.columns, values)), type_names.get(int(dtype[sid]), ""))
+                            keys = cls.iloc[unmatched].assign(_type=dtype[unmatched])
+                            for key, idx in keys.groupby(list(keys.columns), sort=False).indices.items():
+                                cset = dict(zip(cls.columns, key[:-1]))
+                                tr_of[unmatched[idx]] = matcher.transition(cset, type_names.get(int(key[-1]), ""))
                     for sid in done[tr_of[done] >= 0]:
                         regen_delay, kind, reset_age, changes = transition_rules(int(tr_of[sid]))
                         regen[sid] = regen_delay
