@@ -14,9 +14,12 @@ what GCBM's sequencers and modules decide around them (moja.canada):
 * each simulated year (CBMSequencer, modules_cbm.json order): disturbance
   events of that year (CBMDisturbanceListener -> CBMDisturbanceEventModule:
   matrix by (disturbance type, spatial unit); age 0 when live biomass
-  < 0.001), transitions (CBMTransitionRulesModule: regeneration delay,
-  classifier changes, age reset), growth with turnover (CBMGrowthModule,
-  skipped while in regeneration delay; age + 1), decay (CBMDecayModule).
+  < 0.001), transitions (CBMTransitionRulesModule: the sidecar's transition id,
+  else the transition_rule matched on the stand's classifiers; regeneration
+  delay, classifier changes, age reset), growth with turnover (CBMGrowthModule,
+  skipped while in regeneration delay; age + 1; snag turnover on the snags as
+  they were before the first half growth), decay (CBMDecayModule; stopped for
+  a stand whose classifier set has no growth curve, as is_decaying does).
 * decay temperature is each stand's mean annual temperature, in spinup too.
 
 Everything is vectorised over stands. Values are per hectare.
@@ -50,6 +53,7 @@ from .libcbm_params import (
     LibcbmParameters,
     build_libcbm_db,
 )
+from .transition_rules import TransitionRuleMatcher
 from .step import ANNUAL_PROCESS, GROWTH_MODULE, FluxKey, RunSummary, StepOutput
 
 GCBM_OVERMATURE_TOLERANCE = -0.0001  # YieldTableGrowthModule::doHalfGrowth
@@ -167,9 +171,12 @@ class LibcbmCore:
                 self._free(ops)
             half = probe[:, self.biomass_idx]
             half[~grow] = 0.0
+            # GCBM's snag turnover moves a share of the snags as they were *before* the first half
+            # growth (YieldTableGrowthModule::doTimingStep reads them first; overmature decline in
+            # the first half adds to the snags); turning them over first gives exactly that.
+            self._apply([static["snag_turnover"]], [SNAG_TURNOVER_PROCESS], pools, flux, grow)
             self._half_growth(half, unit, pools, flux, grow)
-            self._apply([static["snag_turnover"], static["biomass_turnover"]],
-                        [SNAG_TURNOVER_PROCESS, BIOMASS_TURNOVER_PROCESS], pools, flux, grow)
+            self._apply([static["biomass_turnover"]], [BIOMASS_TURNOVER_PROCESS], pools, flux, grow)
             self._half_growth(half, unit, pools, flux, grow)
         if decay.any():
             self._apply(
@@ -301,6 +308,26 @@ def match_growth_curves(db: InputDb, classifiers: pd.DataFrame) -> np.ndarray:
         gc = int(curves.index[match][int(np.argmax(specific))])
         rows = (classifiers[names].astype(str).to_numpy() == vals).all(axis=1)
         out[rows] = gc
+    return out
+
+
+def _curves_or_none(db: InputDb, classifiers: pd.DataFrame) -> np.ndarray:
+    """``match_growth_curves``, with -1 for a classifier set no curve matches (GCBM: growth_curve_id
+    empty after a transition to such a set; the stand stops growing and decaying)."""
+    try:
+        return match_growth_curves(db, classifiers)
+    except SimulationError:
+        pass
+    names = list(classifiers.columns)
+    combos = classifiers.astype(str).drop_duplicates()
+    out = np.full(len(classifiers), -1, dtype=np.int64)
+    values = classifiers.astype(str).to_numpy()
+    for combo in combos.itertuples(index=False, name=None):
+        try:
+            g = int(match_growth_curves(db, pd.DataFrame([combo], columns=names))[0])
+        except SimulationError:
+            continue
+        out[(values == np.array(combo, dtype=object)).all(axis=1)] = g
     return out
 
 
@@ -647,6 +674,19 @@ def flux_projection(params: LibcbmParameters) -> tuple[list[FluxKey], np.ndarray
     return keys, proj
 
 
+def _rule_matcher(config, inputs: InputDb) -> TransitionRuleMatcher | None:
+    """GCBM matches transition rules only when variables.json defines ``transition_rule_matches``
+    (CBMTransitionRulesModule's ``_allowMatchingRules``) and the db has rules."""
+    variables = getattr(config, "variables", None) or {}
+    if variables and "transition_rule_matches" not in variables:
+        return None
+    matcher = TransitionRuleMatcher(inputs.path)
+    if not matcher.has_rules:
+        matcher.close()
+        return None
+    return matcher
+
+
 def _run(core, params, config, cls, spu, gc, temperature, age, area, events, trans, tcls, inputs,
          pools, destroyed, reporters, start, end, progress, regen0) -> RunSummary:
     n = len(spu)
@@ -685,6 +725,7 @@ def _run(core, params, config, cls, spu, gc, temperature, age, area, events, tra
     regen = np.asarray(regen0, dtype=np.int64).copy()
 
     rules: dict[int, tuple] = {}
+    matcher = _rule_matcher(config, inputs)
 
     def transition_rules(tr: int) -> tuple:
         """(regen delay, reset type, reset age, [(classifier, value)]) of a transition (GCBM's transition table)."""
@@ -702,7 +743,9 @@ def _run(core, params, config, cls, spu, gc, temperature, age, area, events, tra
             rules[tr] = (int(t["regen_delay"]), kind, int(t["age"]), changes)
         return rules[tr]
     age = age.astype(np.int64).copy()
+    gc0 = gc.copy()  # a growth curve of the stand's spatial unit, for parameter units
     gc = gc.copy()
+    decaying = np.ones(n, dtype=bool)  # GCBM's is_decaying
     cls = cls.copy()
     unit = params.unit_id(spu, gc)
     gcv = np.array([core.gc_value_id[int(g)] for g in gc], dtype=np.int32)
@@ -757,7 +800,15 @@ def _run(core, params, config, cls, spu, gc, temperature, age, area, events, tra
                     # CBMDisturbanceEventModule: age 0 when almost no live biomass is left
                     live = pools[np.ix_(done, core.biomass_idx)].sum(axis=1)
                     age[done[live < GCBM_AGE_RESET_BIOMASS]] = 0
-                    # CBMTransitionRulesModule
+                    # CBMTransitionRulesModule: the sidecar's transition id, else the rule matched on the
+                    # stand's classifier set as it is now (after earlier events' transitions)
+                    if matcher is not None:
+                        unmatched = done[tr_of[done] < 0]
+                        if unmatched.size:
+                            keys = cls.iloc[unmatched].assign(_type=dtype[unmatched])
+                            for key, idx in keys.groupby(list(keys.columns), sort=False).indices.items():
+                                cset = dict(zip(cls.columns, key[:-1]))
+                                tr_of[unmatched[idx]] = matcher.transition(cset, type_names.get(int(key[-1]), ""))
                     for sid in done[tr_of[done] >= 0]:
                         regen_delay, kind, reset_age, changes = transition_rules(int(tr_of[sid]))
                         regen[sid] = regen_delay
@@ -770,9 +821,12 @@ def _run(core, params, config, cls, spu, gc, temperature, age, area, events, tra
                         elif kind == "relative":
                             age[sid] = max(0, age[sid] + reset_age)
                 if changed:
-                    gc = match_growth_curves(inputs, cls)
-                    unit = params.unit_id(spu, gc)
-                    gcv = np.array([core.gc_value_id[int(g)] for g in gc], dtype=np.int32)
+                    gc = _curves_or_none(inputs, cls)
+                    has = gc >= 0
+                    # a set with no growth curve keeps its old parameter unit: decay's parameters are the
+                    # spatial unit's, and such a stand never grows again
+                    unit = np.where(has, params.unit_id(spu, np.where(has, gc, gc0)), unit)
+                    gcv = np.where(has, np.array([core.gc_value_id[int(g)] if g >= 0 else -1 for g in gc], dtype=np.int32), gcv)
                     core._free(static)
                     static = core.static_ops(unit, temperature)
             # CBMLandClassTransitionModule (string work only on stands whose land class is in transition)
@@ -789,9 +843,13 @@ def _run(core, params, config, cls, spu, gc, temperature, age, area, events, tra
                 lc_hist[pending[permanent]] = cur[permanent]
                 is_forest[pending] = [lc_forest.get(c, True) for c in cur]
                 land_class[pending] = [f"UNFCCC_{h}_R_{c}" for h, c in zip(lc_hist[pending], cur)]
+            decaying[moved] = True  # CBMLandClassTransitionModule: a land-class change restarts decay
             delayed = regen > 0
+            # YieldTableGrowthModule: past the delay, a stand whose classifier set has no growth curve
+            # sets is_decaying false (getYieldCurve), so CBMDecayModule stops too
+            decaying[~delayed & (gc < 0)] = False
             grow = ~delayed & (gc >= 0) & is_forest
-            core.annual_process(static, unit, gcv, pools, age.astype(np.int32), grow, np.ones(n, dtype=bool), flux)
+            core.annual_process(static, unit, gcv, pools, age.astype(np.int32), grow, decaying, flux)
             regen[delayed] -= 1
             age[grow] += 1
             emit(step, year, flux, dist, prev_cls, prev_age)
@@ -799,6 +857,8 @@ def _run(core, params, config, cls, spu, gc, temperature, age, area, events, tra
                 bar.update(1)
     finally:
         core._free(static)
+        if matcher is not None:
+            matcher.close()
         if bar:
             bar.close()
     return RunSummary(n_pixels=n, n_stands=n, n_spinup_groups=0, years=len(years), seconds=0.0)

@@ -447,6 +447,15 @@ def test_recliner_config_curves_transition_rules_and_categories(tmp_path):
         # GCBM's TransitionRuleTransform: a black spruce stand burnt -> rule 1; anything clearcut -> rule 2
         assert rules({"Species": "BS", "Site": "G"}) == {"Wildfire": 1, "Clearcut harvesting with salvage": 2}
         assert rules({"Species": "TA", "Site": "G"}) == {"Clearcut harvesting with salvage": 2}
+    # and the engine, which runs the same query, picks the same rules from the db build-db wrote
+    from flintcloud.engine.transition_rules import TransitionRuleMatcher
+
+    matcher = TransitionRuleMatcher(out)
+    try:
+        assert matcher.transition({"Species": "BS", "Site": "G"}, "Wildfire") == 1
+        assert matcher.transition({"Species": "TA", "Site": "G"}, "Wildfire") == -1
+    finally:
+        matcher.close()
 
 
 def test_recliner_config_unknown_rule_disturbance_type(tmp_path):
