@@ -12,7 +12,7 @@ export ITERATIVE_DO_NOT_TRACK := 1
 # dvc.yaml's stage commands call `python`: run dvc as if .venv were activated.
 IN_VENV := PATH="$(abspath $(BIN)):$$PATH"
 
-.PHONY: install repro test test-slow test-all bench clean plots-template setup-remote push pull
+.PHONY: install repro test test-slow test-all bench clean plots-template setup-remote push pull lint-deploy
 
 $(STAMP): pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
@@ -59,5 +59,21 @@ plots-template: install
 	$(BIN)/python -m flintcloud.report.plots_template $$d/vega-[0-9]*.tgz $$d/vega-lite-*.tgz $$d/vega-embed-*.tgz; \
 	rc=$$?; rm -rf $$d; exit $$rc
 
+# Deployment files (deploy/, image.yml, deploy.yml) checked offline: hadolint, actionlint, the Compose schema,
+# kubectl kustomize + kubernetes-validate, the dask operator's CRD schemas, python-hcl2 and checkov.
+# Its own environment: checkov pins libraries the pipeline's lock does not use (deploy/requirements-lint.lock).
+DEPLOY_VENV  ?= .venv-deploy
+DEPLOY_STAMP := $(DEPLOY_VENV)/.installed
+
+$(DEPLOY_STAMP): deploy/requirements-lint.lock deploy/requirements-hcl2.lock
+	$(PYTHON) -m venv $(DEPLOY_VENV)
+	$(DEPLOY_VENV)/bin/pip install --quiet --upgrade pip
+	$(DEPLOY_VENV)/bin/pip install --quiet -r deploy/requirements-lint.lock
+	$(DEPLOY_VENV)/bin/pip install --quiet --no-deps --target $(DEPLOY_VENV)/python-hcl2 -r deploy/requirements-hcl2.lock
+	touch $(DEPLOY_STAMP)
+
+lint-deploy: $(DEPLOY_STAMP)  ## check Dockerfiles, workflows, Compose, Kubernetes and Terraform offline
+	$(DEPLOY_VENV)/bin/pytest -c deploy/pytest.ini deploy/tests
+
 clean:
-	rm -rf $(VENV) .pytest_cache
+	rm -rf $(VENV) $(DEPLOY_VENV) .pytest_cache
