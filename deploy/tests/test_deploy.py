@@ -234,6 +234,10 @@ def containers(doc: dict) -> list[dict]:
     return [c for p in pods for c in p.get("containers", [])]
 
 
+def init_containers(doc: dict) -> list[dict]:
+    return doc["spec"]["template"]["spec"].get("initContainers", []) if doc["kind"] == "Deployment" else []
+
+
 def by_kind(docs: list[dict], kind: str) -> list[dict]:
     return [d for d in docs if d["kind"] == kind]
 
@@ -304,6 +308,10 @@ def test_pods_are_wired_and_locked_down(rendered, overlay):
     assert deployment["spec"]["replicas"] == 1 and deployment["spec"]["strategy"]["type"] == "Recreate"
     main = pod["spec"]["containers"][0]
     assert main["args"][:2] == ["flintcloud", "serve"]
+    # the first start makes the first token (serve refuses 0.0.0.0 without one); later starts leave tokens alone
+    init = pod["spec"]["initContainers"][0]
+    assert init["args"] == ["flintcloud", "token", "create", "admin", "--if-none"]
+    assert {m["mountPath"] for m in init["volumeMounts"]} >= {config["FLINTCLOUD_DATA_DIR"]}
     assert main["livenessProbe"]["httpGet"]["path"] == "/api/v1/health"
     assert main["readinessProbe"]["httpGet"]["path"] == "/api/v1/ready"
     mounts = {m["mountPath"]: m["name"] for m in main["volumeMounts"]}
@@ -314,7 +322,7 @@ def test_pods_are_wired_and_locked_down(rendered, overlay):
     ingress = by_kind(docs, "Ingress")[0]
     assert ingress["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"]["name"] == service["metadata"]["name"]
     for doc in docs:
-        for c in containers(doc):
+        for c in containers(doc) + init_containers(doc):
             sc = c["securityContext"]
             assert sc["readOnlyRootFilesystem"] is True and sc["allowPrivilegeEscalation"] is False, c["name"]
             assert sc["capabilities"]["drop"] == ["ALL"], c["name"]
