@@ -100,7 +100,13 @@ def map_figure(
     """A raster map with a colour bar; NaN (outside the simulated area) is transparent."""
     if array.ndim != 2:
         raise ReportError(f"map {title!r}: expected a 2-D array, got shape {array.shape}")
-    fig = Figure(figsize=(6.5, 5), layout="constrained")
+    aspect = 1.0
+    if geographic:
+        # one degree of longitude is cos(latitude) of one of latitude: draw them to scale
+        aspect = 1.0 / max(np.cos(np.deg2rad((extent[2] + extent[3]) / 2.0)), 1e-6)
+    span_x, span_y = abs(extent[1] - extent[0]), abs(extent[3] - extent[2]) * aspect
+    shape = span_y / span_x if span_x > 0 else 1.0  # height / width of the map as drawn
+    fig = Figure(figsize=(float(np.clip(4.2 / max(shape, 1e-6) + 1.8, 4.5, 10.0)), 5), layout="constrained")
     ax = fig.add_subplot()
     finite = array[np.isfinite(array)]
     kwargs = {"cmap": "viridis"}
@@ -110,10 +116,7 @@ def map_figure(
     im = ax.imshow(np.ma.masked_invalid(array), extent=extent, interpolation="nearest", **kwargs)
     fig.colorbar(im, ax=ax, label=units, shrink=0.85)
     ax.set_title(title)
-    if geographic:
-        # one degree of longitude is cos(latitude) of one of latitude: draw them to scale
-        mid_lat = (extent[2] + extent[3]) / 2.0
-        ax.set_aspect(1.0 / max(np.cos(np.deg2rad(mid_lat)), 1e-6))
+    ax.set_aspect(aspect)
     ax.ticklabel_format(useOffset=False, style="plain")
     ax.set_xlabel("longitude (deg)" if geographic else "x (m)")
     ax.set_ylabel("latitude (deg)" if geographic else "y (m)")
@@ -157,8 +160,9 @@ def stocks_chart(df: pd.DataFrame, first_year: int | None, title: str, unit: str
         ax = fig.axes[0]
         x0 = min(years)
         ax.axvline(x0, color="0.4", linestyle=":", linewidth=1.2)
-        ax.annotate(f"after spinup\n(start of {first_year})", xy=(x0, 0.02), xycoords=("data", "axes fraction"),
-                    xytext=(4, 0), textcoords="offset points", fontsize="small", color="0.3", va="bottom")
+        ax.annotate(f"after spinup\n(start of {first_year})", xy=(x0, 0.62), xycoords=("data", "axes fraction"),
+                    xytext=(4, 0), textcoords="offset points", fontsize="small", color="0.3", va="top",
+                    bbox={"boxstyle": "round,pad=0.2", "facecolor": "white", "edgecolor": "none", "alpha": 0.8})
     return fig
 
 
