@@ -173,8 +173,9 @@ def workbook_bytes(tables: dict[str, pd.DataFrame], context: dict) -> bytes:
         ws.append([column_label(n, c, context) for c in df.columns])
         for cell in ws[2]:
             cell.font = Font(bold=True)
+        years = [c == "year" for c in df.columns]
         for rec in df.itertuples(index=False):
-            ws.append([_cell(v) for v in rec])
+            ws.append([_cell(v, is_year) for v, is_year in zip(rec, years)])
         ws.freeze_panes = "B3"
     wb.properties.created = wb.properties.modified = FIXED_TIME
     wb.properties.creator = "flintcloud"
@@ -183,9 +184,11 @@ def workbook_bytes(tables: dict[str, pd.DataFrame], context: dict) -> bytes:
     return _fixed_zip_times(raw.getvalue())
 
 
-def _cell(v):
+def _cell(v, is_year: bool = False):
     if hasattr(v, "item"):
         v = v.item()
+    if is_year and isinstance(v, str) and v.isdigit():
+        return int(v)  # a year column holds "total" too, so the CSV keeps it as text
     if isinstance(v, float) and v != v:  # NaN: an empty cell
         return None
     return v

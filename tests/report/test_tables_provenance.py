@@ -41,6 +41,7 @@ def test_every_table_is_a_csv_and_a_sheet_with_units(summarized):
     inv = list(wb["inventory"].iter_rows(values_only=True))
     assert inv[0][0].startswith("GHG inventory by year")
     assert "Net emissions (+) / removals (-) [tCO2e]" in inv[1] and "Area [ha]" in inv[1] and "CH4 [t CH4]" in inv[1]
+    assert inv[2][0] == 2010 and isinstance(inv[2][0], int)  # years are numbers in the workbook
     csv = pd.read_csv(r / "tables" / "inventory.csv")
     assert len(inv) - 2 == len(csv)
     net_col = inv[1].index("Net emissions (+) / removals (-) [tCO2e]")
