@@ -1,6 +1,10 @@
-"""Stage `summarize`: metrics.json, plot tables and figures from the run's output.
+"""Stage `summarize`: metrics.json, plot tables, figures and the report tables from the run's output.
 
-    python stages/summarize.py OUTPUT_DIR METRICS_JSON PLOTS_DIR FIGURES_DIR
+    python stages/summarize.py OUTPUT_DIR CONFIG_DIR METRICS_JSON PLOTS_DIR FIGURES_DIR TABLES_DIR
+
+CONFIG_DIR (the run's GCBM configuration) gives the area disturbed at least once; params.yaml
+`report.inventory` the GWP set, CO accounting and HWP pool; `project.dir` the input project
+whose DVC hash goes into the provenance.
 """
 
 from __future__ import annotations
@@ -10,18 +14,25 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import run_stage, usage  # noqa: E402
+from common import load_params, run_stage, usage  # noqa: E402
 
+from flintcloud.report.inventory import parse_inventory_settings  # noqa: E402
+from flintcloud.report.provenance import collect_provenance  # noqa: E402
 from flintcloud.report.summarize import summarize_run  # noqa: E402
 
 
 def main(args: list[str]) -> None:
-    usage("summarize", args, ["OUTPUT_DIR", "METRICS_JSON", "PLOTS_DIR", "FIGURES_DIR"])
-    output_dir, metrics, plots, figures = (Path(a) for a in args)
-    m = summarize_run(output_dir, metrics, plots, figures)
+    usage("summarize", args, ["OUTPUT_DIR", "CONFIG_DIR", "METRICS_JSON", "PLOTS_DIR", "FIGURES_DIR", "TABLES_DIR"])
+    output_dir, config_dir, metrics, plots, figures, tables = (Path(a) for a in args)
+    params = load_params()
+    settings = parse_inventory_settings((params.get("report") or {}).get("inventory"))
+    provenance = collect_provenance(Path.cwd(), (params.get("project") or {}).get("dir"), output_dir)
+    m = summarize_run(output_dir, metrics, plots, figures, tables_dir=tables, inventory=settings,
+                      config_dir=config_dir, provenance=provenance)
     print(
         f"summarize: {m['start_year']}-{m['end_year']}, total ecosystem C {m['total_ecosystem_c_end_tc']:.1f} tC, "
-        f"cumulative NBP {m['cumulative_nbp_tc']:.1f} tC -> {metrics}, {plots}/, {figures}/"
+        f"cumulative NBP {m['cumulative_nbp_tc']:.1f} tC, net emissions {m['net_emissions_tco2e']:.1f} tCO2e "
+        f"({m['gwp_set']}) -> {metrics}, {plots}/, {figures}/, {tables}/"
     )
 
 

@@ -23,13 +23,15 @@ from flintcloud.report.markdown import write_report
               default=Path("reports/plots"), show_default=True)
 @click.option("--figures", "figures_dir", type=click.Path(file_okay=False, path_type=Path),
               default=Path("reports/figures"), show_default=True, help="Linked relative to the report.")
+@click.option("--tables", "tables_dir", type=click.Path(file_okay=False, path_type=Path),
+              default=Path("reports/tables"), show_default=True, help="summarize's report tables; skipped when absent.")
 @click.option("--validation", "validation_path", type=click.Path(dir_okay=False, path_type=Path),
               default=Path("reports/validation.json"), show_default=True, help="Skipped when absent.")
 @click.option("--params", "params_path", type=click.Path(dir_okay=False, path_type=Path),
               default=Path("params.yaml"), show_default=True)
 @click.option("--overwrite", is_flag=True, help="Replace an existing report.")
-def command(report_path: Path, metrics_path: Path, plots_dir: Path, figures_dir: Path, validation_path: Path,
-            params_path: Path, overwrite: bool) -> None:
+def command(report_path: Path, metrics_path: Path, plots_dir: Path, figures_dir: Path, tables_dir: Path,
+            validation_path: Path, params_path: Path, overwrite: bool) -> None:
     """Write the run's Markdown report (fit for a pull-request comment)."""
     if report_path.exists() and not overwrite:
         raise ReportError(f"{str(report_path)!r} already exists; pass --overwrite to replace it")
@@ -40,5 +42,6 @@ def command(report_path: Path, metrics_path: Path, plots_dir: Path, figures_dir:
     except yaml.YAMLError as err:
         raise ConfigError(f"params file {str(params_path)!r} is not valid YAML: {err}") from err
     text = write_report(report_path, params=params, metrics_path=metrics_path, plots_dir=plots_dir,
-                        figures_dir=figures_dir, validation_path=validation_path)
+                        figures_dir=figures_dir, validation_path=validation_path,
+                        tables_dir=tables_dir if tables_dir.is_dir() else None)
     click.echo(f"{report_path}: {len(text.splitlines())} lines")

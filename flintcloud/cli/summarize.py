@@ -9,8 +9,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
+import yaml
 
-from flintcloud.errors import ReportError
+from flintcloud.errors import ConfigError, ReportError
+from flintcloud.report.inventory import parse_inventory_settings
+from flintcloud.report.provenance import collect_provenance
 from flintcloud.report.summarize import summarize_run
 
 
@@ -22,16 +25,33 @@ from flintcloud.report.summarize import summarize_run
               default=Path("reports/plots"), show_default=True, help="Plot tables (CSV).")
 @click.option("--figures", "figures_dir", type=click.Path(file_okay=False, path_type=Path),
               default=Path("reports/figures"), show_default=True, help="Charts and maps (PNG).")
+@click.option("--tables", "tables_dir", type=click.Path(file_okay=False, path_type=Path),
+              default=Path("reports/tables"), show_default=True,
+              help="Every report table as CSV, and one .xlsx workbook.")
+@click.option("--config", "config_dir", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
+              help="The run's GCBM configuration: reports the area disturbed at least once (omit to skip).")
+@click.option("--params", "params_path", type=click.Path(dir_okay=False, path_type=Path),
+              default=Path("params.yaml"), show_default=True,
+              help="report.inventory (GWP set, CO, HWP) and project.dir (provenance) are read from it when present.")
 @click.option("--maps/--no-maps", default=True, show_default=True,
               help="Draw the Total Ecosystem C and cumulative NBP maps from OUTPUT_DIR/spatial.")
 @click.option("--overwrite", is_flag=True, help="Replace existing metrics/plots/figures.")
-def command(output_dir: Path, metrics_path: Path, plots_dir: Path, figures_dir: Path, maps: bool,
-            overwrite: bool) -> None:
-    """Summarize a run: metrics.json, plots/*.csv, figures/*.png."""
-    existing = [str(p) for p in (metrics_path, plots_dir, figures_dir) if p.exists()]
+def command(output_dir: Path, metrics_path: Path, plots_dir: Path, figures_dir: Path, tables_dir: Path,
+            config_dir: Path | None, params_path: Path, maps: bool, overwrite: bool) -> None:
+    """Summarize a run: metrics.json, plots/*.csv, figures/*.png, tables/*.csv + .xlsx."""
+    existing = [str(p) for p in (metrics_path, plots_dir, figures_dir, tables_dir) if p.exists()]
     if existing and not overwrite:
         raise ReportError(f"{', '.join(existing)} already exist(s); pass --overwrite to replace")
-    m = summarize_run(output_dir, metrics_path, plots_dir, figures_dir, maps=maps)
+    params = {}
+    if params_path.is_file():
+        try:
+            params = yaml.safe_load(params_path.read_text(encoding="utf-8")) or {}
+        except yaml.YAMLError as err:
+            raise ConfigError(f"params file {str(params_path)!r} is not valid YAML: {err}") from err
+    settings = parse_inventory_settings((params.get("report") or {}).get("inventory"))
+    provenance = collect_provenance(Path.cwd(), (params.get("project") or {}).get("dir"), output_dir)
+    m = summarize_run(output_dir, metrics_path, plots_dir, figures_dir, maps=maps, tables_dir=tables_dir,
+                      inventory=settings, config_dir=config_dir, provenance=provenance)
     click.echo(
         f"{m['start_year']}-{m['end_year']}: total ecosystem C {m['total_ecosystem_c_end_tc']:,.1f} tC, "
         f"cumulative NBP {m['cumulative_nbp_tc']:,.1f} tC -> {metrics_path}, {plots_dir}/, {figures_dir}/"

@@ -18,7 +18,8 @@ CHART_TITLES = {
     "stocks": ("Carbon stocks by year", "tC"),
     "stock_changes": ("Stock changes by year", "tC/yr"),
     "disturbance_emissions": ("Carbon lost by disturbance type (whole run)", "tC"),
-    "age_classes": ("Age-class distribution at the end year", "ha"),
+    "age_classes": ("Age-class distribution", "ha"),
+    "net_emissions": ("Net emissions (+) and removals (-) by year", "tCO2e"),
 }
 STOCK_LINES = ["total_ecosystem", "total_biomass", "deadwood", "litter", "soil_carbon"]
 CHANGE_LINES = ["npp", "rh", "nep", "nbp"]
@@ -99,7 +100,13 @@ def map_figure(
     """A raster map with a colour bar; NaN (outside the simulated area) is transparent."""
     if array.ndim != 2:
         raise ReportError(f"map {title!r}: expected a 2-D array, got shape {array.shape}")
-    fig = Figure(figsize=(6.5, 5), layout="constrained")
+    aspect = 1.0
+    if geographic:
+        # one degree of longitude is cos(latitude) of one of latitude: draw them to scale
+        aspect = 1.0 / max(np.cos(np.deg2rad((extent[2] + extent[3]) / 2.0)), 1e-6)
+    span_x, span_y = abs(extent[1] - extent[0]), abs(extent[3] - extent[2]) * aspect
+    shape = span_y / span_x if span_x > 0 else 1.0  # height / width of the map as drawn
+    fig = Figure(figsize=(float(np.clip(4.2 / max(shape, 1e-6) + 1.8, 4.5, 10.0)), 5), layout="constrained")
     ax = fig.add_subplot()
     finite = array[np.isfinite(array)]
     kwargs = {"cmap": "viridis"}
@@ -109,6 +116,7 @@ def map_figure(
     im = ax.imshow(np.ma.masked_invalid(array), extent=extent, interpolation="nearest", **kwargs)
     fig.colorbar(im, ax=ax, label=units, shrink=0.85)
     ax.set_title(title)
+    ax.set_aspect(aspect)
     ax.ticklabel_format(useOffset=False, style="plain")
     ax.set_xlabel("longitude (deg)" if geographic else "x (m)")
     ax.set_ylabel("latitude (deg)" if geographic else "y (m)")
@@ -116,26 +124,151 @@ def map_figure(
 
 
 def charts(tables: dict[str, pd.DataFrame]) -> dict[str, Figure]:
-    """The four charts, named like the plot tables they draw."""
+    """The charts, named like the plot tables they draw (plus `net_emissions` when the
+    inventory tables are given)."""
     out = {}
+    changes = tables["stock_changes"]
+    first_year = int(changes["year"].min()) if len(changes) else None
+    last_year = int(changes["year"].max()) if len(changes) else None
     title, unit = CHART_TITLES["stocks"]
-    out["stocks"] = line_chart(tables["stocks"], STOCK_LINES, title, unit)
+    out["stocks"] = stocks_chart(tables["stocks"], first_year, title, unit)
     title, unit = CHART_TITLES["stock_changes"]
-    out["stock_changes"] = line_chart(tables["stock_changes"], CHANGE_LINES, title, unit, zero_line=True)
+    out["stock_changes"] = flux_chart(changes, title, unit)
     title, unit = CHART_TITLES["disturbance_emissions"]
-    d = tables["disturbance_emissions"]
-    _require(d, ["disturbance_type", "emissions_tc", "to_products_tc"], title)
-    out["disturbance_emissions"] = bar_chart(
-        list(d["disturbance_type"]),
-        {"emitted (CO2 + CH4 + CO)": list(d["emissions_tc"]), "to forest products": list(d["to_products_tc"])},
-        title,
-        unit,
-    )
+    out["disturbance_emissions"] = disturbance_chart(
+        tables.get("disturbance_losses"), tables["disturbance_emissions"], title, unit)
     title, unit = CHART_TITLES["age_classes"]
     a = tables["age_classes"]
     _require(a, ["age_range", "area_ha"], title)
-    out["age_classes"] = bar_chart(list(a["age_range"]), {"area": list(a["area_ha"])}, title, unit, horizontal=False)
+    series = {}
+    if "area_ha_start" in a.columns:
+        series[f"end of {first_year}"] = list(a["area_ha_start"])
+    series[f"end of {last_year}"] = list(a["area_ha"])
+    out["age_classes"] = bar_chart(list(a["age_range"]), series, f"{title}, end of {first_year} and {last_year}"
+                                   if len(series) > 1 else f"{title} at the end year", unit, horizontal=False)
+    if "inventory" in tables:
+        title, unit = CHART_TITLES["net_emissions"]
+        out["net_emissions"] = net_emissions_chart(tables["inventory"], title, unit)
     return out
+
+
+def stocks_chart(df: pd.DataFrame, first_year: int | None, title: str, unit: str) -> Figure:
+    """Stock lines; the row before the first simulated year (the state after spinup) is marked."""
+    fig = line_chart(df, STOCK_LINES, title, unit)
+    years = list(df["year"])
+    if first_year is not None and years and min(years) < first_year:
+        ax = fig.axes[0]
+        x0 = min(years)
+        ax.axvline(x0, color="0.4", linestyle=":", linewidth=1.2)
+        ax.annotate(f"after spinup\n(start of {first_year})", xy=(x0, 0.62), xycoords=("data", "axes fraction"),
+                    xytext=(4, 0), textcoords="offset points", fontsize="small", color="0.3", va="top",
+                    bbox={"boxstyle": "round,pad=0.2", "facecolor": "white", "edgecolor": "none", "alpha": 0.8})
+    return fig
+
+
+def flux_chart(df: pd.DataFrame, title: str, unit: str) -> Figure:
+    """NPP, Rh, NEP, NBP lines; the gap between NEP and NBP (disturbance losses: carbon emitted
+    by disturbances and removed to products) shaded and drawn as bars."""
+    fig = line_chart(df, CHANGE_LINES, title, unit, zero_line=True)
+    if "disturbance_losses" in df.columns:
+        ax = fig.axes[0]
+        ax.fill_between(df["year"], df["nep"], df["nbp"], color="tab:red", alpha=0.12, linewidth=0)
+        ax.bar(df["year"], -df["disturbance_losses"], width=0.5, color="tab:purple", alpha=0.45,
+               label="disturbance losses\n(NEP - NBP, drawn < 0)")
+        ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    return fig
+
+
+def disturbance_chart(losses: pd.DataFrame | None, fallback: pd.DataFrame, title: str, unit: str) -> Figure:
+    """Per disturbance type: carbon emitted, removed to products and moved from biomass to dead
+    organic matter (tC); beside it the area disturbed, as the sum of events and at least once."""
+    if losses is None:
+        d = fallback
+        _require(d, ["disturbance_type", "emissions_tc", "to_products_tc"], title)
+        series = {"emitted (CO2 + CH4 + CO)": list(d["emissions_tc"]), "to forest products": list(d["to_products_tc"])}
+        if "biomass_to_dom_tc" in d.columns:
+            series["biomass to dead organic matter"] = list(d["biomass_to_dom_tc"])
+        return bar_chart(list(d["disturbance_type"]), series, title, unit)
+    d = losses[losses["disturbance_type"].astype(str) != "total"]
+    _require(d, ["disturbance_type", "emissions_tc", "to_products_tc", "biomass_to_dom_tc", "area_events_ha"], title)
+    labels = list(d["disturbance_type"].astype(str))
+    n = len(labels)
+    fig = Figure(figsize=(10, max(2.8, 0.9 * n + 1.6)), layout="constrained")
+    fig.suptitle(title)
+    if not labels:
+        ax = fig.add_subplot()
+        ax.text(0.5, 0.5, "no disturbance in this run", ha="center", va="center", transform=ax.transAxes)
+        ax.set_axis_off()
+        return fig
+    ax_c, ax_a = fig.subplots(1, 2, sharey=True, gridspec_kw={"width_ratios": [3, 2]})
+    pos = np.arange(n)
+    carbon = {"emitted (CO2 + CH4 + CO)": d["emissions_tc"], "to forest products": d["to_products_tc"],
+              "biomass to dead organic matter": d["biomass_to_dom_tc"]}
+    w = 0.8 / len(carbon)
+    for i, (name, values) in enumerate(carbon.items()):
+        ax_c.barh(pos + (i - 1) * w, values, height=w, label=name)
+    ax_c.set_yticks(pos, labels)
+    ax_c.invert_yaxis()
+    ax_c.set_xlabel(unit)
+    ax_c.set_title("carbon", fontsize="medium")
+    ax_c.legend(fontsize="small", loc="lower right")
+    ax_c.grid(True, axis="x", alpha=0.3)
+    once = d["area_once_ha"] if "area_once_ha" in d.columns else None
+    has_once = once is not None and once.notna().any()
+    w = 0.8 / (2 if has_once else 1)
+    ax_a.barh(pos - (w / 2 if has_once else 0), d["area_events_ha"], height=w, color="0.55",
+              label="sum of events (a stand hit twice counts twice)")
+    if has_once:
+        ax_a.barh(pos + w / 2, once.fillna(0.0), height=w, color="0.25", label="disturbed at least once")
+    ax_a.set_xlabel("ha")
+    ax_a.set_title("area disturbed", fontsize="medium")
+    ax_a.legend(fontsize="small", loc="lower right")
+    ax_a.grid(True, axis="x", alpha=0.3)
+    return fig
+
+
+NET_PARTS = {
+    "removals_tco2e": ("removals by growth", "tab:green"),
+    "co2_emissions_tco2e": ("CO2, decay and disturbance", "tab:brown"),
+    "harvested_wood_tco2e": ("harvested wood (instant oxidation)", "tab:orange"),
+    "co_as_co2_tco2e": ("CO oxidised to CO2", "tab:gray"),
+    "ch4_tco2e": ("CH4", "tab:red"),
+}
+
+
+def net_emissions_chart(inv: pd.DataFrame, title: str, unit: str) -> Figure:
+    """Stacked bars per year of the inventory's parts (emissions up, removals down), the HWP line
+    when there is one, and the net total as a line: the UNFCCC sign convention."""
+    _require(inv, ["year", "unfccc_land_class", "net_tco2e", *NET_PARTS], title)
+    land = inv[~inv["unfccc_land_class"].isin(["total", "HWP"])]
+    land = land.assign(year=land["year"].astype(int)).groupby("year")[list(NET_PARTS)].sum()
+    fig = Figure(figsize=(8, 4.5), layout="constrained")
+    ax = fig.add_subplot()
+    years = land.index.to_numpy()
+    up = np.zeros(len(years))
+    down = np.zeros(len(years))
+    parts = {k: (label, color, land[k].to_numpy()) for k, (label, color) in NET_PARTS.items()}
+    hwp = inv[inv["unfccc_land_class"] == "HWP"]
+    if len(hwp):
+        h = hwp.assign(year=hwp["year"].astype(int)).set_index("year")["net_tco2e"].reindex(years).fillna(0.0)
+        parts["hwp"] = ("harvested wood products pool", "tab:olive", h.to_numpy())
+    for label, color, values in parts.values():
+        if not np.any(values):
+            continue
+        base = np.where(values >= 0, up, down)
+        ax.bar(years, values, bottom=base, width=0.7, color=color, label=label, alpha=0.85)
+        up += np.clip(values, 0, None)
+        down += np.clip(values, None, 0)
+    total = inv[inv["unfccc_land_class"] == "total"]
+    ax.plot(total["year"].astype(int), total["net_tco2e"], color="black", marker="o", markersize=3, label="net")
+    ax.axhline(0.0, color="0.3", linewidth=0.8)
+    ax.set_title(title)
+    ax.set_xlabel("year")
+    ax.set_ylabel(unit)
+    ax.xaxis.get_major_locator().set_params(integer=True)
+    ax.grid(True, axis="y", alpha=0.3)
+    ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    return fig
 
 
 def maps(m) -> dict[str, Figure]:

@@ -18,6 +18,7 @@ import yaml
 from flintcloud.atomic import atomic_file
 from flintcloud.errors import ReportError
 from flintcloud.jsonfile import load_json
+from flintcloud.report import inventory_markdown
 from flintcloud.report.summarize import METRIC_UNITS
 
 # Headline rows: metrics.json key -> label ({end}/{start} filled from the metrics).
@@ -30,19 +31,32 @@ HEADLINE = {
     "cumulative_nbp_tc": "Cumulative NBP, {start}-{end} (net biome production; > 0 = sink)",
     "delta_total_ecosystem_tc": "Change in total ecosystem carbon since the start of {start}",
     "cumulative_nep_tc": "Cumulative NEP, {start}-{end}",
+    "net_emissions_tco2e": "Net emissions (+) / removals (-), {start}-{end} (UNFCCC sign; with HWP when enabled)",
+    "net_emissions_forest_tco2e": "Net emissions (+) / removals (-) of the land, {start}-{end} (harvest = instant oxidation)",
+    "gross_emissions_tco2e": "Gross emissions (CO2 + CH4), {start}-{end}",
+    "co2_emissions_t": "CO2 emitted, {start}-{end} (decay, disturbance, harvested wood)",
+    "ch4_emissions_t": "CH4 emitted, {start}-{end}",
+    "co_emissions_t": "CO emitted, {start}-{end}",
+    "hwp_stock_end_tc": "Harvested wood products stock, end of {end}",
+    "hwp_net_emissions_tco2e": "Harvested wood products net emissions (+) / removals (-), {start}-{end}",
     "mean_npp_tc_per_yr": "Mean NPP",
     "mean_npp_tc_per_ha_yr": "Mean NPP per hectare",
     "total_disturbance_emissions_tc": "Disturbance emissions (CO2 + CH4 + CO as C), {start}-{end}",
     "total_to_products_tc": "Carbon removed to forest products (harvest), {start}-{end}",
-    "area_disturbed_ha": "Area disturbed, {start}-{end}",
+    "biomass_to_dom_disturbance_tc": "Carbon moved from biomass to dead organic matter by disturbances, {start}-{end}",
+    "area_disturbed_ha": "Area disturbed, {start}-{end} (sum of events: a stand disturbed twice counts twice)",
+    "area_disturbed_once_ha": "Area disturbed at least once, {start}-{end}",
     "area_ha": "Simulated forest area, {end}",
 }
 # Figure file stem -> caption, in report order.
 CHARTS = {
-    "stocks": "Carbon stocks by year (tC)",
-    "stock_changes": "Stock changes by year (tC/yr): NPP, Rh, NEP, NBP",
-    "disturbance_emissions": "Carbon emitted and removed to products, by disturbance type, over the run (tC)",
-    "age_classes": "Age-class distribution at the end year (ha)",
+    "stocks": "Carbon stocks by year (tC); the dotted line marks the state after spinup",
+    "stock_changes": "Stock changes by year (tC/yr): NPP, Rh, NEP, NBP; bars: disturbance losses (NEP - NBP)",
+    "disturbance_emissions": "Carbon emitted, removed to products and moved from biomass to dead organic matter, "
+                             "by disturbance type, over the run (tC); area disturbed as the sum of events and at "
+                             "least once (ha)",
+    "age_classes": "Age-class distribution at the end of the first and of the last year (ha)",
+    "net_emissions": "Net emissions (+) and removals (-) by year, UNFCCC sign convention (tCO2e)",
 }
 MAPS = {
     "map_total_ecosystem_c": "Total ecosystem carbon at the end year (tC/ha)",
@@ -147,9 +161,13 @@ def build_report(
     figures: list[str],
     figures_rel: str,
     validation: dict | None,
+    report_tables: dict[str, pd.DataFrame] | None = None,
+    tables_rel: str = "tables",
 ) -> str:
     """The report text. `figures` are the PNG stems present; `figures_rel` is the figures
-    folder relative to the report file (links stay relative so the report moves with it)."""
+    folder relative to the report file (links stay relative so the report moves with it).
+    `report_tables`: summarize's report tables (flintcloud.report.tables; the inventory view),
+    in `tables_rel` relative to the report."""
     rep = params.get("report") or {}
     decimals = int(rep.get("decimals", 1))
     title = rep.get("title") or "flintcloud run"
@@ -165,6 +183,9 @@ def build_report(
         f"GCBM (CBM-CFS3) simulation of `{project}`, {start}-{end} ({metrics.get('n_years', end - start + 1)} years), "
         f"engine `{sim.get('engine', '?')}`, {_fmt(metrics.get('area_ha', float('nan')), decimals)} ha of forest."
     )
+    provenance = inventory_markdown.provenance_section(metrics)
+    if provenance:
+        out += ["", provenance.rstrip()]
     out += ["", "## Headline figures", "", md_table(headline_table(metrics, decimals), decimals, right=("Value",))]
 
     def image(stem: str, caption: str) -> list[str]:
@@ -182,12 +203,15 @@ def build_report(
             for stem in maps:
                 out += image(stem, MAPS[stem])
 
+    if report_tables:
+        context = {"start": start, "end": end}
+        out.append(inventory_markdown.inventory_sections(report_tables, decimals, context, tables_rel))
     changes = tables.get("stock_changes")
     if changes is not None and not changes.empty:
         cols = {c: INDICATOR_LABELS.get(c, c.replace("_", " ")) for c in changes.columns}
         out += ["## Stock changes by year (tC/yr)", "", md_table(changes.rename(columns=cols), decimals)]
     dist = tables.get("disturbance_emissions")
-    if dist is not None:
+    if dist is not None and not (report_tables and "disturbance_losses" in report_tables):
         out += ["## Disturbances", ""]
         if dist.empty:
             out += ["No disturbance events in this run.", ""]
@@ -227,8 +251,10 @@ def write_report(
     plots_dir: str | Path,
     figures_dir: str | Path,
     validation_path: str | Path | None,
+    tables_dir: str | Path | None = None,
 ) -> str:
-    """Read summarize's and validate's outputs, build report.md and write it atomically."""
+    """Read summarize's and validate's outputs, build report.md and write it atomically.
+    `tables_dir`: summarize's report tables (CSV), shown as the inventory sections."""
     report_path = Path(report_path)
     metrics = _read_json(metrics_path, "metrics file")
     validation = None
@@ -243,8 +269,14 @@ def write_report(
     figures_dir = Path(figures_dir)
     figures = sorted(p.stem for p in figures_dir.glob("*.png"))
     rel = Path(os.path.relpath(figures_dir.resolve(), report_path.resolve().parent)).as_posix()
+    report_tables, tables_rel = None, "tables"
+    if tables_dir is not None:
+        from flintcloud.report.tables import read_tables
+
+        report_tables = read_tables(tables_dir)
+        tables_rel = Path(os.path.relpath(Path(tables_dir).resolve(), report_path.resolve().parent)).as_posix()
     text = build_report(params=params, metrics=metrics, tables=tables, figures=figures, figures_rel=rel,
-                        validation=validation)
+                        validation=validation, report_tables=report_tables, tables_rel=tables_rel)
     with atomic_file(report_path, "w", encoding="utf-8") as fh:
         fh.write(text)
     return text

@@ -33,6 +33,8 @@ REQUIRED_TABLES = {
     "v_stock_change_indicators": ("indicator", "year", "flux_tc"),
     "v_age_indicators": ("year", "age_range", "area"),
 }
+# v_age_indicators columns besides the classifiers (GCBM.CompileResults).
+AGE_TABLE_COLUMNS = ("year", "unfccc_land_class", "age_range", "area")
 # Absent when a run had no disturbance at all (GCBM.CompileResults skips them then).
 OPTIONAL_TABLES = {
     "v_total_disturbed_areas": ("year", "disturbance_type", "dist_area"),
@@ -57,6 +59,7 @@ STOCK_CHANGE_INDICATORS = {
     "NBP": "nbp",
     "Delta Total Ecosystem": "delta_total_ecosystem",
     "Total Emissions": "total_emissions",
+    "Disturbance Losses": "disturbance_losses",
 }
 EMISSION_POOLS = ("CO2", "CH4", "CO")
 PRODUCTS_POOL = "Products"
@@ -84,6 +87,28 @@ METRIC_UNITS = {
     "total_disturbance_emissions_tc": "tC",
     "total_to_products_tc": "tC",
     "area_disturbed_ha": "ha",
+    # GHG inventory view (flintcloud.report.inventory)
+    "gwp_set": "",
+    "co_accounting": "",
+    "co2_emissions_t": "t CO2",
+    "ch4_emissions_t": "t CH4",
+    "co_emissions_t": "t CO",
+    "gross_emissions_tco2e": "tCO2e",
+    "net_emissions_tco2e": "tCO2e",
+    "net_emissions_forest_tco2e": "tCO2e",
+    "biomass_to_dom_disturbance_tc": "tC",
+    "area_disturbed_once_ha": "ha",
+    "hwp_stock_end_tc": "tC",
+    "hwp_net_emissions_tco2e": "tCO2e",
+    # provenance (flintcloud.report.provenance): text and flags, no unit
+    "git_commit": "",
+    "git_dirty": "",
+    "input_project": "",
+    "input_project_md5": "",
+    "flintcloud_version": "",
+    "libcbm_version": "",
+    "engine": "",
+    "engine_version": "",
 }
 
 
@@ -100,6 +125,11 @@ class CompiledTables:
     # Pool totals (tC) by GCBM pool name after spinup (raw db year 0); the compiled tables start
     # at the first simulated year. None: not known (no raw db).
     initial_pools: pd.Series | None = None
+
+    @property
+    def classifiers(self) -> list[str]:
+        """The project's classifier columns (every v_age_indicators column that is not a GCBM one)."""
+        return [c for c in self.age_indicators.columns if c not in AGE_TABLE_COLUMNS]
 
 
 @dataclass
@@ -145,8 +175,8 @@ def read_compiled_tables(compiled_db: str | Path) -> CompiledTables:
                 missing = [c for c in columns if c not in have]
                 if missing:
                     raise ReportError(f"{str(path)!r} table {table!r} lacks column(s) {missing}; it has {have}")
-                cols = ", ".join(f'"{c}"' for c in columns)
-                frames[table] = pd.read_sql_query(f'SELECT {cols} FROM "{table}"', conn)
+                # every column: the classifier, land-class and age-class columns feed the breakdowns
+                frames[table] = pd.read_sql_query(f'SELECT * FROM "{table}"', conn)
     except sqlite3.DatabaseError as err:
         raise ReportError(f"cannot read compiled output db {str(path)!r}: {err}") from err
     return CompiledTables(
@@ -294,21 +324,37 @@ def stock_changes_by_year(stock_change_indicators: pd.DataFrame) -> pd.DataFrame
     return wide.reset_index().sort_values("year", ignore_index=True)
 
 
-def emissions_by_disturbance_type(disturbance_fluxes: pd.DataFrame, disturbed_areas: pd.DataFrame) -> pd.DataFrame:
-    """One row per disturbance type: area disturbed (ha), carbon emitted to CO2/CH4/CO (tC) and
-    carbon removed to forest products (tC), summed over the run; sorted by emissions, largest first."""
+def emissions_by_disturbance_type(
+    disturbance_fluxes: pd.DataFrame, disturbed_areas: pd.DataFrame, live_biomass: list[str] | None = None,
+    dom: list[str] | None = None,
+) -> pd.DataFrame:
+    """One row per disturbance type: area disturbed (ha, summed over events), carbon emitted to
+    CO2/CH4/CO (tC), carbon removed to forest products (tC) and carbon moved from live biomass to
+    dead organic matter (tC; `live_biomass`/`dom`: GCBM pool names, default the compile's
+    collections), summed over the run; sorted by emissions, largest first."""
+    if live_biomass is None or dom is None:
+        from flintcloud.outputs.compile import default_indicators
+
+        collections = default_indicators()["pool_collections"]
+        live_biomass, dom = collections["Live biomass"], collections["DOM"]
     emitted = disturbance_fluxes[disturbance_fluxes["to_pool"].isin(EMISSION_POOLS)]
     em = emitted.groupby("disturbance_type")["flux_tc"].sum().rename("emissions_tc")
     harvested = disturbance_fluxes[disturbance_fluxes["to_pool"] == PRODUCTS_POOL]
     prod = harvested.groupby("disturbance_type")["flux_tc"].sum().rename("to_products_tc")
+    if "from_pool" in disturbance_fluxes.columns:
+        moved = disturbance_fluxes[disturbance_fluxes["from_pool"].isin(live_biomass)
+                                   & disturbance_fluxes["to_pool"].isin(dom)]
+        to_dom = moved.groupby("disturbance_type")["flux_tc"].sum().rename("biomass_to_dom_tc")
+    else:
+        to_dom = pd.Series(dtype=float, name="biomass_to_dom_tc")
     area = disturbed_areas.groupby("disturbance_type")["dist_area"].sum().rename("area_disturbed_ha")
-    df = pd.concat([area, em, prod], axis=1).fillna(0.0)
+    df = pd.concat([area, em, prod, to_dom], axis=1).fillna(0.0)
     df.index.name = "disturbance_type"
     df = df.reset_index()
     df["disturbance_type"] = df["disturbance_type"].astype(str)
     df = df[df["disturbance_type"].str.len() > 0]
     return df.sort_values(["emissions_tc", "disturbance_type"], ascending=[False, True], ignore_index=True)[
-        ["disturbance_type", "area_disturbed_ha", "emissions_tc", "to_products_tc"]
+        ["disturbance_type", "area_disturbed_ha", "emissions_tc", "to_products_tc", "biomass_to_dom_tc"]
     ]
 
 
@@ -369,7 +415,8 @@ def headline_metrics(
 
 
 def summarize_tables(tables: CompiledTables) -> Summary:
-    """Metrics and the plot tables (stocks, stock_changes, disturbance_emissions, age_classes)."""
+    """Metrics and the plot tables (stocks, stock_changes, disturbance_emissions, age_classes:
+    area_ha at the end year, area_ha_start at the end of the first year)."""
     years = simulated_years(tables)
     pools = tables.pool_indicators
     if tables.initial_pools is not None and not (pools["year"].astype(int) <= 0).any():
@@ -382,6 +429,11 @@ def summarize_tables(tables: CompiledTables) -> Summary:
     changes = stock_changes_by_year(tables.stock_change_indicators)
     dist = emissions_by_disturbance_type(tables.disturbance_fluxes, tables.disturbed_areas)
     ages = age_class_distribution(tables.age_indicators, max(years))
+    start_ages = age_class_distribution(tables.age_indicators, min(years))
+    ages = ages.merge(start_ages[["age_range", "area_ha"]].rename(columns={"area_ha": "area_ha_start"}),
+                      on="age_range", how="outer").fillna({"area_ha": 0.0, "area_ha_start": 0.0})
+    ages = ages.assign(_o=ages["age_range"].map(_age_range_start)).sort_values(["_o", "age_range"], ignore_index=True)
+    ages = ages.drop(columns="_o").assign(age_class=lambda d: range(1, len(d) + 1))
     metrics = headline_metrics(stocks, changes, dist, ages, years)
     return Summary(
         metrics=metrics,
@@ -400,20 +452,45 @@ def summarize_run(
     *,
     maps: bool = True,
     dpi: int = 100,
+    tables_dir: str | Path | None = None,
+    inventory=None,
+    config_dir: str | Path | None = None,
+    provenance: dict | None = None,
 ) -> dict:
     """Summarize a run directory (compiled_gcbm_output.db + spatial/) into metrics.json,
-    plots_dir/*.csv and figures_dir/*.png. Returns the metrics."""
+    plots_dir/*.csv and figures_dir/*.png; with `tables_dir`, every report table as
+    tables_dir/*.csv and one .xlsx (flintcloud.report.tables). `inventory`:
+    flintcloud.report.inventory.InventorySettings (None = defaults); `config_dir`: the run's
+    GCBM configuration, read for the area disturbed at least once (None = not reported);
+    `provenance`: keys added to the metrics (flintcloud.report.provenance). Returns the metrics."""
     from flintcloud.report import figures as fig
+    from flintcloud.report import inventory as inv
+    from flintcloud.report import tables as tab
 
     output_dir = Path(output_dir)
     tables = read_compiled_tables(output_dir / "compiled_gcbm_output.db")
     tables.initial_pools = read_initial_pools(output_dir / "gcbm_output.db")
     summary = summarize_tables(tables)
+    area_once = None
+    if config_dir is not None:
+        from flintcloud.report.disturbed_area import read_area_disturbed_once
+
+        area_once = read_area_disturbed_once(config_dir)
+    settings = inventory if inventory is not None else inv.InventorySettings()
+    inventory_view = inv.build_inventory(tables, settings, area_once)
+    summary.metrics.update(inventory_view.metrics)
+    summary.tables["emissions"] = inv.emissions_plot_table(inventory_view.tables)
+    summary.metrics.update(provenance or {})
     years = list(range(summary.metrics["start_year"], summary.metrics["end_year"] + 1))
-    charts = fig.charts(summary.tables)
+    charts = fig.charts({**summary.tables, **inventory_view.tables})
     if maps:
         m = read_maps(output_dir / "spatial", years)
         charts.update(fig.maps(m))
+    if tables_dir is not None:
+        context = {"start": summary.metrics["start_year"], "end": summary.metrics["end_year"]}
+        report_tables = {"headline": tab.headline_table(summary.metrics),
+                         "stock_changes": summary.tables["stock_changes"], **inventory_view.tables}
+        tab.write_tables(report_tables, tables_dir, context)
     with atomic_dir(plots_dir) as tmp:
         for name, table in summary.tables.items():
             table.to_csv(tmp / f"{name}.csv", index=False, float_format="%.6f")

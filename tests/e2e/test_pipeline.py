@@ -193,7 +193,7 @@ def test_pipeline_end_to_end(repo: Path, tmp_path: Path):
     _run(repo, "plots", "show", "--html-template", str(template), "-o", str(out))
     html = (out / "index.html").read_text()
     assert "cdn.jsdelivr" not in html and "<script src=" not in html  # nothing to fetch
-    assert html.count("vegaEmbed(") == 4
+    assert html.count("vegaEmbed(") == 5  # dvc.yaml plots: stocks, changes, disturbances, ages, net emissions
     for col in ("total_ecosystem", "nbp", "emissions_tc", "area_ha"):
         assert col in html
     # .dvc/config points plots.html_template at the same template: offline without the flag too
@@ -247,3 +247,13 @@ def test_own_gcbm_project_reproduces_gcbm_headline_figures(tmp_path, flint_demo,
                 "total_disturbance_emissions_tc", "area_disturbed_ha", "area_ha"):
         assert got[key] == pytest.approx(ref[key], rel=1e-6, abs=2e-3), key
     assert "data/projects/flint" in (repo / "reports" / "report.md").read_text()
+    # provenance: the DVC hash of the dvc-added project, and the inventory view of GCBM's own numbers
+    added = yaml.safe_load((repo / "data" / "projects" / "flint.dvc").read_text())["outs"][0]["md5"]
+    assert got["input_project"] == "data/projects/flint" and got["input_project_md5"] == added
+    assert got["engine"] == "libcbm" and got["git_commit"] != "unknown"
+    from flintcloud.report.inventory import build_inventory, parse_inventory_settings
+
+    settings = parse_inventory_settings(yaml.safe_load((repo / "params.yaml").read_text())["report"]["inventory"])
+    ref_view = build_inventory(read_compiled_tables(ref_db), settings).metrics
+    for key in ("co2_emissions_t", "ch4_emissions_t", "co_emissions_t", "net_emissions_tco2e", "hwp_stock_end_tc"):
+        assert got[key] == pytest.approx(ref_view[key], rel=1e-6, abs=2e-3), key

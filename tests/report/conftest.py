@@ -2,7 +2,8 @@
 
 Two classifiers, two stands, years 0 (post-spinup) and 2010..2012, one wildfire in 2011.
 Numbers are chosen so that mass balance holds: Total Ecosystem(y) - Total Ecosystem(y-1)
-== NBP(y) and NBP == NEP - disturbance emissions.
+== NBP(y), NBP == NEP - disturbance emissions and NPP - NBP == CO2 + CH4 + CO + Products
+(the inventory view's check).
 """
 
 from __future__ import annotations
@@ -64,8 +65,15 @@ def build_compiled_db(path: Path, *, with_disturbances: bool = True) -> Path:
                     nep = NPP[s] - RH[s]
                     nbp = nep - em
                     te[s] += nbp
+                    fire = bool(em)
+                    gases = [("Total CO2 Emissions", RH[s] + (FIRE["co2"] if fire else 0.0)),
+                             ("Total CH4 Emissions", FIRE["ch4"] if fire else 0.0),
+                             ("Total CO Emissions", FIRE["co"] if fire else 0.0),
+                             ("Total Harvest (Biomass + Snags)", FIRE["products"] if fire else 0.0),
+                             ("Disturbance Losses", em)]
                     for name, v in [("NPP", NPP[s]), ("Rh", RH[s]), ("NEP", nep), ("NBP", nbp),
-                                    ("Delta Total Ecosystem", nbp), ("Total Emissions", RH[s] + em - (FIRE["products"] if em else 0.0))]:
+                                    ("Delta Total Ecosystem", nbp), ("Total Emissions", RH[s] + em - (FIRE["products"] if em else 0.0)),
+                                    *gases]:
                         c.execute("INSERT INTO v_stock_change_indicators VALUES (?,?,?,?,?,?,?)",
                                   (name, *s, lc, y, "41-60", v))
                 biomass = 0.3 * te[s]

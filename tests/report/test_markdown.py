@@ -48,7 +48,7 @@ def test_report_has_headline_values_charts_maps_validation_and_params(reports):
     assert f"{te:,.1f}" in row and row.rstrip().endswith("| tC |")
     # every image link is relative and points at a file that exists
     links = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", text)
-    assert len(links) == 6
+    assert len(links) == 7  # 5 charts (net emissions with the inventory) + 2 maps
     for link in links:
         assert not link.startswith("/") and "://" not in link
         assert (reports / link).is_file()

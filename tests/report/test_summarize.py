@@ -43,7 +43,8 @@ def test_tables_and_metrics_match_the_compiled_db(compiled_db):
 
     dist = summary.tables["disturbance_emissions"]
     assert dist.to_dict("records") == [
-        {"disturbance_type": "Wildfire", "area_disturbed_ha": 10.0, "emissions_tc": 170.0, "to_products_tc": 25.0}
+        {"disturbance_type": "Wildfire", "area_disturbed_ha": 10.0, "emissions_tc": 170.0, "to_products_tc": 25.0,
+         "biomass_to_dom_tc": 300.0}  # SoftwoodMerch -> SoftwoodStemSnag: live biomass to dead organic matter
     ]
 
 
@@ -115,12 +116,12 @@ def test_summarize_run_writes_metrics_plots_and_figures(run_dir, tmp_path):
     assert on_disk == metrics
     assert on_disk["total_ecosystem_c_end_tc"] == pytest.approx(expected()["te"][2012])
     assert sorted(p.name for p in (reports / "plots").iterdir()) == [
-        "age_classes.csv", "disturbance_emissions.csv", "stock_changes.csv", "stocks.csv"]
+        "age_classes.csv", "disturbance_emissions.csv", "emissions.csv", "stock_changes.csv", "stocks.csv"]
     stocks = pd.read_csv(reports / "plots" / "stocks.csv")
     assert list(stocks["year"]) == [2009, 2010, 2011, 2012]
     pngs = sorted(p.name for p in (reports / "figures").iterdir())
     assert pngs == ["age_classes.png", "disturbance_emissions.png", "map_cumulative_nbp.png",
-                    "map_total_ecosystem_c.png", "stock_changes.png", "stocks.png"]
+                    "map_total_ecosystem_c.png", "net_emissions.png", "stock_changes.png", "stocks.png"]
     assert all((reports / "figures" / p).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for p in pngs)
 
 
@@ -132,7 +133,7 @@ def test_failed_summary_leaves_previous_outputs(run_dir, tmp_path):
     with pytest.raises(ReportError):
         s.summarize_run(run_dir, reports / "metrics.json", reports / "plots", reports / "figures")
     assert (reports / "metrics.json").read_text() == before
-    assert len(list((reports / "plots").iterdir())) == 4
+    assert len(list((reports / "plots").iterdir())) == 5
 
 
 @pytest.mark.shared

@@ -1,0 +1,129 @@
+"""Report tables as CSV + one .xlsx; provenance of a summary; the area disturbed at least once."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+
+import pandas as pd
+import pytest
+from openpyxl import load_workbook
+
+from flintcloud.report import provenance as prov
+from flintcloud.report import tables as tab
+from flintcloud.report.disturbed_area import ANY, EVENTS, area_disturbed_once
+from flintcloud.report.inventory import parse_inventory_settings
+from flintcloud.report.summarize import summarize_run
+
+CTX = {"start": 2010, "end": 2012}
+
+
+@pytest.fixture
+def summarized(run_dir, tmp_path):
+    r = tmp_path / "reports"
+    st = parse_inventory_settings({"hwp": {"enabled": True, "shares": {"sawnwood": 0.5, "paper": 0.5}}})
+    m = summarize_run(run_dir, r / "metrics.json", r / "plots", r / "figures", tables_dir=r / "tables",
+                      inventory=st, provenance={"git_commit": "abc", "git_dirty": False})
+    return r, m
+
+
+def test_every_table_is_a_csv_and_a_sheet_with_units(summarized):
+    r, m = summarized
+    csvs = sorted(p.stem for p in (r / "tables").glob("*.csv"))
+    assert csvs == sorted(["headline", "stock_changes", "inventory_summary", "inventory", "emissions_by_gas", "hwp",
+                           "disturbance_losses", "by_classifier_Classifier1", "by_classifier_Classifier2",
+                           "by_land_class", "by_age_class", "gwp"])
+    wb = load_workbook(r / "tables" / tab.WORKBOOK, read_only=True)
+    assert wb.sheetnames[0] == "contents"
+    assert len(wb.sheetnames) == len(csvs) + 1
+    contents = list(wb["contents"].iter_rows(values_only=True))
+    assert contents[0] == ("Sheet", "Table", "CSV file") and {row[2] for row in contents[1:]} == {f"{c}.csv" for c in csvs}
+    inv = list(wb["inventory"].iter_rows(values_only=True))
+    assert inv[0][0].startswith("GHG inventory by year")
+    assert "Net emissions (+) / removals (-) [tCO2e]" in inv[1] and "Area [ha]" in inv[1] and "CH4 [t CH4]" in inv[1]
+    assert inv[2][0] == 2010 and isinstance(inv[2][0], int)  # years are numbers in the workbook
+    csv = pd.read_csv(r / "tables" / "inventory.csv")
+    assert len(inv) - 2 == len(csv)
+    net_col = inv[1].index("Net emissions (+) / removals (-) [tCO2e]")
+    assert [row[net_col] for row in inv[2:]] == pytest.approx(list(csv["net_tco2e"]), abs=1e-6)
+    by = list(wb["by_Classifier1"].iter_rows(values_only=True))
+    assert by[1][:3] == ("Classifier1", "Area, end of 2010 [ha]", "Stock, end of 2010 [tC]")
+    headline = pd.read_csv(r / "tables" / "headline.csv").set_index("figure")
+    assert headline.loc["Total ecosystem carbon, end of 2012", "unit"] == "tC"
+    assert float(headline.loc["Net emissions (+) / removals (-), 2010-2012 (UNFCCC sign; with HWP when enabled)",
+                              "value"]) == pytest.approx(m["net_emissions_tco2e"])
+
+
+def test_workbook_is_byte_reproducible():
+    tables = {"gwp": pd.DataFrame({"quantity": ["GWP CH4"], "value": ["28"], "note": ["x"]}),
+              "emissions_by_gas": pd.DataFrame({"year": ["2010", "total"], "ch4_t": [1.0, 1.0]})}
+    a, b = tab.workbook_bytes(tables, CTX), tab.workbook_bytes(tables, CTX)
+    assert a == b
+
+
+def test_sheet_names_are_excel_safe_and_unique():
+    names = ["by_classifier_" + "x" * 40, "by_classifier_" + "x" * 41, "by_classifier_a/b:c"]
+    out = tab.sheet_names(names)
+    assert all(len(v) <= 31 for v in out.values()) and len(set(out.values())) == 3
+    assert out["by_classifier_a/b:c"] == "by_a_b_c"
+
+
+def test_metrics_carry_inventory_and_provenance(summarized):
+    r, m = summarized
+    on_disk = json.loads((r / "metrics.json").read_text())
+    assert on_disk["git_commit"] == "abc" and on_disk["git_dirty"] is False
+    assert on_disk["gwp_set"] == "AR5" and on_disk["co_accounting"] == "oxidised"
+    assert on_disk["hwp_stock_end_tc"] > 0 and on_disk["hwp_net_emissions_tco2e"] < 0
+    emissions = pd.read_csv(r / "plots" / "emissions.csv")
+    assert list(emissions["year"]) == [2010, 2011, 2012]
+    assert emissions["net_tco2e"].sum() == pytest.approx(on_disk["net_emissions_tco2e"], abs=1e-3)
+
+
+def test_parse_lock_hash_and_dirty_paths():
+    lock = {"stages": {
+        "demo_inputs": {"outs": [{"path": "data/demo/project", "md5": "aaa.dir"}]},
+        "simulate": {"deps": [{"path": "data/projects/x/", "md5": "bbb.dir"}],
+                     "outs": [{"path": "build/output", "md5": "ccc.dir"}]},
+        "report": {"outs": [{"path": "reports/report.md", "md5": "ddd"}]}}}
+    assert prov.parse_lock_hash(lock, "data/demo/project") == "aaa.dir"
+    assert prov.parse_lock_hash(lock, "data\\projects\\x") == "bbb.dir"
+    assert prov.parse_lock_hash(lock, "elsewhere") is None
+    porcelain = " M dvc.lock\n M reports/report.md\n M flintcloud/run.py\nR  a.py -> b.py\n"
+    assert prov.dirty_paths(porcelain, prov.lock_outputs(lock)) == ["flintcloud/run.py", "b.py"]
+
+
+def test_collect_provenance_in_a_git_repository(tmp_path):
+    def git(*args):
+        subprocess.run(["git", "-C", str(tmp_path), *args], check=True, capture_output=True)
+
+    git("init", "-q")
+    (tmp_path / "code.py").write_text("x = 1\n")
+    (tmp_path / "dvc.lock").write_text("stages:\n  sim:\n    deps:\n    - path: data/p\n      md5: 123.dir\n"
+                                       "    outs:\n    - path: reports/report.md\n      md5: 9\n")
+    (tmp_path / "reports").mkdir()
+    (tmp_path / "reports" / "report.md").write_text("a\n")
+    git("add", ".")
+    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "one")
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "run_summary.json").write_text(json.dumps({"engine": "libcbm", "engine_version": "libcbm 2.10.2"}))
+    p = prov.collect_provenance(tmp_path, "data/p", out)
+    head = subprocess.run(["git", "-C", str(tmp_path), "rev-parse", "HEAD"], capture_output=True, text=True).stdout
+    assert p["git_commit"] == head.strip() and p["git_dirty"] is False
+    assert p["input_project_md5"] == "123.dir" and p["engine"] == "libcbm" and p["engine_version"] == "libcbm 2.10.2"
+    assert p["libcbm_version"] == "2.10.2" and p["flintcloud_version"] != "unknown"
+    (tmp_path / "reports" / "report.md").write_text("b\n")  # the pipeline's own output: not a code change
+    assert prov.collect_provenance(tmp_path, "data/p", out)["git_dirty"] is False
+    (tmp_path / "code.py").write_text("x = 2\n")
+    assert prov.collect_provenance(tmp_path, "data/p", out)["git_dirty"] is True
+    nowhere = prov.collect_provenance(tmp_path / "out", None, tmp_path / "none")
+    assert nowhere["engine"] == "unknown" and nowhere["input_project_md5"] == "unknown"
+
+
+def test_area_disturbed_once_counts_a_stand_once():
+    stands = pd.DataFrame({"area_ha": [10.0, 5.0, 2.0]})
+    events = pd.DataFrame({"stand_id": [0, 0, 1, 1], "year": [2011, 2015, 2012, 2012],
+                           "disturbance_type": ["Wildfire", "Clearcut", "Wildfire", "Wildfire"]})
+    out = area_disturbed_once(stands, events)
+    assert out == {"Wildfire": 15.0, "Clearcut": 10.0, ANY: 15.0, EVENTS: 30.0}
+    assert area_disturbed_once(stands, events.iloc[:0]) == {ANY: 0.0, EVENTS: 0.0}
