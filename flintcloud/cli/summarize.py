@@ -10,6 +10,7 @@ from pathlib import Path
 
 import click
 
+from flintcloud.outpaths import check_output
 from flintcloud.errors import ReportError
 from flintcloud.report.summarize import summarize_run
 
@@ -28,6 +29,8 @@ from flintcloud.report.summarize import summarize_run
 def command(output_dir: Path, metrics_path: Path, plots_dir: Path, figures_dir: Path, maps: bool,
             overwrite: bool) -> None:
     """Summarize a run: metrics.json, plots/*.csv, figures/*.png."""
+    for path, what in ((metrics_path, "metrics file"), (plots_dir, "plots folder"), (figures_dir, "figures folder")):
+        check_output(path, inputs=[output_dir], what=what)
     existing = [str(p) for p in (metrics_path, plots_dir, figures_dir) if p.exists()]
     if existing and not overwrite:
         raise ReportError(f"{', '.join(existing)} already exist(s); pass --overwrite to replace")
