@@ -82,6 +82,20 @@ def check_output(out: str | os.PathLike, *, inputs: Iterable[str | os.PathLike |
     return out_abs
 
 
+# Characters a POSIX shell acts on even near quotes (dvc.yaml's stage commands run through `sh -c`); the
+# values dvc.yaml interpolates are single-quoted there, and these are refused anyway so a project path
+# can never break out of the quoting or run a command.
+SHELL_METACHARACTERS = set("'\"`$\\;&|<>\n\r\t\0")
+
+
+def shell_unsafe_characters(path: str | os.PathLike) -> str | None:
+    """The shell metacharacters in `path`, described for a message (None when there are none)."""
+    found = sorted({c for c in str(path) if c in SHELL_METACHARACTERS or ord(c) < 32})
+    if not found:
+        return None
+    return ", ".join(repr(c) for c in found)
+
+
 def check_writable(out: str | os.PathLike, *, what: str = "output") -> None:
     """Create and remove a probe in the folder where `out`'s temporary sibling will be written.
 
