@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from flintcloud.errors import ConfigError, RemoteError
+from flintcloud.errors import ConfigError, OutputError, RemoteError
 
 LOCAL_REMOTE = "local"
 AZURE_REMOTE = "azure"
@@ -196,7 +196,7 @@ def configure_remotes(repo_root: str | os.PathLike, env: Mapping[str, str] | Non
         with config.edit("local") as conf:
             apply_local_config(conf, settings)
         merged = Config(dvc_dir=str(dvc_dir)).read()
-    except (DvcConfigError, OSError, UnicodeError) as err:
+    except (DvcConfigError, OSError, UnicodeError, OutputError) as err:
         _restore(saved, dvc_dir)
         raise RemoteError(f"could not write the DVC remotes into {str(dvc_dir)!r} (left unchanged): {err}") from err
     except BaseException:
