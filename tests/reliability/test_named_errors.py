@@ -201,3 +201,26 @@ def test_unknown_revision_hint_about_fetch_depth_only_in_ci(dvc_repo):
     assert "unknown git revision 'nosuchrev'" in local and "fetch-depth" not in local
     ci = one_line_error(flintcloud("compare", "nosuchrev", cwd=repo, env={**local_env, "CI": "true"}))
     assert "(in CI, check out with fetch-depth: 0)" in ci
+
+
+def test_a_filesystem_refusal_outside_our_checks_is_one_line(tmp_path, monkeypatch, capsys):
+    """The CLI's last net: an OSError carrying a path (here raised where the report is written) becomes
+    `flintcloud: error: '<path>': <cause>` and exit 1; OSErrors without a path keep their traceback."""
+    import flintcloud.cli as cli
+    import flintcloud.cli.report as report_cli
+
+    def refused(*args, **kwargs):
+        raise PermissionError(13, "Permission denied", "reports/report.md")
+
+    monkeypatch.setattr(report_cli, "write_report", refused)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "params.yaml").write_text("report: {}\n")
+    monkeypatch.setattr(sys, "argv", ["flintcloud", "report", "-o", "out/report.md"])
+    with pytest.raises(SystemExit) as exit_info:
+        cli.run()
+    assert exit_info.value.code == 1
+    assert capsys.readouterr().err == "flintcloud: error: 'reports/report.md': Permission denied\n"
+
+    monkeypatch.setattr(report_cli, "write_report", lambda *a, **k: (_ for _ in ()).throw(OSError("no path")))
+    with pytest.raises(OSError, match="no path"):
+        cli.run()
