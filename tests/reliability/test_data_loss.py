@@ -164,3 +164,15 @@ def test_previous_output_swapped_out_by_a_killed_writer_is_put_back(tmp_path):
     atomic.remove_stale_temporaries(tmp_path / "output")
     assert (tmp_path / "output" / "gcbm_output.db").read_text() == "previous run"
     assert not old.exists()
+
+
+def test_report_out_never_replaces_a_markdown_file_it_did_not_write(tmp_path):
+    (tmp_path / "notes.md").write_text("# My notes\n\nmeeting minutes\n")
+    line = one_line_error(flintcloud("history", "--out", "notes.md", cwd=tmp_path))
+    assert "history report 'notes.md' exists; pass --overwrite to replace it" in line
+    assert (tmp_path / "notes.md").read_text() == "# My notes\n\nmeeting minutes\n"
+    # One that history wrote is replaced without --overwrite (here the run then stops: no git repository).
+    (tmp_path / "history.md").write_text("## History of `main`: 3 commit(s) with results, 0 experiment(s)\n")
+    line = one_line_error(flintcloud("history", "--out", "history.md", cwd=tmp_path,
+                                     env={**os.environ, "GIT_CEILING_DIRECTORIES": str(tmp_path.parent)}))
+    assert "is not a git repository" in line
