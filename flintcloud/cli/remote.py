@@ -48,7 +48,8 @@ def check(repo: Path, name: str | None) -> None:
 @click.option("--no-run-cache", is_flag=True, help="Do not push the run-cache (pushed by default).")
 @click.argument("targets", nargs=-1)
 def push(repo: Path, name: str | None, no_run_cache: bool, targets: tuple[str, ...]) -> None:
-    """Check the remote and the cache's integrity, then `dvc push --run-cache [TARGETS]`.
+    """Check the remote and the cache's integrity, `dvc push --run-cache [TARGETS]`, then verify the remote
+    holds every file the pushed outputs need and upload what an interrupted push left out (safe to rerun).
 
     TARGETS (optional): .dvc files or stages to push, e.g. data/projects/my_project.dvc; default all.
     """
@@ -69,7 +70,8 @@ def push(repo: Path, name: str | None, no_run_cache: bool, targets: tuple[str, .
 @click.option("--run-cache", is_flag=True, help="Also pull the run-cache.")
 @click.argument("targets", nargs=-1)
 def pull(repo: Path, name: str | None, run_cache: bool, targets: tuple[str, ...]) -> None:
-    """Check the remote, drop corrupted cache objects, then `dvc pull [TARGETS]` (downloads are re-hashed)."""
+    """Check the remote, drop corrupted cache objects, `dvc pull [TARGETS]` (downloads are re-hashed), then
+    re-hash the workspace and restore every DVC-tracked file that does not match dvc.lock."""
     info, dropped, restored = remotes.pull(repo, name, targets=targets, run_cache=run_cache)
     for path in dropped:
         click.echo(f"dropped corrupted cache object {path} (downloaded again)", err=True)
