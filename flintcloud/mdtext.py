@@ -39,3 +39,33 @@ def relative_link(target: Path, report_dir: Path, root: Path | None = None) -> s
         raise ValueError(f"link target {str(target)!r} resolves outside {str(base)!r}")
     rel = os.path.relpath(resolved, Path(report_dir).resolve())
     return Path(rel).as_posix().replace(" ", "%20").replace("(", "%28").replace(")", "%29")
+
+
+def code_span(text: object) -> str:
+    """``text`` as an inline code span that renders literally whatever it holds (backticks included).
+
+    Code spans take no escapes, so the fence is one backtick longer than the longest run inside
+    (CommonMark), padded with a space when the text starts or ends with a backtick.
+    """
+    flat = " ".join(str(text).splitlines())
+    longest = max((len(run) for run in re.findall(r"`+", flat)), default=0)
+    fence = "`" * (longest + 1)
+    pad = " " if flat.startswith("`") or flat.endswith("`") or not flat.strip() else ""
+    return f"{fence}{pad}{flat}{pad}{fence}"
+
+
+def code_fence(text: str) -> str:
+    """A fence (``` or longer) that the block `text` cannot close early."""
+    longest = max((len(run) for run in re.findall(r"`{3,}", text)), default=0)
+    return "`" * max(3, longest + 1)
+
+
+_PLAIN = re.compile(r"(?:[^\W_]|[ ,.:;%+\-/()°='\"!?@>])*")
+
+
+def plain_or_escaped(text: object) -> str:
+    """``text`` unchanged when it holds only letters, digits, spaces and ``, . : ; % + - / ( ) ° = ' " ! ? @ >``
+    (nothing Markdown acts on: no brackets, ``<``, ``&``, backslashes, backticks, ``*``, ``_``, ``|``, ``#`` or newlines),
+    else :func:`escape_markdown` of it. Keeps ordinary labels and numbers byte-identical in reports."""
+    s = str(text)
+    return s if _PLAIN.fullmatch(s) else escape_markdown(s)

@@ -17,28 +17,29 @@ the remote is rejected instead of checked out. DVC trusts the local cache, so :f
 :func:`pull` re-hash it first (:func:`verify_cache`): ``push`` refuses to upload a corrupted object,
 ``pull`` drops it so that it is fetched again (and verified) from the remote.
 
-The Azurite helpers at the end start a real Azure Blob endpoint on 127.0.0.1 for the tests.
+DVC trusts more than that: a remote holding a directory's ``.dir`` manifest is assumed to hold every
+file the manifest lists, so an interrupted push looks complete to every later ``dvc push`` and
+``dvc status -c``. :func:`push` therefore checks, after DVC's push, that the remote holds every object
+the workspace's outputs need (:func:`missing_on_remote`) and uploads what is missing from the cache.
+:func:`verify_workspace` re-hashes the workspace against dvc.lock/.dvc files (DVC trusts mtimes), and
+:func:`pull` restores the workspace files it finds corrupted.
 """
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import hashlib
+import json
 import os
 import re
 import shutil
-import signal
-import socket
 import subprocess
 import sys
-import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from flintcloud.errors import ConfigError, RemoteError
+from flintcloud.errors import ConfigError, OutputError, RemoteError
 
 LOCAL_REMOTE = "local"
 AZURE_REMOTE = "azure"
@@ -187,20 +188,61 @@ def configure_remotes(repo_root: str | os.PathLike, env: Mapping[str, str] | Non
     root = Path(os.path.abspath(repo_root))
     settings = remote_settings(root, os.environ if env is None else env)
     dvc_dir = _dvc_dir(root)
+    saved = {p: p.read_bytes() for p in (dvc_dir / "config", dvc_dir / "config.local") if p.is_file()}
     try:
-        config = Config(dvc_dir=str(dvc_dir))
+        config = _atomic_config_class()(dvc_dir=str(dvc_dir))
         with config.edit("repo") as conf:
             apply_repo_config(conf, RelPath(str(settings.default_local_dir)))
         with config.edit("local") as conf:
             apply_local_config(conf, settings)
         merged = Config(dvc_dir=str(dvc_dir)).read()
-    except DvcConfigError as err:
-        raise RemoteError(f"could not write the DVC remotes into {str(dvc_dir)!r}: {err}") from err
+    except (DvcConfigError, OSError, UnicodeError, OutputError) as err:
+        _restore(saved, dvc_dir)
+        raise RemoteError(f"could not write the DVC remotes into {str(dvc_dir)!r} (left unchanged): {err}") from err
+    except BaseException:
+        _restore(saved, dvc_dir)
+        raise
     effective = {name: str(merged["remote"][name]["url"]) for name in REMOTES}
     effective["default"] = merged["core"]["remote"]
     if not re.match(r"\w+://", effective[LOCAL_REMOTE]):
         Path(effective[LOCAL_REMOTE]).mkdir(parents=True, exist_ok=True)
     return effective
+
+
+def _atomic_config_class():
+    """DVC's Config, saving each file atomically and as UTF-8.
+
+    DVC writes through configobj's default ASCII encoding straight into the file: a non-ASCII
+    FLINTCLOUD_REMOTE_DIR raised UnicodeEncodeError and left .dvc/config.local at 0 bytes. DVC reads
+    UTF-8, so writing UTF-8 makes such paths work; writing to a temp file and renaming keeps the old
+    file whatever fails.
+    """
+    from configobj import ConfigObj
+    from dvc.config import Config, _pack_named
+
+    from flintcloud.atomic import atomic_file
+
+    class AtomicConfig(Config):
+        def _save_config(self, level, conf_dict):
+            filename = self.files[level]
+            config = ConfigObj(_pack_named(conf_dict), encoding="utf-8")
+            with atomic_file(filename, "wb") as fobj:
+                config.write(fobj)
+
+    return AtomicConfig
+
+
+def _restore(saved: Mapping[Path, bytes], dvc_dir: Path) -> None:
+    """Put back the config files as they were before a failed edit (atomically)."""
+    from flintcloud.atomic import atomic_file
+
+    for path in (dvc_dir / "config", dvc_dir / "config.local"):
+        if path in saved:
+            if not path.is_file() or path.read_bytes() != saved[path]:
+                with atomic_file(path, "wb") as fh:
+                    fh.write(saved[path])
+        elif path.exists() and path.stat().st_size == 0:
+            path.unlink()
 
 
 @dataclass(frozen=True)
@@ -270,6 +312,19 @@ def _azure_client_kwargs(info: RemoteInfo, env: Mapping[str, str]) -> dict:
     return {"account_url": url, "credential": DefaultAzureCredential()}
 
 
+def azure_credentials_source(repo_root: str | os.PathLike, env: Mapping[str, str] | None = None) -> str:
+    """Where the `azure` remote's credentials will come from, as `remote setup` reports it."""
+    env = os.environ if env is None else env
+    info = remote_info(repo_root, AZURE_REMOTE)
+    in_config = sorted(k for k in info.options if k in SECRET_OPTIONS or k == "account_name")
+    if any(k in SECRET_OPTIONS for k in in_config):
+        return f"credentials from .dvc/config.local: {', '.join(in_config)}"
+    in_env = [v for v in AZURE_CREDENTIAL_VARS if env.get(v)]
+    if in_env:
+        return f"credentials from the environment: {', '.join(in_env)}"
+    return "no credentials set: export AZURE_STORAGE_CONNECTION_STRING before using it"
+
+
 def check_remote(repo_root: str | os.PathLike, name: str | None = None, *, env: Mapping[str, str] | None = None,
                  timeout: float = 10.0) -> RemoteInfo:
     """Fail fast, with the remote's name and URL, when the remote cannot be reached.
@@ -293,19 +348,37 @@ def check_remote(repo_root: str | os.PathLike, name: str | None = None, *, env: 
     return info
 
 
-def _check_azure(info: RemoteInfo, env: Mapping[str, str], timeout: float) -> None:
-    from azure.core.exceptions import ClientAuthenticationError, HttpResponseError, ResourceNotFoundError
-    from azure.core.exceptions import ServiceRequestError
+def _azure_service(info: RemoteInfo, env: Mapping[str, str], timeout: float):
+    """A BlobServiceClient for the remote; a malformed connection string is a RemoteError naming the variable.
+
+    The message never repeats the string (it holds the account key).
+    """
     from azure.storage.blob import BlobServiceClient
+
+    kwargs = _azure_client_kwargs(info, env)
+    opts = {"retry_total": 0, "connection_timeout": timeout, "read_timeout": timeout}
+    try:
+        if "conn_str" in kwargs:
+            return BlobServiceClient.from_connection_string(kwargs["conn_str"], **opts)
+        return BlobServiceClient(kwargs["account_url"], credential=kwargs["credential"], **opts)
+    except (ValueError, TypeError) as err:
+        source = ("the remote's connection_string option" if info.options.get("connection_string")
+                  else "AZURE_STORAGE_CONNECTION_STRING" if "conn_str" in kwargs else "the Azure credentials")
+        raise RemoteError(
+            f"DVC remote {info.name!r} ({info.url}): {source} is malformed ({err}); expected "
+            "'DefaultEndpointsProtocol=https;AccountName=<name>;AccountKey=<base64 key>[;BlobEndpoint=<url>]'"
+        ) from err
+
+
+def _check_azure(info: RemoteInfo, env: Mapping[str, str], timeout: float) -> None:
+    import binascii
+
+    from azure.core.exceptions import AzureError, ClientAuthenticationError, HttpResponseError
+    from azure.core.exceptions import ResourceNotFoundError, ServiceRequestError, ServiceResponseError
 
     parts = urlsplit(info.url)
     container, prefix = parts.netloc, parts.path.strip("/")
-    kwargs = _azure_client_kwargs(info, env)
-    opts = {"retry_total": 0, "connection_timeout": timeout, "read_timeout": timeout}
-    if "conn_str" in kwargs:
-        service = BlobServiceClient.from_connection_string(kwargs["conn_str"], **opts)
-    else:
-        service = BlobServiceClient(kwargs["account_url"], credential=kwargs["credential"], **opts)
+    service = _azure_service(info, env, timeout)
     endpoint = service.url.split("?")[0].rstrip("/")
     where = f"DVC remote {info.name!r} ({info.url} at {endpoint})"
     try:
@@ -320,14 +393,25 @@ def _check_azure(info: RemoteInfo, env: Mapping[str, str], timeout: float) -> No
     except ClientAuthenticationError as err:
         raise RemoteError(f"{where} rejected the credentials from the environment: {err.reason or err}") from err
     except ServiceRequestError as err:
-        raise RemoteError(f"{where} is unreachable: {err}") from err
+        raise RemoteError(f"{where} is unreachable: {_first_line(err)}") from err
+    except ServiceResponseError as err:
+        raise RemoteError(f"{where} did not answer like Azure Blob storage: {_first_line(err)}") from err
     except HttpResponseError as err:
         if err.status_code in (401, 403):
             raise RemoteError(
                 f"{where} rejected the credentials (HTTP {err.status_code}: {err.reason}); check "
                 "AZURE_STORAGE_CONNECTION_STRING / the SAS token's permissions (list, read, write)"
             ) from err
-        raise RemoteError(f"{where} answered HTTP {err.status_code}: {err.reason or err}") from err
+        raise RemoteError(f"{where} answered HTTP {err.status_code}: {err.reason or _first_line(err)}") from err
+    except (binascii.Error, ValueError) as err:  # an AccountKey that is not base64 fails when signing
+        raise RemoteError(f"{where}: the account key is malformed ({err}); expected the base64 key") from err
+    except AzureError as err:
+        raise RemoteError(f"{where} failed: {_first_line(err)}") from err
+
+
+def _first_line(err: BaseException) -> str:
+    text = str(err).strip()
+    return text.splitlines()[0] if text else type(err).__name__
 
 
 # --------------------------------------------------------------------------- cache integrity
@@ -402,9 +486,20 @@ def _run_dvc(args: list[str], repo_root: Path, env: Mapping[str, str] | None, ti
         raise RemoteError(f"`dvc {' '.join(args)}` in {str(repo_root)!r} failed with exit code {proc.returncode} (see DVC's message above)")
 
 
+@dataclass
+class PushResult:
+    """What :func:`push` did beyond `dvc push`: objects the remote lacked although DVC said it was in sync."""
+
+    info: RemoteInfo
+    checked: int = 0  # objects the workspace's outputs need (files and .dir manifests)
+    repaired: list[str] = field(default_factory=list)  # md5s uploaded by the completeness check
+
+
 def push(repo_root: str | os.PathLike, remote: str | None = None, *, targets: Sequence[str] = (),
-         run_cache: bool = True, env: Mapping[str, str] | None = None, timeout: float | None = None) -> RemoteInfo:
-    """Check the remote, refuse corrupted cache objects, then `dvc push [--run-cache] [targets]`."""
+         run_cache: bool = True, env: Mapping[str, str] | None = None, timeout: float | None = None) -> PushResult:
+    """Check the remote, refuse corrupted cache objects, `dvc push [--run-cache] [targets]`, then make sure
+    the remote holds every object the workspace's outputs need and upload what it lacks (:func:`complete_remote`).
+    """
     root = Path(os.path.abspath(repo_root))
     info = check_remote(root, remote, env=env)
     bad = verify_cache(info.cache_dir)
@@ -417,15 +512,17 @@ def push(repo_root: str | os.PathLike, remote: str | None = None, *, targets: Se
             "or `dvc fetch` from another remote."
         )
     _run_dvc(["push", "-r", info.name, *(["--run-cache"] if run_cache else []), *targets], root, env, timeout)
-    return info
+    return complete_remote(root, info, targets=targets, env=env)
 
 
 def pull(repo_root: str | os.PathLike, remote: str | None = None, *, targets: Sequence[str] = (),
          run_cache: bool = False, env: Mapping[str, str] | None = None,
-         timeout: float | None = None) -> tuple[RemoteInfo, list[Path]]:
-    """Check the remote, drop corrupted cache objects, then `dvc pull` (downloads are re-hashed).
+         timeout: float | None = None) -> tuple[RemoteInfo, list[Path], list[WorkspaceProblem]]:
+    """Check the remote, drop corrupted cache objects, `dvc pull` (downloads are re-hashed), then re-hash
+    the workspace and restore every file that does not match dvc.lock (:func:`repair_workspace`).
 
-    Returns the remote and the corrupted objects that were dropped (and so downloaded again).
+    Returns the remote, the corrupted cache objects that were dropped (and so downloaded again), and the
+    workspace files that were restored.
     """
     root = Path(os.path.abspath(repo_root))
     info = check_remote(root, remote, env=env)
@@ -437,153 +534,253 @@ def pull(repo_root: str | os.PathLike, remote: str | None = None, *, targets: Se
             f"{err}. Nothing that failed to download or did not match its hash (the remote has verify = true) "
             f"was checked out; `dvc status -c -r {info.name}` lists what is missing"
         ) from err
-    return info, dropped
+    return info, dropped, repair_workspace(root, env=env, timeout=timeout)
 
 
-# --------------------------------------------------------------------------- Azurite (tests)
-
-# Azurite's development account. The key is public (Microsoft documents it for the emulator);
-# it opens nothing but a local Azurite.
-AZURITE_ACCOUNT = "devstoreaccount1"
-AZURITE_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
-REPO_ROOT = Path(__file__).resolve().parents[1]
+# --------------------------------------------------------------------------- what the workspace needs
 
 
-def azurite_connection_string(port: int, host: str = "127.0.0.1") -> str:
-    """Connection string for Azurite; the explicit BlobEndpoint keeps clients off the real Azure host."""
-    return (
-        f"DefaultEndpointsProtocol=http;AccountName={AZURITE_ACCOUNT};AccountKey={AZURITE_KEY};"
-        f"BlobEndpoint=http://{host}:{port}/{AZURITE_ACCOUNT};"
-    )
+def _cache_object(cache_dir: Path, md5: str) -> Path:
+    return Path(cache_dir) / "files" / "md5" / md5[:2] / md5[2:]
 
 
-def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        return sock.getsockname()[1]
-
-
-def azurite_cache_dir(lock_file: Path) -> Path:
-    """Where `npm ci` puts Azurite: keyed by the lock file's hash, so a new pin reinstalls."""
-    base = os.environ.get("FLINTCLOUD_NODE_CACHE") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "flintcloud", "node"
-    )
-    digest = hashlib.sha256(lock_file.read_bytes()).hexdigest()[:16]
-    return Path(base) / digest
-
-
-def install_azurite(package_dir: str | os.PathLike = REPO_ROOT, *, timeout: float = 600) -> Path:
-    """`npm ci` the committed package.json + package-lock.json into a cache dir; return azurite-blob.
-
-    Safe to call from several processes at once (pytest-xdist workers): the install is locked.
-    """
-    npm = shutil.which("npm")
-    if npm is None:
-        raise RemoteError("npm not found on PATH: it is needed to install Azurite (the local Azure Blob endpoint)")
-    package_dir = Path(package_dir)
-    lock = package_dir / "package-lock.json"
-    if not lock.is_file():
-        raise RemoteError(f"{str(lock)!r} not found: Azurite is installed from the committed npm lock file")
-    target = azurite_cache_dir(lock)
-    binary = target / "node_modules" / ".bin" / "azurite-blob"
-    target.mkdir(parents=True, exist_ok=True)
-    with open(target / ".install.lock", "w") as lock_fh:
-        fcntl.flock(lock_fh, fcntl.LOCK_EX)
-        if binary.exists() and (target / ".installed").exists():
-            return binary
-        for name in ("package.json", "package-lock.json"):
-            shutil.copy2(package_dir / name, target / name)
-        try:
-            proc = subprocess.run(
-                [npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=target, env=dvc_env(),
-                capture_output=True, text=True, timeout=timeout, check=False,
-            )
-        except subprocess.TimeoutExpired as err:
-            raise RemoteError(f"`npm ci` for Azurite in {str(target)!r} did not finish within {timeout} s") from err
-        if proc.returncode != 0 or not binary.exists():
-            raise RemoteError(f"`npm ci` for Azurite in {str(target)!r} failed (exit {proc.returncode}): {proc.stderr.strip()[-2000:]}")
-        (target / ".installed").write_text("ok\n")
-    return binary
-
-
-@dataclass
-class AzuriteServer:
-    process: subprocess.Popen
-    host: str
-    port: int
-    location: Path
-
-    @property
-    def connection_string(self) -> str:
-        return azurite_connection_string(self.port, self.host)
-
-    @property
-    def blob_endpoint(self) -> str:
-        return f"http://{self.host}:{self.port}/{AZURITE_ACCOUNT}"
-
-    def create_container(self, name: str) -> None:
-        from azure.core.exceptions import ResourceExistsError
-        from azure.storage.blob import BlobServiceClient
-
-        with BlobServiceClient.from_connection_string(self.connection_string, retry_total=2) as service:
-            with contextlib.suppress(ResourceExistsError):
-                service.create_container(name)
-
-    def stop(self, timeout: float = 10) -> None:
-        if self.process.poll() is not None:
-            return
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.process.pid, signal.SIGTERM)
-        try:
-            self.process.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait(timeout=timeout)
-
-
-def _die_with_parent() -> None:
-    """In the child before exec: get SIGTERM when the process that started us dies (Linux), so a
-    killed test run leaves no Azurite behind. Elsewhere a no-op (stop() still ends it normally)."""
-    if sys.platform.startswith("linux"):
-        import ctypes
-
-        with contextlib.suppress(OSError, AttributeError):
-            ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-
-
-@contextlib.contextmanager
-def run_azurite(binary: str | os.PathLike, location: str | os.PathLike, *, port: int | None = None,
-                startup_timeout: float = 30) -> Iterator[AzuriteServer]:
-    """Start azurite-blob on 127.0.0.1 (never another interface), wait until it listens, stop it after."""
-    host = "127.0.0.1"
-    location = Path(location)
-    location.mkdir(parents=True, exist_ok=True)
-    port = port or free_port(host)
-    log = open(location / "azurite.log", "wb")
-    cmd = [
-        str(binary), "--blobHost", host, "--blobPort", str(port), "--location", str(location),
-        "--skipApiVersionCheck", "--loose", "--disableTelemetry", "--silent",
-    ]
-    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, env=dvc_env(),
-                            preexec_fn=_die_with_parent)
-    server = AzuriteServer(proc, host, port, location)
+def read_manifest(path: Path) -> list[tuple[str, str]]:
+    """A `.dir` object's entries as (relpath, md5)."""
     try:
-        deadline = time.monotonic() + startup_timeout
-        while True:
-            if proc.poll() is not None:
-                raise RemoteError(
-                    f"Azurite exited with code {proc.returncode} before listening on {host}:{port}; "
-                    f"log: {(location / 'azurite.log').read_text(errors='replace')[-2000:]}"
-                )
-            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-                sock.settimeout(0.5)
-                if sock.connect_ex((host, port)) == 0:
-                    break
-            if time.monotonic() > deadline:
-                raise RemoteError(f"Azurite did not listen on {host}:{port} within {startup_timeout} s")
-            time.sleep(0.1)
-        yield server
-    finally:
-        server.stop()
-        log.close()
+        entries = json.loads(Path(path).read_text(encoding="utf-8"))
+        return [(str(e["relpath"]), str(e["md5"])) for e in entries]
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        raise RemoteError(f"DVC directory manifest {str(path)!r} is unreadable: {err}") from err
+
+
+@dataclass(frozen=True)
+class TrackedOutput:
+    """One cached output of dvc.lock or a .dvc file: its workspace path, hash and hash name."""
+
+    path: Path  # absolute
+    md5: str  # with ".dir" for a directory
+    hash_name: str  # "md5" (DVC 3) or "md5-dos2unix" (DVC 2 era entries)
+    defined_in: str  # "dvc.lock: <stage>" or "<file>.dvc"
+
+
+def tracked_outputs(repo_root: str | os.PathLike, targets: Sequence[str] = ()) -> list[TrackedOutput]:
+    """Every cached output the workspace's dvc.yaml/dvc.lock and .dvc files record a hash for.
+
+    `targets` (as `dvc push` takes them: .dvc files, stage names, output paths) narrow the list.
+    """
+    import warnings
+
+    from dvc.repo import Repo
+
+    root = Path(os.path.abspath(repo_root))
+    outs = []
+    with warnings.catch_warnings(), Repo(str(root)) as repo:
+        warnings.simplefilter("ignore", DeprecationWarning)
+        if targets:
+            selected = []
+            for target in targets:
+                for info in repo.stage.collect_granular(target):
+                    for out in info.stage.outs:
+                        if info.filter_info is None or str(out.fs_path).startswith(str(info.filter_info)) \
+                                or str(info.filter_info).startswith(str(out.fs_path)):
+                            selected.append(out)
+        else:
+            selected = list(repo.index.outs)
+        for out in selected:
+            if not out.use_cache or not out.hash_info or not out.hash_info.value:
+                continue
+            if out.hash_info.name not in ("md5", "md5-dos2unix"):
+                continue
+            stage = out.stage
+            where = f"{os.path.relpath(stage.path, root)}" + (f": {stage.name}" if getattr(stage, "name", None) else "")
+            outs.append(TrackedOutput(Path(out.fs_path), out.hash_info.value, out.hash_name or "md5", where))
+    return outs
+
+
+def needed_objects(outs: Iterable[TrackedOutput], cache_dir: Path) -> tuple[dict[str, str], list[str]]:
+    """({md5: what needs it}, [.dir md5s whose manifest is not in the local cache]) for `outs`."""
+    needed: dict[str, str] = {}
+    unknown_dirs = []
+    for out in outs:
+        needed.setdefault(out.md5, str(out.path))
+        if out.md5.endswith(".dir"):
+            manifest = _cache_object(cache_dir, out.md5)
+            if not manifest.is_file():
+                unknown_dirs.append(out.md5)
+                continue
+            for rel, md5 in read_manifest(manifest):
+                needed.setdefault(md5, str(out.path / rel))
+    return needed, unknown_dirs
+
+
+# --------------------------------------------------------------------------- remote completeness
+
+
+class _LocalObjects:
+    def __init__(self, info: RemoteInfo):
+        parts = urlsplit(info.url)
+        self.root = Path(parts.path if parts.scheme == "file" else info.url)
+
+    def existing(self, md5s: Iterable[str]) -> set[str]:
+        return {m for m in md5s if _cache_object(self.root, m).is_file()}
+
+    def upload(self, src: Path, md5: str) -> None:
+        from flintcloud.atomic import atomic_path
+
+        dest = _cache_object(self.root, md5)
+        with atomic_path(dest) as tmp:
+            shutil.copyfile(src, tmp)
+        dest.chmod(0o444)
+
+
+class _AzureObjects:
+    def __init__(self, info: RemoteInfo, env: Mapping[str, str]):
+        self.info = info
+        parts = urlsplit(info.url)
+        self.container, prefix = parts.netloc, parts.path.strip("/")
+        self.prefix = f"{prefix}/files/md5/" if prefix else "files/md5/"
+        self.service = _azure_service(info, env, timeout=60.0)
+
+    def _name(self, md5: str) -> str:
+        return f"{self.prefix}{md5[:2]}/{md5[2:]}"
+
+    def existing(self, md5s: Iterable[str]) -> set[str]:
+        wanted = {self._name(m): m for m in md5s}
+        client = self.service.get_container_client(self.container)
+        return {wanted[b.name] for b in client.list_blobs(name_starts_with=self.prefix) if b.name in wanted}
+
+    def upload(self, src: Path, md5: str) -> None:
+        blob = self.service.get_blob_client(self.container, self._name(md5))
+        with open(src, "rb") as fh:
+            blob.upload_blob(fh, overwrite=True)
+
+
+def _remote_objects(info: RemoteInfo, env: Mapping[str, str]):
+    scheme = urlsplit(info.url).scheme
+    if scheme == "azure":
+        return _AzureObjects(info, env)
+    if scheme in ("", "file"):
+        return _LocalObjects(info)
+    raise RemoteError(f"DVC remote {info.name!r} ({info.url}): completeness check supports local and azure:// remotes")
+
+
+def missing_on_remote(repo_root: str | os.PathLike, name: str | None = None, *, targets: Sequence[str] = (),
+                      env: Mapping[str, str] | None = None) -> tuple[RemoteInfo, dict[str, str], int]:
+    """Objects the workspace's outputs need that the remote lacks: (remote, {md5: path needing it}, n checked).
+
+    Checks every file listed in every `.dir` manifest, not just the manifest: DVC takes a remote `.dir`
+    as proof that its files are there too, which an interrupted push makes false. Objects missing from the
+    local cache as well (outputs never produced or fetched here) are not counted.
+    """
+    env = os.environ if env is None else env
+    root = Path(os.path.abspath(repo_root))
+    info = remote_info(root, name)
+    needed, _ = needed_objects(tracked_outputs(root, targets), info.cache_dir)
+    local = {m: w for m, w in needed.items() if _cache_object(info.cache_dir, m).is_file()}
+    present = _remote_objects(info, env).existing(local)
+    return info, {m: w for m, w in local.items() if m not in present}, len(local)
+
+
+def complete_remote(repo_root: str | os.PathLike, info: RemoteInfo, *, targets: Sequence[str] = (),
+                    env: Mapping[str, str] | None = None) -> PushResult:
+    """Upload, from the (already verified) local cache, every needed object the remote lacks.
+
+    Contents go before the `.dir` manifests that list them, so an interruption here cannot recreate the
+    "manifest without contents" state. Re-checks afterwards and raises RemoteError if anything is still missing.
+    """
+    env = os.environ if env is None else env
+    _, missing, checked = missing_on_remote(repo_root, info.name, targets=targets, env=env)
+    store = _remote_objects(info, env)
+    order = sorted(missing, key=lambda m: (m.endswith(".dir"), m))
+    for md5 in order:
+        try:
+            store.upload(_cache_object(info.cache_dir, md5), md5)
+        except Exception as err:  # noqa: BLE001 - any storage failure: name the object, keep going is unsafe
+            raise RemoteError(
+                f"DVC remote {info.name!r} ({info.url}) lacks {len(missing)} object(s) after `dvc push`; uploading "
+                f"{md5} ({missing[md5]}) failed: {err}"
+            ) from err
+    if missing:
+        _, still, _ = missing_on_remote(repo_root, info.name, targets=targets, env=env)
+        if still:
+            raise RemoteError(
+                f"DVC remote {info.name!r} ({info.url}) still lacks {len(still)} object(s) after repair, e.g. "
+                f"{next(iter(still.values()))}"
+            )
+    return PushResult(info, checked, order)
+
+
+# --------------------------------------------------------------------------- workspace integrity
+
+
+@dataclass(frozen=True)
+class WorkspaceProblem:
+    path: Path  # the workspace file
+    expected: str  # md5 recorded in dvc.lock / the .dvc file (or its directory manifest)
+    actual: str | None  # md5 of the workspace file; None if it is missing
+    output: TrackedOutput
+
+    def describe(self, root: Path) -> str:
+        rel = os.path.relpath(self.path, root)
+        state = "is missing" if self.actual is None else f"has md5 {self.actual}"
+        return f"{rel} {state}, {self.output.defined_in} records {self.expected}"
+
+
+def _file_md5(path: Path, hash_name: str) -> str:
+    if hash_name == "md5":
+        return _object_hash(path)
+    from dvc_data.hashfile.hash import file_md5
+
+    return file_md5(str(path), name=hash_name)
+
+
+def verify_workspace(repo_root: str | os.PathLike, *, cache_dir: Path | None = None) -> list[WorkspaceProblem]:
+    """Re-hash every file of every cached output against dvc.lock / .dvc files (never trusting mtimes).
+
+    Directory outputs are checked file by file against their manifest (from the local cache); files the
+    manifest does not list are ignored. An output that is entirely absent is not a problem (not pulled).
+    """
+    root = Path(os.path.abspath(repo_root))
+    cache_dir = dvc_cache_dir(root) if cache_dir is None else Path(cache_dir)
+    problems = []
+    for out in tracked_outputs(root):
+        if not out.path.exists():
+            continue
+        if out.md5.endswith(".dir"):
+            manifest = _cache_object(cache_dir, out.md5)
+            if not manifest.is_file() or not out.path.is_dir():
+                continue
+            for rel, md5 in read_manifest(manifest):
+                f = out.path / rel
+                actual = _file_md5(f, out.hash_name) if f.is_file() else None
+                if actual != md5:
+                    problems.append(WorkspaceProblem(f, md5, actual, out))
+        elif out.path.is_file():
+            actual = _file_md5(out.path, out.hash_name)
+            if actual != out.md5:
+                problems.append(WorkspaceProblem(out.path, out.md5, actual, out))
+    return problems
+
+
+def repair_workspace(repo_root: str | os.PathLike, *, env: Mapping[str, str] | None = None,
+                     timeout: float | None = None) -> list[WorkspaceProblem]:
+    """Restore the workspace files that do not match dvc.lock from the (verified) cache; return them.
+
+    Each bad file is removed and its output checked out again with `dvc checkout --force`. Raises
+    RemoteError naming the files if any still differs afterwards.
+    """
+    root = Path(os.path.abspath(repo_root))
+    cache_dir = dvc_cache_dir(root)
+    bad = [p for p in verify_workspace(root, cache_dir=cache_dir) if p.actual is not None]
+    if not bad:
+        return []
+    for problem in bad:
+        problem.path.chmod(0o644)
+        problem.path.unlink()
+    outs = sorted({os.path.relpath(p.output.path, root) for p in bad})
+    _run_dvc(["checkout", "--force", *outs], root, env, timeout)
+    still = [p for p in verify_workspace(root, cache_dir=cache_dir) if p.path in {b.path for b in bad}]
+    if still:
+        listed = "; ".join(p.describe(root) for p in still)
+        raise RemoteError(f"{len(still)} workspace file(s) could not be restored from the cache: {listed}")
+    return bad

@@ -25,6 +25,8 @@ from pathlib import Path
 from flintcloud.atomic import atomic_dir
 from flintcloud.errors import ConfigError, LayerError, OutputError
 from flintcloud.gcbm.config import GcbmConfig, read_gcbm_config
+from flintcloud.memory import check_pixel_index
+from flintcloud.outpaths import check_output
 
 ENGINES = ("libcbm", "gcbm-container")
 RAW_DB = "gcbm_output.db"
@@ -144,6 +146,7 @@ def run_project(
     out_dir = Path(out_dir)
     if engine not in ENGINES:
         raise ConfigError(f"unknown engine {engine!r}; expected one of {', '.join(ENGINES)}")
+    check_output(out_dir, inputs=[config_dir], what="run output folder")  # before any work; never an input
     check_out_dir(out_dir, overwrite)
     if engine == "gcbm-container":
         from flintcloud.engine.container import PLACEHOLDER_IMAGE, run_gcbm_container
@@ -163,6 +166,8 @@ def run_project(
     config = read_gcbm_config(config_dir)
     inputs = read_input_db(config.db_path)
     landscape = read_landscape(config)
+    check_output(out_dir, inputs=[config.db_path, *config.layers.values()], what="run output folder")
+    check_pixel_index(landscape.grid.width, landscape.grid.height, str(config.config_dir))
     dt = inputs.disturbance_types
     type_ids = dict(zip(dt["name"], dt["id"].astype(int)))
     type_codes = {int(c): n for c, n in zip(dt["code"], dt["name"]) if c == c and c is not None}

@@ -45,6 +45,7 @@ from rasterio.windows import Window
 
 from flintcloud.atomic import atomic_file
 from flintcloud.errors import ConfigError, DatabaseError, FlintcloudError, LayerError, OutputError, ValidationError
+from flintcloud.outpaths import shell_unsafe_characters
 from flintcloud.gcbm import config as gcbm_config
 from flintcloud.gcbm.config_writer import (
     ConfigSettings,
@@ -61,7 +62,7 @@ from flintcloud.gcbm.config_writer import (
 )
 from flintcloud.inputdb import reader as inputdb
 from flintcloud.landscape.grid import Grid
-from flintcloud.landscape.sidecar import LayerSidecar, read_sidecar
+from flintcloud.landscape.sidecar import LayerSidecar, existing_sidecar, read_sidecar
 
 MAX_LISTED = 20  # values listed per problem before "... and N more"
 SQLITE_TIMEOUT_S = 0.5  # a locked db is reported, not waited for
@@ -327,6 +328,11 @@ def validate_project(
     """
     target = Path(target)
     report = ValidationReport(target=str(target))
+    if unsafe := shell_unsafe_characters(target):  # issue 19 item 6: dvc.yaml interpolates project.dir into `sh -c`
+        report.error("path", f"project path {str(target)!r} contains shell metacharacter(s) {unsafe}; rename the "
+                     "folder (letters, digits, spaces and - _ . # / are fine)", file=str(target),
+                     expected="a path without shell metacharacters")
+        return report
     if params is not None:
         report.errors.extend(validate_params(params))
         if settings is None:
@@ -356,6 +362,8 @@ def validate_project(
 
     # Refuse files outside the repository before reading any of them.
     inside = [x for x in t.layers if check_inside(x.path, root_path, f"layer {x.name!r}", report, layer=x.name)]
+    inside = [x for x in inside if (side := existing_sidecar(x.path)) is None  # a sidecar symlinked outside, too
+              or check_inside(side, root_path, f"sidecar of layer {x.name!r}", report, layer=x.name)]
     t.broken.update(x.name for x in t.layers if x not in inside)
     t.layers = inside
     if t.db_path is not None and not check_inside(t.db_path, root_path, "input database", report):

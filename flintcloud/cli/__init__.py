@@ -58,3 +58,11 @@ def run() -> None:
     except FlintcloudError as ex:
         click.echo(f"flintcloud: error: {ex}", err=True)
         sys.exit(1)
+    except OSError as ex:
+        if ex.filename is None:
+            raise
+        # A filesystem refusal outside flintcloud's own checks (permissions, a vanished folder): the path
+        # and the cause, not a traceback. OSErrors without a path are bugs and keep their traceback.
+        where = repr(str(ex.filename)) + (f" -> {str(ex.filename2)!r}" if ex.filename2 else "")
+        click.echo(f"flintcloud: error: {where}: {ex.strerror or ex}", err=True)
+        sys.exit(1)

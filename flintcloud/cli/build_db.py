@@ -10,6 +10,7 @@ from pathlib import Path
 
 import click
 
+from flintcloud.outpaths import check_output
 from flintcloud.inputdb.builder import build_gcbm_input_db
 
 
@@ -46,6 +47,7 @@ def command(growth_curves: Path | None, recliner_config: Path | None, out: Path,
     """Build a GCBM input database (what Recliner2GCBM does on Windows)."""
     if (growth_curves is None) == (recliner_config is None):
         raise click.UsageError("give exactly one of --growth-curves and --recliner-config")
+    check_output(out, inputs=[growth_curves, recliner_config, transitions, cbm_defaults], what="input database")
     names = [c.strip() for c in classifiers.split(",") if c.strip()] if classifiers else None
     summary = build_gcbm_input_db(
         growth_curves, out, classifiers=names, species_column=species_column, transitions=transitions,

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import click
 
+from flintcloud.outpaths import report_output
 from flintcloud.report.compare import DEFAULT_METRICS, DEFAULT_PARAMS, DEFAULT_PLOTS_DIR, Sources, write_compare_report
 
 
@@ -25,9 +26,12 @@ from flintcloud.report.compare import DEFAULT_METRICS, DEFAULT_PARAMS, DEFAULT_P
 @click.option("--metrics", default=DEFAULT_METRICS, show_default=True, help="Metrics JSON, repo-relative.")
 @click.option("--plots-dir", default=DEFAULT_PLOTS_DIR, show_default=True, help="Folder of plots CSVs.")
 @click.option("--params", "params_file", default=DEFAULT_PARAMS, show_default=True, help="Params file.")
+@click.option("--overwrite", is_flag=True,
+              help="Replace an existing --out file or charts folder that compare did not write.")
 def command(base_rev: str, out: Path, repo: Path, base_dir: Path | None, metrics: str, plots_dir: str,
-            params_file: str) -> None:
+            params_file: str, overwrite: bool) -> None:
     """Compare the workspace's pipeline outputs with BASE_REV's (read through DVC)."""
+    report_output(out, overwrite=overwrite, what="compare report")
     path = write_compare_report(base_rev, out=out.resolve(), repo=repo,
                                 sources=Sources(params=params_file, metrics=metrics, plots_dir=plots_dir),
                                 base_dir=base_dir)

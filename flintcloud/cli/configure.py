@@ -17,6 +17,7 @@ import click
 
 from flintcloud.cli.validate import load_params
 from flintcloud.errors import ConfigError, ProjectError
+from flintcloud.outpaths import check_output
 from flintcloud.gcbm.config_writer import settings_from_params, write_gcbm_config
 from flintcloud.validate import find_repo_root, path_escapes, validate_project
 
@@ -42,6 +43,7 @@ def command(project: Path, out_config_dir: Path, params_path: Path, output_dir: 
             f"{str(root)!r}; refusing it (keep projects inside the repository, e.g. `dvc add data/projects/<name>`, "
             "or pass --root)"
         )
+    check_output(out_config_dir, inputs=[project, params_path], what="configuration folder")
     if out_config_dir.exists() and not overwrite:
         raise ConfigError(f"{str(out_config_dir)!r} exists; pass --overwrite to replace it")
     params = load_params(params_path) or {}

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from flintcloud.outpaths import check_output
 from flintcloud.demo import SIZE_PRESETS, generate_demo_project
 
 
@@ -27,6 +28,7 @@ from flintcloud.demo import SIZE_PRESETS, generate_demo_project
 def command(out_dir: Path, seed: int, size: str, start_year: int, end_year: int,
             growth_curves: Path | None, overwrite: bool, tiles: int | None) -> None:
     """Write the demo project (layers/tiled/*.tiff + .json, study_area.json, input_database/gcbm_input.db)."""
+    check_output(out_dir, inputs=[growth_curves], what="demo project folder")
     path = generate_demo_project(out_dir, seed=seed, size=size, start_year=start_year, end_year=end_year,
                                  growth_curves=growth_curves, overwrite=overwrite, tiles=tiles)
     click.echo(f"wrote demo project to {path}")

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from flintcloud.outpaths import report_output
 from flintcloud.report.compare import DEFAULT_METRICS, DEFAULT_PARAMS, Sources
 from flintcloud.report.history import write_history_report
 
@@ -24,9 +25,12 @@ from flintcloud.report.history import write_history_report
               help="The git + DVC repository.")
 @click.option("--metrics-file", default=DEFAULT_METRICS, show_default=True, help="Metrics JSON, repo-relative.")
 @click.option("--params", "params_file", default=DEFAULT_PARAMS, show_default=True, help="Params file.")
+@click.option("--overwrite", is_flag=True,
+              help="Replace an existing --out file or charts folder that history did not write.")
 def command(branch: str, out: Path, max_commits: int, metrics: tuple[str, ...], no_experiments: bool, repo: Path,
-            metrics_file: str, params_file: str) -> None:
+            metrics_file: str, params_file: str, overwrite: bool) -> None:
     """How the headline metrics moved along BRANCH, and which commit moved them."""
+    report_output(out, overwrite=overwrite, what="history report")
     path = write_history_report(repo=repo, branch=branch, out=out.resolve(), max_commits=max_commits,
                                 metrics=list(metrics) or None,
                                 sources=Sources(params=params_file, metrics=metrics_file),

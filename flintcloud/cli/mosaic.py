@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from flintcloud.outpaths import check_output
 from flintcloud.outputs.spatial import mosaic_gcbm_blocks
 
 
@@ -15,5 +16,6 @@ from flintcloud.outputs.spatial import mosaic_gcbm_blocks
 )
 def command(gcbm_output_dir: str, out_dir: str, start_year: int) -> None:
     """Merge WriteVariableGeotiff's <Indicator>/<tile>/<Indicator>_<tile>_<block>_<timestep>.tif blocks."""
+    check_output(out_dir, inputs=[gcbm_output_dir], what="maps folder")
     written = mosaic_gcbm_blocks(gcbm_output_dir, out_dir, start_year=start_year)
     click.echo(f"wrote {len(written)} maps to {out_dir}")

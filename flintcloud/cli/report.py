@@ -10,6 +10,7 @@ from pathlib import Path
 import click
 import yaml
 
+from flintcloud.outpaths import check_output
 from flintcloud.errors import ConfigError, ReportError
 from flintcloud.report.markdown import write_report
 
@@ -33,6 +34,8 @@ from flintcloud.report.markdown import write_report
 def command(report_path: Path, metrics_path: Path, plots_dir: Path, figures_dir: Path, tables_dir: Path,
             validation_path: Path, params_path: Path, overwrite: bool) -> None:
     """Write the run's Markdown report (fit for a pull-request comment)."""
+    check_output(report_path, inputs=[metrics_path, plots_dir, figures_dir, validation_path, params_path],
+                 what="report")
     if report_path.exists() and not overwrite:
         raise ReportError(f"{str(report_path)!r} already exists; pass --overwrite to replace it")
     try:

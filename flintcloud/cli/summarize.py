@@ -12,6 +12,7 @@ import click
 import yaml
 
 from flintcloud.errors import ConfigError, ReportError
+from flintcloud.outpaths import check_output
 from flintcloud.report.inventory import parse_inventory_settings
 from flintcloud.report.provenance import collect_provenance
 from flintcloud.report.summarize import summarize_run
@@ -39,6 +40,10 @@ from flintcloud.report.summarize import summarize_run
 def command(output_dir: Path, metrics_path: Path, plots_dir: Path, figures_dir: Path, tables_dir: Path,
             config_dir: Path | None, params_path: Path, maps: bool, overwrite: bool) -> None:
     """Summarize a run: metrics.json, plots/*.csv, figures/*.png, tables/*.csv + .xlsx."""
+    inputs = [output_dir] + ([config_dir] if config_dir is not None else [])
+    for path, what in ((metrics_path, "metrics file"), (plots_dir, "plots folder"), (figures_dir, "figures folder"),
+                       (tables_dir, "tables folder")):
+        check_output(path, inputs=inputs, what=what)
     existing = [str(p) for p in (metrics_path, plots_dir, figures_dir, tables_dir) if p.exists()]
     if existing and not overwrite:
         raise ReportError(f"{', '.join(existing)} already exist(s); pass --overwrite to replace")

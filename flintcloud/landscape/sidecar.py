@@ -58,6 +58,11 @@ def sidecar_candidates(tiff_path: str | os.PathLike) -> list[Path]:
     return names
 
 
+def existing_sidecar(tiff_path: str | os.PathLike) -> Path | None:
+    """The sidecar `find_sidecar` would read (a symlink is returned as is, for the caller to resolve), or None."""
+    return next((c for c in sidecar_candidates(tiff_path) if c.is_file()), None)
+
+
 def find_sidecar(tiff_path: str | os.PathLike) -> Path:
     for cand in sidecar_candidates(tiff_path):
         if cand.is_file():

@@ -15,6 +15,7 @@ from __future__ import annotations
 import io
 import json
 import math
+import os
 import re
 import subprocess
 from collections.abc import Mapping
@@ -27,6 +28,7 @@ import yaml
 
 from flintcloud.atomic import atomic_dir, atomic_file
 from flintcloud.errors import ReportError
+from flintcloud.mdtext import code_span, plain_or_escaped, relative_link
 
 # Where the pipeline writes what `compare` reads (issue 3's layout).
 DEFAULT_PARAMS = "params.yaml"
@@ -229,7 +231,7 @@ def fmt_pct(value: float) -> str:
 def _md_cell(value: object) -> str:
     """A params value as written in params.yaml (1.0 stays 1.0)."""
     text = "—" if value is None else (json.dumps(value) if isinstance(value, (list, dict)) else str(value))
-    return text.replace("|", "\\|").replace("\n", " ")
+    return plain_or_escaped(text)
 
 
 def params_table(diff: pd.DataFrame) -> str:
@@ -237,7 +239,7 @@ def params_table(diff: pd.DataFrame) -> str:
         return "No parameter changed.\n"
     lines = ["| param | base | branch |", "|---|---:|---:|"]
     for row in diff.itertuples(index=False):
-        lines.append(f"| `{row.param}` | {_md_cell(row.base)} | {_md_cell(row.branch)} |")
+        lines.append(f"| {code_span(row.param)} | {_md_cell(row.base)} | {_md_cell(row.branch)} |")
     return "\n".join(lines) + "\n"
 
 
@@ -247,7 +249,7 @@ def metrics_table(diff: pd.DataFrame) -> str:
     lines = ["| metric | base | branch | change | % change |", "|---|---:|---:|---:|---:|"]
     for row in diff.itertuples(index=False):
         lines.append(
-            f"| `{row.metric}` | {fmt_number(row.base)} | {fmt_number(row.branch)} "
+            f"| {code_span(row.metric)} | {fmt_number(row.base)} | {fmt_number(row.branch)} "
             f"| {fmt_change(row.change)} | {fmt_pct(row.pct_change)} |"
         )
     return "\n".join(lines) + "\n"
@@ -355,8 +357,8 @@ def render_markdown(base: Snapshot, branch: Snapshot, images: Mapping[str, str],
     p_diff = params_diff(base.params, branch.params)
     m_diff = metrics_diff(base.metrics, branch.metrics)
     out = [
-        f"## Simulation results: {branch.label} vs {base.label}\n",
-        f"Base: **{base.label}** · branch: **{branch.label}**. "
+        f"## Simulation results: {plain_or_escaped(branch.label)} vs {plain_or_escaped(base.label)}\n",
+        f"Base: **{plain_or_escaped(base.label)}** · branch: **{plain_or_escaped(branch.label)}**. "
         "Change = branch − base; % change = change / |base|.\n",
         "### Parameters changed\n",
         params_table(p_diff),
@@ -367,9 +369,9 @@ def render_markdown(base: Snapshot, branch: Snapshot, images: Mapping[str, str],
     if charts or missing_plots:
         out.append("### Charts (by year: base dashed, branch solid; by category: base grey, branch blue)\n")
         for key in charts:
-            out.append(f"![{key[5:]}]({images[key]})\n")
+            out.append(f"![{plain_or_escaped(key[5:])}]({images[key]})\n")
         for name in missing_plots:
-            out.append(f"- `{name}`: only in one of the two revisions, not charted.\n")
+            out.append(f"- {code_span(name)}: only in one of the two revisions, not charted.\n")
     out.append("### Total Ecosystem C at the end year: branch − base\n")
     if map_diff is not None:
         years = (f"end year {map_diff.branch_year}" if map_diff.base_year == map_diff.branch_year
@@ -381,7 +383,7 @@ def render_markdown(base: Snapshot, branch: Snapshot, images: Mapping[str, str],
             f"mean {fmt_number(map_diff.mean)} (tC/ha).\n"
         )
     else:
-        out.append(f"No difference map: {map_note}\n")
+        out.append(f"No difference map: {plain_or_escaped(map_note)}\n")
     return "\n".join(out)
 
 
@@ -403,9 +405,20 @@ def resolve_rev(repo: Path, rev: str) -> str:
     try:
         return _git(repo, "rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}")
     except ReportError as err:
-        raise ReportError(
-            f"unknown git revision {rev!r} in {str(repo)!r} (in CI, check out with fetch-depth: 0)"
-        ) from err
+        raise ReportError(unknown_rev_message(repo, rev)) from err
+
+
+def unknown_rev_message(repo: Path, rev: str, env: Mapping[str, str] | None = None) -> str:
+    """Why git does not know `rev`: not a repository at all, or (in CI) a shallow checkout, or a typo."""
+    env = os.environ if env is None else env
+    probe = subprocess.run(["git", "rev-parse", "--is-inside-work-tree"], cwd=repo, capture_output=True, text=True,
+                           timeout=GIT_TIMEOUT) if Path(repo).is_dir() else None
+    if probe is None or probe.returncode != 0:
+        return (f"{str(repo)!r} is not a git repository: compare and history read results from git commits "
+                "(run them in your project's clone, or pass --repo)")
+    if env.get("CI", "").lower() in ("1", "true", "yes") or env.get("GITHUB_ACTIONS"):
+        return f"unknown git revision {rev!r} in {str(repo)!r} (in CI, check out with fetch-depth: 0)"
+    return f"unknown git revision {rev!r} in {str(repo)!r} (see `git log --oneline` or `git branch -a`)"
 
 
 def _dvc_fs(repo: Path, rev: str | None):
@@ -579,7 +592,7 @@ def write_compare_report(base_rev: str, out: str | Path = "reports/compare.md", 
     markdown, pngs = compare_snapshots(base, branch)
     img_dir = out.with_suffix("")
     # Links relative to the markdown file, as `cml comment` and GitHub resolve them.
-    markdown = re.sub(r"\]\(([^)/]+\.png)\)", lambda m: f"]({img_dir.name}/{m.group(1)})", markdown)
+    markdown = re.sub(r"\]\(([^)/]+\.png)\)", lambda m: f"]({relative_link(img_dir / m.group(1), out.parent)})", markdown)
     with atomic_dir(img_dir) as tmp:
         for name, data in pngs.items():
             (tmp / name).write_bytes(data)

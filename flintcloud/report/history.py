@@ -26,6 +26,7 @@ import yaml
 
 from flintcloud.atomic import atomic_dir, atomic_file
 from flintcloud.errors import ReportError
+from flintcloud.mdtext import code_span, plain_or_escaped
 from flintcloud.report.compare import (
     Sources,
     _dvc_fs,
@@ -185,14 +186,15 @@ def _changed_params(prev: Point | None, cur: Point) -> str:
     if prev is None:
         return ""
     diff = params_diff(prev.params, cur.params)
-    return ", ".join(f"`{r.param}` {r.base} → {r.branch}" for r in diff.itertuples())
+    return ", ".join(f"{code_span(r.param)} {plain_or_escaped(r.base)} → {plain_or_escaped(r.branch)}"
+                     for r in diff.itertuples())
 
 
 def render_history_markdown(branch: str, commits: Sequence[Point], experiments: Sequence[Point],
                             metrics: Sequence[str], chart: str | None, skipped: Sequence[Point]) -> str:
     changes = commit_changes(commits, metrics)
     moves = biggest_moves(changes)
-    out = [f"## History of `{branch}`: {len(commits)} commit(s) with results, {len(experiments)} experiment(s)\n"]
+    out = [f"## History of {code_span(branch)}: {len(commits)} commit(s) with results, {len(experiments)} experiment(s)\n"]
     if chart:
         out.append(f"![headline metrics by commit]({chart})\n")
     out.append("### Which commit moved each metric most\n")
@@ -201,10 +203,10 @@ def render_history_markdown(branch: str, commits: Sequence[Point], experiments: 
     else:
         out += ["| metric | commit | message | change | % change |", "|---|---|---|---:|---:|"]
         for r in moves.itertuples():
-            out.append(f"| `{r.metric}` | `{r.name}` | {r.subject} | {fmt_change(r.change)} | {fmt_pct(r.pct_change)} |")
+            out.append(f"| {code_span(r.metric)} | {code_span(r.name)} | {plain_or_escaped(r.subject)} | {fmt_change(r.change)} | {fmt_pct(r.pct_change)} |")
         out.append("")
     out.append("### Commits (oldest first)\n")
-    head = "| commit | date | message | params changed | " + " | ".join(f"`{m}`" for m in metrics) + " |"
+    head = "| commit | date | message | params changed | " + " | ".join(code_span(m) for m in metrics) + " |"
     out += [head, "|---|---|---|---|" + "---:|" * len(metrics)]
     for prev, cur in zip([None, *commits[:-1]], commits):
         cells = []
@@ -213,20 +215,22 @@ def render_history_markdown(branch: str, commits: Sequence[Point], experiments: 
             before = prev.metrics.get(m, math.nan) if prev is not None else math.nan
             delta = value - before
             cells.append(fmt_number(value) + (f" ({fmt_change(delta)})" if not math.isnan(delta) and delta != 0 else ""))
-        out.append(f"| `{cur.name}` | {cur.date[:10]} | {cur.subject} | {_changed_params(prev, cur)} | "
+        out.append(f"| {code_span(cur.name)} | {cur.date[:10]} | {plain_or_escaped(cur.subject)} | "
+                   f"{_changed_params(prev, cur)} | "
                    + " | ".join(cells) + " |")
     out.append("")
     if experiments:
         out.append("### DVC experiments\n")
-        out += ["| experiment | from commit | params | " + " | ".join(f"`{m}`" for m in metrics) + " |",
+        out += ["| experiment | from commit | params | " + " | ".join(code_span(m) for m in metrics) + " |",
                 "|---|---|---|" + "---:|" * len(metrics)]
         names = {p.rev: p.name for p in commits}
         for e in experiments:
-            out.append(f"| `{e.name}` | `{names.get(e.baseline, (e.baseline or '')[:7])}` | {e.subject} | "
+            out.append(f"| {code_span(e.name)} | {code_span(names.get(e.baseline, (e.baseline or '')[:7]))} | "
+                       f"{plain_or_escaped(e.subject)} | "
                        + " | ".join(fmt_number(e.metrics.get(m, math.nan)) for m in metrics) + " |")
         out.append("")
     if skipped:
-        names = [f"`{p.name}`" for p in skipped]
+        names = [code_span(p.name) for p in skipped]
         shown = ", ".join(names) if len(names) <= 6 else ", ".join(names[:3]) + ", …, " + ", ".join(names[-3:])
         out.append(f"{len(skipped)} commit(s) without results (no metrics file) left out: {shown}.\n")
     return "\n".join(out)

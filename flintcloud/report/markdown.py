@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from pathlib import Path
 
 import pandas as pd
@@ -18,6 +17,7 @@ import yaml
 from flintcloud.atomic import atomic_file
 from flintcloud.errors import ReportError
 from flintcloud.jsonfile import load_json
+from flintcloud.mdtext import code_fence, code_span, plain_or_escaped, relative_link
 from flintcloud.report import inventory_markdown
 from flintcloud.report.summarize import METRIC_UNITS
 
@@ -87,7 +87,7 @@ def md_table(df: pd.DataFrame, decimals: int, right: tuple[str, ...] = ()) -> st
     formatted with `decimals`."""
     if df.empty:
         return "_none_\n"
-    head = "| " + " | ".join(str(c) for c in df.columns) + " |"
+    head = "| " + " | ".join(plain_or_escaped(c) for c in df.columns) + " |"
     align = "|" + "|".join(
         "---:" if c in right or pd.api.types.is_numeric_dtype(df[c]) else ":---" for c in df.columns
     ) + "|"
@@ -97,7 +97,7 @@ def md_table(df: pd.DataFrame, decimals: int, right: tuple[str, ...] = ()) -> st
         for v in rec:
             if hasattr(v, "item"):
                 v = v.item()
-            cells.append(_fmt(v, decimals).replace("|", "\\|"))
+            cells.append(plain_or_escaped(v) if isinstance(v, str) else _fmt(v, decimals).replace("|", "\\|"))
         rows.append("| " + " | ".join(cells) + " |")
     return "\n".join([head, align, *rows]) + "\n"
 
@@ -121,7 +121,8 @@ def validation_section(validation: dict | None) -> str:
     if validation is None:
         return "_No validation result was found._\n"
     if not isinstance(validation, dict):
-        return f"```\n{json.dumps(validation, indent=2)[:2000]}\n```\n"
+        text = json.dumps(validation, indent=2)[:2000]
+        return f"{code_fence(text)}\n{text}\n{code_fence(text)}\n"
     problems = validation.get("errors") or validation.get("problems") or []
     warnings = validation.get("warnings") or []
     ok = validation.get("valid", validation.get("ok", not problems))
@@ -143,7 +144,7 @@ def validation_section(validation: dict | None) -> str:
         lines += ["", md_table(table, 0).rstrip()]
     for title, items in (("Problems", problems), ("Warnings", warnings)):
         if items:
-            lines += ["", f"{title}:", ""] + [f"- {_item(p)}" for p in items]
+            lines += ["", f"{title}:", ""] + [f"- {plain_or_escaped(_item(p))}" for p in items]
     return "\n".join(lines).rstrip() + "\n"
 
 
@@ -178,10 +179,10 @@ def build_report(
             raise ReportError(f"metrics lack {key!r}; expected summarize's metrics.json")
     start, end = metrics["start_year"], metrics["end_year"]
 
-    out = [f"# {title}", ""]
+    out = [f"# {plain_or_escaped(title)}", ""]
     out.append(
-        f"GCBM (CBM-CFS3) simulation of `{project}`, {start}-{end} ({metrics.get('n_years', end - start + 1)} years), "
-        f"engine `{sim.get('engine', '?')}`, {_fmt(metrics.get('area_ha', float('nan')), decimals)} ha of forest."
+        f"GCBM (CBM-CFS3) simulation of {code_span(project)}, {start}-{end} ({metrics.get('n_years', end - start + 1)} years), "
+        f"engine {code_span(sim.get('engine', '?'))}, {_fmt(metrics.get('area_ha', float('nan')), decimals)} ha of forest."
     )
     provenance = inventory_markdown.provenance_section(metrics)
     if provenance:
@@ -222,14 +223,15 @@ def build_report(
                                                      "to_products_tc": "to products (tC)"}), decimals))
     out += ["## Validation of the inputs", "", validation_section(validation)]
     shown = {k: params[k] for k in ("project", "simulation", "outputs", "report") if k in params}
+    shown_yaml = yaml.safe_dump(shown, sort_keys=False, default_flow_style=None, width=100).rstrip()
     out += [
         "## Parameters",
         "",
         "<details><summary>params.yaml used for this run</summary>",
         "",
-        "```yaml",
-        yaml.safe_dump(shown, sort_keys=False, default_flow_style=None, width=100).rstrip(),
-        "```",
+        f"{code_fence(shown_yaml)}yaml",
+        shown_yaml,
+        code_fence(shown_yaml),
         "",
         "</details>",
         "",
@@ -268,13 +270,19 @@ def write_report(
         tables[name] = pd.read_csv(p)
     figures_dir = Path(figures_dir)
     figures = sorted(p.stem for p in figures_dir.glob("*.png"))
-    rel = Path(os.path.relpath(figures_dir.resolve(), report_path.resolve().parent)).as_posix()
+    try:  # a report never links outside its own folder tree (cml would upload the target)
+        rel = relative_link(figures_dir.resolve(), report_path.resolve().parent)
+    except ValueError as err:
+        raise ReportError(f"figures folder {str(figures_dir)!r} is outside the report's folder: {err}") from err
     report_tables, tables_rel = None, "tables"
     if tables_dir is not None:
         from flintcloud.report.tables import read_tables
 
         report_tables = read_tables(tables_dir)
-        tables_rel = Path(os.path.relpath(Path(tables_dir).resolve(), report_path.resolve().parent)).as_posix()
+        try:
+            tables_rel = relative_link(Path(tables_dir).resolve(), report_path.resolve().parent)
+        except ValueError as err:
+            raise ReportError(f"tables folder {str(tables_dir)!r} is outside the report's folder: {err}") from err
     text = build_report(params=params, metrics=metrics, tables=tables, figures=figures, figures_rel=rel,
                         validation=validation, report_tables=report_tables, tables_rel=tables_rel)
     with atomic_file(report_path, "w", encoding="utf-8") as fh:

@@ -1,7 +1,7 @@
 """Fixtures for the DVC remote tests: a real Azurite endpoint and small real DVC repositories.
 
 Azurite is installed by `npm ci` from the committed package-lock.json into a cache directory
-(flintcloud.remote.install_azurite) and started on 127.0.0.1 on a free port, once per test
+(tests/remote/azurite.py) and started on 127.0.0.1 on a free port, once per test
 process; it is stopped when the session ends. The tests skip only where npm is missing.
 """
 
@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from flintcloud import remote
+from . import azurite as azurite_harness
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 STEP_TIMEOUT = 120  # seconds for any one subprocess (dvc, git)
@@ -153,12 +154,12 @@ def azurite_binary() -> Path:
     if shutil.which("npm") is None:
         pytest.skip("npm not found on PATH: the Azure Blob remote tests install Azurite (npm package "
                     "`azurite`, pinned in package-lock.json) with `npm ci`")
-    return remote.install_azurite(REPO_ROOT)
+    return azurite_harness.install_azurite(REPO_ROOT)
 
 
 @pytest.fixture(scope="session")
 def azurite(azurite_binary: Path, tmp_path_factory):
-    with remote.run_azurite(azurite_binary, tmp_path_factory.mktemp("azurite")) as server:
+    with azurite_harness.run_azurite(azurite_binary, tmp_path_factory.mktemp("azurite")) as server:
         yield server
 
 

@@ -23,8 +23,9 @@ def test_push_pull_and_repro_from_run_cache(azurite, azure_env, tmp_path: Path):
     assert remote.remote_info(one.path).name == "azure"  # FLINTCLOUD_DVC_REMOTE picked the default
     one.dvc("repro")
     assert origin.marker_lines() == 1
-    info = remote.push(one.path, "azure", env=azure_env, timeout=120)
-    assert info.url == azure_env["FLINTCLOUD_AZURE_URL"]
+    result = remote.push(one.path, "azure", env=azure_env, timeout=120)
+    assert result.repaired == []  # a complete push needs no repair
+    assert result.info.url == azure_env["FLINTCLOUD_AZURE_URL"]
     blobs = container_blobs(azurite, azure_env)
     assert any(name.startswith("dvc/runs/") for name in blobs), "the run-cache was not pushed"
     n_files = len(one.files("data/projects/demo")) + len(one.files("outputs"))
@@ -35,8 +36,8 @@ def test_push_pull_and_repro_from_run_cache(azurite, azure_env, tmp_path: Path):
     # Clone 2 (fresh): `dvc pull` gives byte-identical inputs and outputs, and nothing runs.
     two = origin.clone(tmp_path / "clone2")
     assert not (two.path / "data/projects/demo/gcbm_input.db").exists()
-    _, dropped = remote.pull(two.path, env=azure_env, timeout=120)
-    assert dropped == []
+    _, dropped, restored = remote.pull(two.path, env=azure_env, timeout=120)
+    assert dropped == [] and restored == []
     assert two.files("data/projects/demo") == one.files("data/projects/demo")
     assert two.files("outputs") == one.files("outputs")
     assert len(two.files("data/projects/demo")) == 5

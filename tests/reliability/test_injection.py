@@ -1,0 +1,144 @@
+"""Issue 19 items 6-8: what a user writes into params, names or symlinks never runs, links or leaks."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from flintcloud.report.compare import Snapshot, render_markdown
+from flintcloud.report.history import Point, render_history_markdown
+from flintcloud.report.markdown import build_report, write_report
+from flintcloud.errors import ReportError
+from flintcloud.validate import validate_project
+
+REPO = Path(__file__).resolve().parents[2]
+ATTACK = "![x](../.dvc/config.local)"
+ESCAPED = r"\!\[x\]\(\.\./\.dvc/config\.local\)"
+
+# ------------------------------------------------------------------ item 6: dvc.yaml commands
+
+
+def _stage_cmds() -> dict[str, str]:
+    stages = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]
+    return {name: " ".join(s["cmd"]) if isinstance(s["cmd"], list) else s["cmd"] for name, s in stages.items()}
+
+
+def test_every_interpolated_value_in_a_stage_command_is_single_quoted():
+    for name, cmd in _stage_cmds().items():
+        assert len(re.findall(r"\$\{", cmd)) == len(re.findall(r"'\$\{[^}'\s]+\}'", cmd)), (name, cmd)
+
+
+ECHO_ARGS = "import json, pathlib, sys\npathlib.Path('argv.json').write_text(json.dumps(sys.argv[1:]))\n"
+
+
+@pytest.mark.parametrize("project_dir", [
+    "data/my project",  # a space: was "got 4 argument(s)"
+    "data/projects/p;touch PWNED;",  # was: runs `touch PWNED`
+    "data/projects/x$(touch PWNED)`touch PWNED`",  # command substitution
+    "data/run#1",  # GCBM projects under such names must keep working (issue 12)
+])
+def test_validate_stage_command_passes_the_project_path_as_one_argument(tmp_path, project_dir):
+    """Real DVC runs our dvc.yaml's validate command template with a hostile project.dir."""
+    env = {**os.environ, "DVC_NO_ANALYTICS": "1", "ITERATIVE_DO_NOT_TRACK": "1", "GIT_CONFIG_NOSYSTEM": "1"}
+    subprocess.run(["git", "init", "-q"], cwd=tmp_path, check=True, env=env)
+    subprocess.run([sys.executable, "-m", "dvc", "init", "-q"], cwd=tmp_path, check=True, env=env)
+    (tmp_path / "echo_args.py").write_text(ECHO_ARGS)
+    cmd = _stage_cmds()["validate"].replace("python stages/validate.py", f"{sys.executable} echo_args.py")
+    (tmp_path / "dvc.yaml").write_text(yaml.safe_dump({"stages": {"validate": {"cmd": cmd, "outs": ["argv.json"]}}}))
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump({"project": {"dir": project_dir}}))
+    proc = subprocess.run([sys.executable, "-m", "dvc", "repro", "-q"], cwd=tmp_path, env=env, capture_output=True,
+                          text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert yaml.safe_load((tmp_path / "argv.json").read_text()) == [project_dir, "reports/validation.json"]
+    assert not list(tmp_path.rglob("PWNED*"))
+
+
+@pytest.mark.parametrize("project_dir, shown", [
+    ("data/projects/p;touch PWNED;", "';'"),
+    ("data/x$(id)", "'$'"),
+    ("data/it's", '"\'"'),
+])
+def test_validate_refuses_project_paths_with_shell_metacharacters(project_dir, shown):
+    report = validate_project(Path(project_dir), params={})
+    assert [p.check for p in report.errors] == ["path"]
+    message = report.errors[0].message
+    assert f"project path {project_dir!r} contains shell metacharacter(s)" in message and shown in message
+
+
+# ------------------------------------------------------------------ item 7: Markdown
+
+
+def test_report_md_escapes_the_title_params_names_and_messages():
+    params = {"report": {"title": ATTACK}, "project": {"dir": "data/`p`"}, "simulation": {"engine": "libcbm"}}
+    metrics = {"start_year": 2010, "end_year": 2012, "area_ha": 10.0}
+    tables = {"disturbance_emissions": pd.DataFrame({"disturbance_type": ["<img src=x onerror=alert(1)>"],
+                                                      "emissions_tc": [1.0]})}
+    validation = {"valid": False, "errors": [{"message": f"layer {ATTACK} is bad"}]}
+    text = build_report(params=params, metrics=metrics, tables=tables, figures=[], figures_rel="figures",
+                        validation=validation)
+    fenced = re.search(r"```yaml\n(.*?)\n```", text, re.S)
+    assert ATTACK in fenced.group(1)  # shown as code in the params.yaml block, where nothing renders
+    assert ATTACK not in text.replace(fenced.group(0), "")
+    assert f"# {ESCAPED}" in text and f"- layer {ESCAPED} is bad" in text
+    assert "<img" not in text.replace(r"\<img", "") and r"\<img src\=x onerror\=alert\(1\)\>" in text
+    assert "`` data/`p` ``" in text  # a code span the backticks cannot close
+
+
+def test_report_never_links_figures_outside_its_folder(tmp_path):
+    (tmp_path / "reports").mkdir()
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "m.json").write_text('{"start_year": 2010, "end_year": 2011}')
+    for name in ("stock_changes", "disturbance_emissions"):
+        (tmp_path / f"{name}.csv").write_text("year,x\n2010,1\n")
+    with pytest.raises(ReportError, match="outside the report's folder"):
+        write_report(tmp_path / "reports" / "report.md", params={}, metrics_path=tmp_path / "m.json",
+                     plots_dir=tmp_path, figures_dir=tmp_path / "elsewhere", validation_path=None)
+    assert not (tmp_path / "reports" / "report.md").exists()
+
+
+def test_compare_md_escapes_params_labels_and_notes():
+    base = Snapshot("main (abc1234)", "abc", {"report.title": "demo"}, {"m": 1.0}, map_note="none")
+    branch = Snapshot(f"{ATTACK} (def5678)", None, {"report.title": ATTACK, f"{ATTACK}": 1}, {"m": 2.0},
+                      map_note=ATTACK)
+    text = render_markdown(base, branch, {}, None, ATTACK, [])
+    assert f"| `{ATTACK}` |" in text  # a params key, as a code span: rendered literally
+    assert ATTACK not in text.replace(f"`{ATTACK}`", "")
+    assert text.count(ESCAPED) >= 3
+
+
+def test_history_md_escapes_commit_subjects_and_branch_names():
+    commits = [Point("commit", "c1", "c1", ATTACK, "2026-01-01", metrics={"a": 1.0}),
+               Point("commit", "c2", "c2", "<script>x</script>", "2026-01-02", params={"t": ATTACK}, metrics={"a": 2.0})]
+    text = render_history_markdown("feature`x", commits, [], ["a"], None, [])
+    assert ATTACK not in text and "<script>" not in text.replace(r"\<script", "")
+    assert ESCAPED in text and "``feature`x``" in text
+
+
+# ------------------------------------------------------------------ item 8: sidecar symlinks
+
+
+def test_sidecar_symlinked_outside_the_repository_is_refused(flint_demo, tmp_path):
+    repo = tmp_path / "repo"
+    project = repo / "project"
+    import shutil
+
+    shutil.copytree(flint_demo, project)
+    (repo / ".git").mkdir()
+    outside = tmp_path / "secret.json"
+    sidecar = project / "layers" / "tiled" / "Classifier1.json"
+    outside.write_text(sidecar.read_text())
+    sidecar.unlink()
+    sidecar.symlink_to(outside)
+
+    report = validate_project(project / "config", root=repo)
+    bad = [p for p in report.errors if p.check == "path"]
+    assert len(bad) == 1 and bad[0].layer == "Classifier1"
+    assert f"sidecar of layer 'Classifier1' {str(sidecar)!r} resolves to {str(outside)!r}, outside the repository" \
+        in bad[0].message and "(through a symlink)" in bad[0].message
