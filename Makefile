@@ -25,7 +25,7 @@ install: $(STAMP)  ## create .venv with the locked dependencies
 repro: install setup-remote  ## run the whole DVC pipeline on the built-in demo
 	$(IN_VENV) $(BIN)/dvc repro
 
-# DVC remotes (flintcloud/remote.py; README "Remote storage"). `local` is ../flintcloud-dvc-remote
+# DVC remotes (flintcloud/remote.py; docs/remote-storage.md). `local` is ../flintcloud-dvc-remote
 # (FLINTCLOUD_REMOTE_DIR moves it); `azure` reads AZURE_STORAGE_CONNECTION_STRING. Idempotent.
 REMOTE ?=
 setup-remote: install  ## write the DVC remotes into .dvc/config and create the local remote directory

@@ -254,7 +254,7 @@ def test_the_repository_params_file_is_valid():
 def test_the_flint_demo_validates_clean(flint_demo: Path):
     report = validate_project(flint_demo / "config")
     assert report.ok, [p.message for p in report.errors]
-    assert report.summary["simulated_pixels"] == 11347  # the README's count of valid pixels
+    assert report.summary["simulated_pixels"] == 11347  # docs/own-projects.md's count of valid pixels
     assert report.summary["classifier_sets"] == 10
 
 

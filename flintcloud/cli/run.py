@@ -25,7 +25,7 @@ from flintcloud.run import ENGINES, run_project
 @click.option("--overwrite", is_flag=True, help="Replace a non-empty OUT_DIR.")
 @click.option("--progress/--no-progress", default=True, show_default=True, help="Show a progress bar.")
 @click.option("--executor", type=click.Choice(["local", "dask"]), default="local", show_default=True,
-              help="libcbm: run here, or chunks of stands on Dask workers (same outputs; README 'Scaling out').")
+              help="libcbm: run here, or chunks of stands on Dask workers (same outputs; docs/scaling.md).")
 @click.option("--scheduler", default=None, metavar="ADDRESS",
               help="Dask scheduler address (tcp://host:8786); implies --executor dask. Without it dask starts a LocalCluster.")
 def command(config_dir: Path, out_dir: Path, engine: str, map_years: str | None, image: str | None,

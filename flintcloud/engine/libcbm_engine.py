@@ -30,6 +30,7 @@ from __future__ import annotations
 import json
 import tempfile
 import time
+import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -62,6 +63,14 @@ STABLE_LOW, STABLE_HIGH = 0.999, 1.001  # CBMSpinupSequencer::isSlowPoolStable
 DEFAULT_LAND_CLASS = "UNFCCC_FL_R_FL"
 
 Reporter = Callable[[StepOutput], None]
+
+# libcbm ships builds for Ubuntu 22.04/24.04 and, on any other Linux, loads the 22.04 one after warning
+# "untested linux distribution: {...os-release...}" on every run. That build is the one checked against
+# GCBM's own output (docs/engine.md) on this project's Debian machines, so the warning only adds noise to
+# every `flintcloud run` and `dvc repro`. Ignore exactly that message from libcbm.resources, nothing else.
+warnings.filterwarnings(
+    "ignore", message="untested linux distribution", category=RuntimeWarning, module=r"libcbm\.resources"
+)
 
 
 # --------------------------------------------------------------------------- libcbm core

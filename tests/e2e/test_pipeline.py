@@ -214,7 +214,7 @@ def test_pipeline_end_to_end(repo: Path, tmp_path: Path):
 
 @pytest.mark.shared
 def test_own_gcbm_project_reproduces_gcbm_headline_figures(tmp_path, flint_demo, gcbm_reference_output):
-    """README's recipe on a real GCBM project: dvc add it, point params.yaml at it, dvc repro.
+    """docs/own-projects.md's recipe on a real GCBM project: dvc add it, point params.yaml at it, dvc repro.
     The headline figures are GCBM's own (its reference output for the same project)."""
     from flintcloud.outputs.compile import compile_results
     from flintcloud.report.summarize import read_compiled_tables, summarize_tables
