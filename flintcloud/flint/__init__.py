@@ -35,13 +35,14 @@ DEFAULT_CONFIG_FILES = {
 
 
 def run_configs(configs: list[dict[str, Any]], sources: list[str] | None = None,
-                now: Callable[[], float | None] | None = None) -> FlintResult:
+                now: Callable[[], float | None] | None = None, max_steps: int | None = None) -> FlintResult:
     """Run FLINT configuration documents (merged in order); `sources` names them in error messages
-    (default "config[0]", "config[1]", ...). `now` gives the timestamp of the CSV info lines."""
+    (default "config[0]", "config[1]", ...). `now` gives the timestamp (seconds since the epoch) of the
+    CSV info lines; `max_steps` refuses longer runs (ConfigError) before any step."""
     if not isinstance(configs, list):
         configs = [configs]
     names = list(sources) if sources is not None else [f"config[{i}]" for i in range(len(configs))]
-    return run_simulation(parse_flint_config(list(zip(names, configs))), now=now)
+    return run_simulation(parse_flint_config(list(zip(names, configs))), now=now, max_steps=max_steps)
 
 
 def run_config_files(paths: list[str | os.PathLike], now: Callable[[], float | None] | None = None) -> FlintResult:

@@ -139,7 +139,17 @@ def build_simulation(config: FlintConfig, now: Callable[[], float | None] | None
     return Simulation(config, modules, ctx, ctx.now)
 
 
-def run_simulation(config: FlintConfig, now: Callable[[], float | None] | None = None) -> FlintResult:
+def count_steps(config: FlintConfig) -> int:
+    return len(calendar_steps(config.start_date, config.end_date))
+
+
+def run_simulation(config: FlintConfig, now: Callable[[], float | None] | None = None,
+                   max_steps: int | None = None) -> FlintResult:
+    """Run `config`; `max_steps` (e.g. a service's limit) refuses longer runs before anything runs."""
+    if max_steps is not None and count_steps(config) > max_steps:
+        raise ConfigError(f"{config.where('LocalDomain', 'end_date')}: LocalDomain {config.start_date.year}/"
+                          f"{config.start_date.month:02d} .. {config.end_date.year}/{config.end_date.month:02d} is "
+                          f"{count_steps(config)} monthly steps, more than the {max_steps} allowed")
     sim = build_simulation(config, now)
     ctx, modules = sim.context, sim.modules
     steps: list[StepRecord] = []

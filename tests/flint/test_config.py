@@ -191,3 +191,26 @@ def test_negative_transfers_refused_when_configured():
         run_configs(cfg)
     cfg[0]["LocalDomain"]["operationManager"]["name"] = "Ublas"
     assert "'Simple' operation manager only" in _err(cfg) or "\"Simple\" operation manager only" in _err(cfg)
+
+
+def test_max_steps_for_callers_that_limit_run_length():
+    cfg = default_rothc_configs()
+    assert len(run_configs(cfg, max_steps=60).steps) == 61
+    cfg[0]["LocalDomain"]["end_date"] = "2999/12/31"
+    with pytest.raises(ConfigError, match="12960 monthly steps, more than the 600 allowed"):
+        run_configs(cfg, max_steps=600)
+
+
+def test_results_are_json_and_fixed_clock():
+    r = run_configs(default_point_configs(), now=lambda: 0.0)
+    doc = json.loads(r.to_json())
+    assert doc["pools"] == ["Pool 1", "Pool 2", "Pool 3"] and len(doc["steps"]) == 61
+    assert doc["steps"][1] == {"notification": "onOutputStep", "step": 1, "stepDate": "1920-01-31:23:59:59.999999",
+                               "fracOfStep": 1.0, "stepLenInYears": 31 / 366, "Pool 1": 119.0, "Pool 2": 80.0,
+                               "Pool 3": 101.0}
+    assert doc["files"] == ["Example_Point_Flux.csv", "Example_Point_Stock.csv"]
+    assert len(doc["fluxes"]) == 60 * 9
+    assert r.to_csv() == run_configs(default_point_configs(), now=lambda: 0.0).to_csv()   # same clock, same text
+    import time
+
+    assert f"Started:{time.strftime('%c %Z', time.localtime(0))}" in r.to_csv()
