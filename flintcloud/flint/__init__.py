@@ -26,6 +26,7 @@ from flintcloud.flint.simulation import FlintResult, FluxRecord, StepRecord, run
 __all__ = [
     "FlintConfig", "FlintResult", "FluxRecord", "StepRecord", "default_point_configs", "default_rothc_configs",
     "parse_flint_config", "read_flint_config", "run_config_files", "run_configs", "DEFAULT_CONFIG_FILES",
+    "default_logging_config",
 ]
 
 DEFAULT_CONFIG_FILES = {

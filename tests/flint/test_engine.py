@@ -75,3 +75,24 @@ def test_kahan_and_negative_pools():
     out = apply_fluxes([1.0, 0.0], [OperationResult("M", "stock", stock_fluxes([(0, 1, 3.0)]))], ["a", "b"],
                        OperationManagerSettings())
     assert out == [-2.0, 3.0]     # FLINT allows negative pools
+
+
+def test_outputer_stream_variables_columns():
+    """OutputerStream `variables`: values printed as FLINT's outputDynamicToStream prints them."""
+    from flintcloud.flint import default_rothc_configs
+
+    cfg = default_rothc_configs()
+    cfg[0]["Modules"]["OutputerStream"]["settings"]["variables"] = [
+        "TSMD", "isSoilCovered", "initSoil.TSMDInit", "soil", "spatialLocationInfo", "nope", "rainfall"]
+    r = run_configs(cfg)
+    lines = r.to_csv().splitlines()
+    assert lines[4].endswith(",offsiteCM,TSMD,isSoilCovered,initSoil.TSMDInit,soil,spatialLocationInfo,nope,rainfall,")
+    assert lines[5].endswith(',0,0,35.21,true,35.21,"[struct]","[IFlintData"],(missing variable),0,')
+    assert lines[6].split(",")[-8:-1] == [lines[6].split(",")[-8], "true", "35.21", '"[struct]"', '"[IFlintData"]',
+                                          "(missing variable)", "24"]
+    assert float(lines[6].split(",")[-8]) != 35.21    # the deficit moved in step 1
+    # annual output: one row per December
+    cfg = default_rothc_configs()
+    cfg[0]["Modules"]["OutputerStream"]["settings"]["output_annual_only"] = True
+    rows = [line for line in run_configs(cfg).to_csv().splitlines() if line.startswith("onOutputStep")]
+    assert [row.split(",")[2][:7] for row in rows] == ["1920-12", "1921-12", "1922-12", "1923-12", "1924-12"]
