@@ -109,3 +109,35 @@ FLUX_COLUMN_LINE = "step,step date,module name,disturbance_type,source pool,sink
 
 def flux_row(step: int, date: str, module: str, source: str, sink: str, value: float) -> str:
     return f"{step},{date},{module},{source},{sink},{fmt_number(value)}"
+
+
+def parse_stock_csv(text: str, source: str = "stock CSV") -> tuple[list[str], list[dict]]:
+    """Read an OutputerStream CSV back (info header and footer optional): (pool names, records).
+
+    Records are FlintResult.to_records()'s shape; variable columns (after the pools) are not returned,
+    so `pools` must be given by the caller's knowledge of the columns: every column after
+    stepLenInYears is read as a number, and columns that are not numbers are an error."""
+    from flintcloud.errors import OutputError
+
+    lines = [line for line in text.splitlines() if line.strip()]
+    try:
+        start = next(i for i, line in enumerate(lines) if line.startswith("notification,step,stepDate,"))
+    except StopIteration:
+        raise OutputError(f"{source}: no OutputerStream column line (notification,step,stepDate,...)") from None
+    header = lines[start].rstrip(",").split(",")
+    names = header[5:]
+    records = []
+    for n, line in enumerate(lines[start + 1:], start=start + 2):
+        if line.startswith("="):
+            break
+        cells = line.rstrip(",").split(",")
+        if len(cells) != len(header):
+            raise OutputError(f"{source}: line {n} has {len(cells)} values, the column line has {len(header)}")
+        try:
+            rec = {"notification": cells[0], "step": int(cells[1]), "stepDate": cells[2],
+                   "fracOfStep": float(cells[3]), "stepLenInYears": float(cells[4])}
+            rec.update({name: float(v) for name, v in zip(names, cells[5:])})
+        except ValueError as err:
+            raise OutputError(f"{source}: line {n}: {err}") from None
+        records.append(rec)
+    return names, records

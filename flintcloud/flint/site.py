@@ -42,7 +42,7 @@ SOIL_KEYS = ("dToRRatioInPres", "sampleDepth", "evapoOpenRatio", "bToCMaxTSMDRat
              "sdcmRateMultHums")
 SOC_POOLS = ("SoilDPM", "SoilRPM", "SoilBioF", "SoilBioS", "SoilHUM", "SoilIOM")
 STOCK_FILE = "rothc_stock.csv"
-FLUX_FILE = "rothc_flux.csv"
+FLUX_FILE = "rothc_flux.csv"   # written only if the config enables OutputerStreamFlux
 CONFIG_FILES = ("rothc_site.json", "libs.rothc.json")
 
 
@@ -216,7 +216,8 @@ def site_configs(site: SiteParams, inputs: pd.DataFrame) -> list[dict]:
             "OutputerStream": {"enabled": True, "library": "internal.flint", "order": 11,
                                "settings": {"output_filename": STOCK_FILE, "output_to_screen": True,
                                             "output_info_header": False}},
-            "OutputerStreamFlux": {"enabled": True, "library": "internal.flint", "order": 12,
+            # the flux CSV (about 14 rows a month) is off: the report needs the pools only
+            "OutputerStreamFlux": {"enabled": False, "library": "internal.flint", "order": 12,
                                    "settings": {"output_filename": FLUX_FILE, "output_to_screen": False,
                                                 "output_info_header": False}},
         },
@@ -342,16 +343,17 @@ def run_site(config_dir: str | os.PathLike, out_dir: str | os.PathLike):
     with atomic_dir(out_dir) as tmp:
         for name, text in result.files.items():
             (tmp / name).write_text(text, encoding="utf-8")
-        (tmp / "pools.json").write_text(json.dumps({"pools": result.pool_names, "steps": result.to_records()}) + "\n",
-                                        encoding="utf-8")
     return result
 
 
 def read_run_records(out_dir: str | os.PathLike) -> tuple[list[dict], list[str]]:
-    path = Path(out_dir) / "pools.json"
+    """The pools per step from the run's OutputerStream CSV (FLINT's own file)."""
+    from flintcloud.flint.outputs import parse_stock_csv
+
+    path = Path(out_dir) / STOCK_FILE
     if not path.is_file():
         raise ReportError(f"{str(path)!r} not found (run the simulate stage first)")
-    doc = json.loads(path.read_text(encoding="utf-8"))
-    return doc["steps"], doc["pools"]
+    names, records = parse_stock_csv(path.read_text(encoding="utf-8"), str(path))
+    return records, names
 
 

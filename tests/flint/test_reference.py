@@ -129,3 +129,23 @@ def test_flux_rows_balance_every_pool_change(flint_example):
                                                            "source pool,sink pool,value")
     assert text[5] == "0,1919-12-01:00:00:00.000000,RothCModule,initialValues,SoilDPM,0.02"
     assert text[11].startswith("1,1920-01-01:00:00:00.000000,PlantResidueModule,plantCM,SoilDPM,")
+
+
+def test_run_example_is_flint_clouds_api(flint_example):
+    """POST /point, /rothc: empty body = the default; a body replaces the run config, the libs file stays."""
+    from flintcloud.errors import ConfigError
+    from flintcloud.flint import run_example
+
+    ref = (flint_example / "output" / "default_point_rothc_output.csv").read_text().splitlines()
+    got = run_example("rothc").screen.splitlines()
+    assert [g for i, g in enumerate(got) if i not in (2, 67)] == [r for i, r in enumerate(ref) if i not in (2, 67)]
+    body = json.loads((flint_example / "config" / "point_example.json").read_text())
+    body["Pools"] = [{"Pool 1": 10.0}, {"Pool 2": 20.0}, {"Pool 3": 30.0}]
+    r = run_example("point", body)
+    assert r.steps[0].pools == (10.0, 20.0, 30.0)
+    assert abs(sum(r.steps[-1].pools) - 60.0) <= 1e-13 * max(map(abs, r.steps[-1].pools)) * 3
+    del body["LocalDomain"]["start_date"]
+    with pytest.raises(ConfigError, match="request body: LocalDomain.start_date is missing"):
+        run_example("point", body)
+    with pytest.raises(ConfigError, match="unknown FLINT example"):
+        run_example("gcbm")
