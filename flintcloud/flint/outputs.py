@@ -114,9 +114,8 @@ def flux_row(step: int, date: str, module: str, source: str, sink: str, value: f
 def parse_stock_csv(text: str, source: str = "stock CSV") -> tuple[list[str], list[dict]]:
     """Read an OutputerStream CSV back (info header and footer optional): (pool names, records).
 
-    Records are FlintResult.to_records()'s shape; variable columns (after the pools) are not returned,
-    so `pools` must be given by the caller's knowledge of the columns: every column after
-    stepLenInYears is read as a number, and columns that are not numbers are an error."""
+    Records have FlintResult.to_records()'s shape. Every column after stepLenInYears is read as a pool
+    (a number): files written with OutputerStream `variables` columns are not read back."""
     from flintcloud.errors import OutputError
 
     lines = [line for line in text.splitlines() if line.strip()]

@@ -149,3 +149,20 @@ def test_run_example_is_flint_clouds_api(flint_example):
         run_example("point", body)
     with pytest.raises(ConfigError, match="unknown FLINT example"):
         run_example("gcbm")
+
+
+def test_stock_csv_reads_back(flint_example):
+    """parse_stock_csv reads FLINT's published file; its numbers are the run's at print precision."""
+    from flintcloud.errors import OutputError
+    from flintcloud.flint.outputs import parse_stock_csv
+
+    names, recs = parse_stock_csv((flint_example / "output" / "default_point_rothc_output.csv").read_text())
+    result = run_configs(default_rothc_configs())
+    assert names == result.pool_names and len(recs) == 61
+    for a, b in zip(recs, result.to_records()):
+        assert a.keys() == b.keys()
+        assert all(a[k] == b[k] if isinstance(a[k], (str, int)) else close(a[k], b[k]) for k in a)
+    with pytest.raises(OutputError, match="no OutputerStream column line"):
+        parse_stock_csv("step,step date\n", "x.csv")
+    with pytest.raises(OutputError, match="x.csv: line 2 has 3 values"):
+        parse_stock_csv("notification,step,stepDate,fracOfStep,stepLenInYears,A,\na,1,2,\n", "x.csv")
