@@ -56,7 +56,7 @@ def repo(tmp_path) -> Path:
             shutil.copy2(REPO_ROOT / rel, dst / rel)
     git = ["git", "-c", "user.name=e2e", "-c", "user.email=e2e@example.invalid", "-c", "commit.gpgsign=false"]
     _run(dst, dst, "git", "init", "-q")
-    _run(dst, dst, "dvc", "init", "-q")
+    _run(dst, dst, "dvc", "init", "-q")   # the repository root is a DVC repository too, as in flintcloud
     _run(dst, dst, *git, "add", "-A")
     _run(dst, dst, *git, "commit", "-q", "-m", "copy")
     return dst
@@ -67,9 +67,11 @@ def test_dvc_repro_runs_rothc_and_reproduces_the_committed_results(repo):
     outputs = ("reports/metrics.json", "reports/pools.csv", "data/example_site.csv", "build/config/rothc_site.json",
                "build/config/libs.rothc.json", "build/output/rothc_stock.csv")
     committed = {p: (ex / p).read_bytes() for p in outputs}
-    # every output is in git (cache: false): a fresh clone is up to date, here and at the repository root
+    # every output is in git (cache: false): a fresh clone is up to date
     assert _ran(_run(repo, ex, "dvc", "repro")) == set()
-    assert "up to date" in _run(repo, repo, "dvc", "status").stdout.lower()
+    assert "up to date" in _run(repo, ex, "dvc", "status").stdout.lower()
+    # examples/rothc is a DVC repository of its own (dvc init --subdir): the root's DVC does not see it
+    assert "rothc" not in _run(repo, repo, "dvc", "status").stdout + _run(repo, repo, "dvc", "metrics", "show").stdout
     # rerun every stage: the same bytes as committed (no timestamps, seeded example site)
     forced = _run(repo, ex, "dvc", "repro", "--force")
     assert _ran(forced) == {"example_site", "configure", "simulate", "report"}
