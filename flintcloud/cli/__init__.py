@@ -30,6 +30,7 @@ _SUBCOMMANDS = [
     "compare",
     "history",
     "remote",
+    "flint",
 ]
 
 
