@@ -60,6 +60,7 @@ from flintcloud.gcbm.config_writer import (
     settings_from_params_lenient,
 )
 from flintcloud.inputdb import reader as inputdb
+from flintcloud.sqlite_ro import connect_ro
 from flintcloud.landscape.grid import Grid
 from flintcloud.landscape.sidecar import LayerSidecar, read_sidecar
 
@@ -382,9 +383,7 @@ def _check_db(path: Path, report: ValidationReport):
         report.error("database", str(err), file=str(path), expected="gcbm_input.db, a SQLite file")
         return None
     try:
-        with contextlib.closing(
-            sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=SQLITE_TIMEOUT_S)
-        ) as conn:
+        with connect_ro(path, timeout=SQLITE_TIMEOUT_S) as conn:
             try:
                 conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
             except sqlite3.OperationalError as err:

@@ -10,12 +10,12 @@ says which quantity, which year and by how much. The tolerance is never loosened
 
 from __future__ import annotations
 
-import sqlite3
 
 import numpy as np
 import pandas as pd
 import pytest
 
+from flintcloud.sqlite_ro import connect_ro
 from flintcloud.engine import simulate
 from flintcloud.engine.step import StepTotals
 
@@ -47,7 +47,7 @@ def engine_totals(flint_demo):
 @pytest.fixture(scope="module")
 def reference(gcbm_reference_output):
     path = gcbm_reference_output / "gcbm_output.db"
-    with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as conn:
+    with connect_ro(path) as conn:
         yield conn
 
 

@@ -29,7 +29,6 @@ Pure parts (`settings_from_params`, `classify_layer`, `build_gcbm_config`,
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import json
 import math
@@ -48,6 +47,7 @@ from rasterio.errors import RasterioError
 from flintcloud.atomic import atomic_dir
 from flintcloud.errors import ConfigError, DatabaseError, LayerError, OutputError
 from flintcloud.jsonfile import load_json
+from flintcloud.sqlite_ro import connect_ro
 from flintcloud.landscape.sidecar import LayerSidecar, read_sidecar
 
 #: Engines the `simulate` stage knows.
@@ -619,7 +619,7 @@ def _db_rows(db_path: Path, what: str, query: str) -> list[tuple]:
     if not db_path.is_file():
         raise DatabaseError(f"input database {str(db_path)!r} does not exist; expected gcbm_input.db (SQLite)")
     try:
-        with contextlib.closing(sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=1.0)) as conn:
+        with connect_ro(db_path, timeout=1.0) as conn:
             return conn.execute(query).fetchall()
     except sqlite3.DatabaseError as err:
         raise DatabaseError(f"input database {str(db_path)!r}: cannot read table {what!r} ({err})") from err

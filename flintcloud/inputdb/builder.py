@@ -31,6 +31,7 @@ import pandas as pd
 from flintcloud.atomic import atomic_path
 from flintcloud.errors import DatabaseError
 from flintcloud.jsonfile import load_json
+from flintcloud.sqlite_ro import connect_ro
 
 WILDCARD = "?"
 SPECIES_COLUMN_NAMES = ("AIDBSPP", "species", "aidb_species", "species_name")
@@ -450,9 +451,8 @@ def read_cbm_defaults(path: str | os.PathLike | None = None) -> dict[str, pd.Dat
     path = Path(path) if path is not None else default_cbm_defaults_path()
     if not path.is_file():
         raise DatabaseError(f"cbm_defaults database not found: {str(path)!r}")
-    uri = f"{path.resolve().as_uri()}?mode=ro"
     try:
-        with sqlite3.connect(uri, uri=True) as conn:
+        with connect_ro(path) as conn:
             present = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
             missing = [t for t in _RAW_TABLES if t not in present]
             if missing:

@@ -17,6 +17,7 @@ from pathlib import Path
 import pandas as pd
 
 from flintcloud.errors import DatabaseError
+from flintcloud.sqlite_ro import connect_ro
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
 
@@ -141,7 +142,7 @@ def read_input_db(path: str | Path) -> InputDb:
     path = Path(path)
     check_sqlite_file(path)
     try:
-        with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as conn:
+        with connect_ro(path) as conn:
             check_schema(conn, path)
             return parse_input_db(conn, path)
     except sqlite3.DatabaseError as err:
@@ -215,7 +216,7 @@ def run_query(path: str | Path, query: str) -> pd.DataFrame:
     path = Path(path)
     check_sqlite_file(path)
     try:
-        with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as conn:
+        with connect_ro(path) as conn:
             return pd.read_sql(query, conn)
     except (sqlite3.DatabaseError, pd.errors.DatabaseError) as err:
         raise DatabaseError(f"query on {str(path)!r} failed: {err}\n{query}") from err
