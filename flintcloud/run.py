@@ -25,12 +25,14 @@ from pathlib import Path
 from flintcloud.atomic import atomic_dir
 from flintcloud.errors import ConfigError, LayerError, OutputError
 from flintcloud.gcbm.config import GcbmConfig, read_gcbm_config
+from flintcloud.params import ENGINE_NAMES, OUTPUT_LAYOUT
 
-ENGINES = ("libcbm", "gcbm-container")
-RAW_DB = "gcbm_output.db"
-COMPILED_DB = "compiled_gcbm_output.db"
-SPATIAL_DIR = "spatial"
-SUMMARY_FILE = "run_summary.json"
+ENGINES = ENGINE_NAMES  # the registry: flintcloud.params.ENGINES
+# Output layout (flintcloud.params.OUTPUT_LAYOUT), kept as names for existing callers.
+RAW_DB = OUTPUT_LAYOUT.raw_db
+COMPILED_DB = OUTPUT_LAYOUT.compiled_db
+SPATIAL_DIR = OUTPUT_LAYOUT.spatial_dir
+SUMMARY_FILE = OUTPUT_LAYOUT.summary_file
 # Above this many cell-years, map_years=None maps only some years (first, last, every 10th).
 LARGE_CELL_YEARS = 10**9
 

@@ -63,6 +63,7 @@ from flintcloud.inputdb import reader as inputdb
 from flintcloud.sqlite_ro import connect_ro
 from flintcloud.landscape.grid import Grid
 from flintcloud.landscape.sidecar import LayerSidecar, read_sidecar
+from flintcloud.params import params_key_problems
 
 MAX_LISTED = 20  # values listed per problem before "... and N more"
 SQLITE_TIMEOUT_S = 0.5  # a locked db is reported, not waited for
@@ -153,8 +154,10 @@ def write_report(report: ValidationReport, path: str | os.PathLike) -> Path:
 
 
 def validate_params(params: Any) -> list[Problem]:
-    """Problems in a parsed params.yaml (pure): years, engine, indicators, types, one per problem."""
-    return [Problem("params", f"params.yaml: {m}") for m in params_problems(params)]
+    """Problems in a parsed params.yaml (pure): unknown/misspelt keys, kinds, years, engine, indicators."""
+    # value problems come from params_problems (configure's own checks), unknown keys from the registry
+    unknown = [Problem("params", m) for m in params_key_problems(params, kinds=False)]
+    return unknown + [Problem("params", f"params.yaml: {m}") for m in params_problems(params)]
 
 
 # --------------------------------------------------------------------------- paths

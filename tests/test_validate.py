@@ -347,3 +347,10 @@ def test_an_unwritable_report_location_is_a_clear_error(tmp_path: Path):
     (tmp_path / "reports").write_text("a file where the folder should be")
     with pytest.raises(OutputError, match=r"cannot write the validation report .*reports/validation\.json"):
         write_report(ValidationReport(target="x"), tmp_path / "reports" / "validation.json")
+
+
+def test_validate_lists_a_misspelt_params_key_with_the_closest_valid_one(tmp_path):
+    bad = params()
+    bad["simulation"]["end_yaer"] = 2020
+    problems = [p.message for p in validate_params(bad)]
+    assert "params.yaml: unknown key 'simulation.end_yaer'; did you mean 'simulation.end_year'?" in problems

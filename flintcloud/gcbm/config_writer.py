@@ -47,11 +47,12 @@ from rasterio.errors import RasterioError
 from flintcloud.atomic import atomic_dir
 from flintcloud.errors import ConfigError, DatabaseError, LayerError, OutputError
 from flintcloud.jsonfile import load_json
+from flintcloud.params import ENGINE_NAMES, OUTPUT_LAYOUT
 from flintcloud.sqlite_ro import connect_ro
 from flintcloud.landscape.sidecar import LayerSidecar, read_sidecar
 
-#: Engines the `simulate` stage knows.
-KNOWN_ENGINES = ("libcbm", "gcbm-container")
+#: Engines the `simulate` stage knows (the registry is flintcloud.params.ENGINES).
+KNOWN_ENGINES = ENGINE_NAMES
 
 #: Files of a configuration set, in the order gcbm_config.cfg lists the JSON ones.
 CONFIG_FILES = (
@@ -150,7 +151,7 @@ class ConfigSettings:
     db_path: Path | None = None
     layers_dir: Path | None = None
     output_dir: Path | None = None  # default: <config dir>/../output
-    output_db_name: str = "gcbm_output.db"
+    output_db_name: str = OUTPUT_LAYOUT.raw_db
     log_file: Path | None = None  # default: <output_dir>/logs/Moja_Debug.log
     num_threads: int = 4
     libraries: tuple[tuple[str, str], ...] = tuple(DEFAULT_LIBRARIES.items())
