@@ -19,8 +19,10 @@ import os
 import signal
 import time
 from collections.abc import Iterable
+from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
+from typing import Any
 
 from flintcloud.atomic import atomic_dir
 from flintcloud.errors import ConfigError, LayerError, OutputError
@@ -116,6 +118,43 @@ def _sigterm_as_interrupt():
         signal.signal(signal.SIGTERM, previous)
 
 
+@dataclass
+class PreparedRun:
+    """Everything the engine needs, read the one way every caller (run, tests, service) reads it."""
+
+    config: GcbmConfig
+    inputs: Any  # flintcloud.inputdb.reader.InputDb
+    landscape: Any  # flintcloud.landscape.raster.Landscape
+    stands: Any  # flintcloud.landscape.stands.StandSet
+
+
+def prepare_run(config: GcbmConfig | str | os.PathLike, *, progress: bool = False) -> PreparedRun:
+    """Config -> gcbm_input.db -> landscape -> stands, with spatial units, disturbance type names
+    and codes resolved through the db (a sidecar's `disturbance_type_id` is a disturbance_type.code).
+
+    Raises LayerError when no pixel can be simulated.
+    """
+    from flintcloud.inputdb.reader import read_input_db
+    from flintcloud.landscape.raster import read_landscape
+    from flintcloud.landscape.stands import group_stands
+
+    if not isinstance(config, GcbmConfig):
+        config = read_gcbm_config(config)
+    inputs = read_input_db(config.db_path)
+    landscape = read_landscape(config)
+    with _progress_bar(progress, landscape.grid.n_cells, "grouping pixels", "px") as tick:
+        stands = group_stands(
+            landscape, inputs.spatial_unit_id, inputs.disturbance_type_ids(), inputs.disturbance_type_codes(),
+            progress=tick,
+        )
+    if stands.n_stands == 0:
+        raise LayerError(
+            f"{str(config.config_dir)!r}: no pixel can be simulated (every pixel lacks a classifier, an initial "
+            f"age or a temperature; counts by reason: {stands.excluded})"
+        )
+    return PreparedRun(config=config, inputs=inputs, landscape=landscape, stands=stands)
+
+
 def engine_version(engine: str) -> str:
     if engine == "libcbm":
         try:
@@ -153,28 +192,14 @@ def run_project(
         return run_gcbm_container(config_dir, out_dir, image or PLACEHOLDER_IMAGE, overwrite=overwrite)
 
     from flintcloud.engine.executor import parse_executor, simulate_with_executor
-    from flintcloud.inputdb.reader import read_input_db
-    from flintcloud.landscape.raster import read_landscape
-    from flintcloud.landscape.stands import group_stands
     from flintcloud.outputs.compile import compile_results
     from flintcloud.outputs.raw_db import RawOutputWriter
     from flintcloud.outputs.spatial import MapWriter
 
     executor = parse_executor(executor)
     started = time.perf_counter()
-    config = read_gcbm_config(config_dir)
-    inputs = read_input_db(config.db_path)
-    landscape = read_landscape(config)
-    dt = inputs.disturbance_types
-    type_ids = dict(zip(dt["name"], dt["id"].astype(int)))
-    type_codes = {int(c): n for c, n in zip(dt["code"], dt["name"]) if c == c and c is not None}
-    with _progress_bar(progress, landscape.grid.n_cells, "grouping pixels", "px") as tick:
-        stands = group_stands(landscape, inputs.spatial_unit_id, type_ids, type_codes, progress=tick)
-    if stands.n_stands == 0:
-        raise LayerError(
-            f"{str(config.config_dir)!r}: no pixel can be simulated (every pixel lacks a classifier, an initial "
-            f"age or a temperature; counts by reason: {stands.excluded})"
-        )
+    prepared = prepare_run(config_dir, progress=progress)
+    config, inputs, landscape, stands = prepared.config, prepared.inputs, prepared.landscape, prepared.stands
     years = resolve_map_years(map_years, config, landscape.grid.n_cells)
     grouped_seconds = time.perf_counter() - started
 

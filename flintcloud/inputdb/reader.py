@@ -85,6 +85,16 @@ class InputDb:
     transition_classifiers: pd.DataFrame  # transition_id, classifier_name, classifier_value
     land_classes: pd.DataFrame
 
+    def disturbance_type_ids(self) -> dict[str, int]:
+        """disturbance_type.name -> id (what a sidecar's `disturbance_type` names)."""
+        dt = self.disturbance_types
+        return {str(n): int(i) for n, i in zip(dt["name"], dt["id"])}
+
+    def disturbance_type_codes(self) -> dict[int, str]:
+        """disturbance_type.code -> name: a sidecar's `disturbance_type_id` is this code, as GCBM reads it."""
+        dt = self.disturbance_types
+        return {int(c): str(n) for c, n in zip(dt["code"], dt["name"]) if pd.notna(c)}
+
     def disturbance_type_id(self, name: str) -> int:
         """The id of a disturbance type by its name (GCBM matches names exactly)."""
         hit = self.disturbance_types.loc[self.disturbance_types["name"] == name, "id"]
