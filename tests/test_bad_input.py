@@ -484,11 +484,11 @@ def _paths(doc, prefix=()):
 
 
 def _flint_like_docs() -> dict:
-    from shared_paths import SHARED_DATA  # the one place that knows where ../shared is (env override included)
+    from shared_paths import SHARED_DATA, missing_fixture  # the one place that knows where the data is
 
     demo = SHARED_DATA / "flint-cloud-linux-demo" / "config"
     if not demo.is_dir():
-        pytest.skip(f"FLINT demo config not found at {demo}")
+        missing_fixture(f"FLINT demo config not found at {demo}")
     names = ["localdomain.json", "pools_cbm.json", "modules_cbm.json", "modules_output.json", "spinup.json",
              "variables.json", "internal_variables.json", "provider_config.json"]
     return {n: json.loads((demo / n).read_text(encoding="utf-8-sig")) for n in names}

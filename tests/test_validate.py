@@ -246,8 +246,6 @@ def test_the_repository_params_file_is_valid():
     import yaml
 
     repo_params = Path(__file__).resolve().parents[1] / "params.yaml"
-    if not repo_params.is_file():
-        pytest.skip("params.yaml not written yet")
     assert validate_params(yaml.safe_load(repo_params.read_text())) == []
 
 
