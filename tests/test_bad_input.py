@@ -32,7 +32,7 @@ from flintcloud import cli
 from flintcloud.errors import ConfigError, LayerError
 from flintcloud.gcbm.config import parse_gcbm_config
 from flintcloud.gcbm.config_writer import settings_from_params
-from flintcloud.landscape.sidecar import parse_sidecar, read_sidecar
+from flintcloud.gcbm.sidecar import parse_sidecar, read_sidecar
 from test_validate import (
     AGES,
     CELL,
@@ -275,8 +275,8 @@ def test_a_disturbance_type_not_in_the_db(repo: Repo):
     attrs = copy.deepcopy(DISTURBANCE_ATTRS)
     attrs["2"]["disturbance_type"] = "Clearcut"
     write_layer(repo.tiled, "disturbances_2012", DISTURBANCE, nodata=255, attributes=attrs)
-    (p,) = repo.assert_rejected("disturbance layer 'disturbances_2012', pixel value 2: disturbance type 'Clearcut' "
-                                "is not in table disturbance_type", n=1)
+    (p,) = repo.assert_rejected("disturbance layer 'disturbances_2012', pixel value 2 names disturbance type 'Clearcut', "
+                                "which is not in the disturbance_type table", n=1)
     assert p["value"] == "Clearcut"
 
 

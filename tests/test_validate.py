@@ -24,7 +24,6 @@ from flintcloud.gcbm.config_writer import ConfigSettings, write_gcbm_config
 from flintcloud.inputdb.reader import REQUIRED_COLUMNS
 from flintcloud.validate import (
     ValidationReport,
-    curve_matches,
     validate_params,
     validate_project,
     write_report,
@@ -256,24 +255,33 @@ def test_the_flint_demo_validates_clean(flint_demo: Path):
     assert report.summary["classifier_sets"] == 10
 
 
-def test_growth_curve_matching_follows_gcbm_wildcards():
-    assert curve_matches({"A": "x", "B": "y"}, {"A": "x", "B": "?"})
-    assert curve_matches({"A": "x", "B": "y"}, {"A": "x"})
-    assert not curve_matches({"A": "x", "B": "y"}, {"A": "x", "B": "z"})
-    assert not curve_matches({"A": "x"}, {"A": "x", "B": "z"})  # a classifier without a value only matches '?'
-    assert curve_matches({"A": "x"}, {"A": "x", "B": "?"})
+def test_growth_curve_matching_follows_gcbm_wildcards(tmp_path: Path):
+    """validate and the engine share one matcher (inputdb.reader.match_growth_curves)."""
+    import pandas as pd
+
+    from flintcloud.engine import libcbm_engine
+    from flintcloud.inputdb.reader import match_growth_curves, read_input_db
+
+    assert libcbm_engine.match_growth_curves is match_growth_curves
+    db = read_input_db(build_db(tmp_path / "gcbm_input.db"))
+    stands = pd.DataFrame({"Classifier1": ["TA", "TA", "BS", "XX"], "Classifier2": ["5", "6", "9", "5"]})
+    got = match_growth_curves(db, stands, strict=False).tolist()
+    assert got[3] == -1  # no curve for XX
+    assert got[2] == 3  # BS matches curve 3 through '?'
+    assert got[:2] == [1, 2]  # TA/5 and TA/6 each get their own curve
 
 
-def test_a_db_classifier_without_a_layer_leaves_stands_without_curves(tmp_path: Path):
+def test_a_db_classifier_without_a_layer_is_matched_as_the_run_matches_it(tmp_path: Path):
+    """Without a Classifier2 layer the run's classifier set is (Classifier1) and the engine matches curves
+    on it alone; validate gives the same answer (no error) and warns that Classifier2 is not used."""
     project = build_project(tmp_path)
     for suffix in (".tiff", ".json"):
         (project / "layers" / "tiled" / f"Classifier2{suffix}").unlink()
     report = validate_project(project, settings(), root=tmp_path)
-    messages = [p.message for p in report.errors]
-    # TA stands need Classifier2 = 5 or 6: uncovered; BS matches curve 3 through '?'.
-    assert len(messages) == 1, messages
-    assert "classifier set (Classifier1='TA') on 24 pixel(s) has no growth curve" in messages[0]
-    assert "the db's classifier(s) 'Classifier2' have no layer" in messages[0]
+    assert report.errors == []
+    (w,) = [p for p in report.warnings if p.check == "growth_curve"]
+    assert "the db's classifier(s) 'Classifier2' have no layer or value" in w.message
+    assert "matched on 'Classifier1' only" in w.message
 
 
 def test_boundaries_left_null_must_be_unambiguous(tmp_path: Path):

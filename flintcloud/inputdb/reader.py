@@ -14,9 +14,10 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
-from flintcloud.errors import DatabaseError
+from flintcloud.errors import DatabaseError, SimulationError
 from flintcloud.sqlite_ro import connect_ro
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
@@ -197,6 +198,37 @@ def parse_input_db(conn: sqlite3.Connection, path: Path) -> InputDb:
     )
 
 
+def match_growth_curves(db: InputDb, classifiers: pd.DataFrame, *, strict: bool = True) -> np.ndarray:
+    """Growth curve id per row of ``classifiers`` (GCBM's GrowthCurveTransform: exact or '?' matches). Pure.
+
+    Only the db's classifiers that are columns of ``classifiers`` (the run's classifier set) are
+    compared; among matching curves the most specific (fewest '?') wins, ties by curve order.
+    strict: raise SimulationError naming the classifier combination when no curve matches (the
+    engine); otherwise -1 for such rows (validate lists them). The engine and validate share this.
+    """
+    gcc = db.growth_curve_classifiers
+    names = [c for c in db.classifier_names if c in classifiers.columns]
+    curves = gcc.pivot_table(index="growth_curve_id", columns="classifier_name", values="classifier_value",
+                             aggfunc="first").reindex(columns=names).fillna("?")
+    out = np.full(len(classifiers), -1, dtype=np.int64)
+    combos = classifiers[names].astype(str).drop_duplicates()
+    for _, combo in combos.iterrows():
+        vals = combo.to_numpy()
+        match = ((curves.to_numpy() == vals) | (curves.to_numpy() == "?")).all(axis=1)
+        if not match.any():
+            if not strict:
+                continue
+            raise SimulationError(
+                f"no growth curve for classifier set {dict(zip(names, vals))}: table growth_curve_classifier_value "
+                f"of {str(db.path)!r} has no matching row"
+            )
+        specific = (curves.to_numpy()[match] != "?").sum(axis=1)
+        gc = int(curves.index[match][int(np.argmax(specific))])
+        rows = (classifiers[names].astype(str).to_numpy() == vals).all(axis=1)
+        out[rows] = gc
+    return out
+
+
 _VAR = re.compile(r"\{var:([A-Za-z0-9_]+)\}")
 
 
@@ -219,6 +251,32 @@ def substitute_variables(query: str, values: dict, source: str = "query") -> str
         return sql_literal(values[name])
 
     return _VAR.sub(one, query)
+
+
+def read_classifier_names(path: str | Path) -> list[str]:
+    """Classifier names of a gcbm_input.db in id order (configure orders classifier layers by it)."""
+    return [str(r[0]) for r in _rows(path, "classifier", "SELECT name FROM classifier ORDER BY id")]
+
+
+def read_spatial_unit_names(path: str | Path) -> list[tuple[str, str]]:
+    """(admin boundary, eco boundary) name pairs of a gcbm_input.db's spatial units, in id order."""
+    query = (
+        "SELECT a.name, e.name FROM spatial_unit spu "
+        "INNER JOIN admin_boundary a ON spu.admin_boundary_id = a.id "
+        "INNER JOIN eco_boundary e ON spu.eco_boundary_id = e.id ORDER BY spu.id"
+    )
+    return [(str(a), str(e)) for a, e in _rows(path, "spatial_unit", query)]
+
+
+def _rows(path: str | Path, what: str, query: str) -> list[tuple]:
+    path = Path(path)
+    if not path.is_file():
+        raise DatabaseError(f"input database {str(path)!r} does not exist; expected gcbm_input.db (SQLite)")
+    try:
+        with connect_ro(path, timeout=1.0) as conn:
+            return conn.execute(query).fetchall()
+    except sqlite3.DatabaseError as err:
+        raise DatabaseError(f"input database {str(path)!r}: cannot read table {what!r} ({err})") from err
 
 
 def run_query(path: str | Path, query: str) -> pd.DataFrame:

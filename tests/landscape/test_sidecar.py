@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from flintcloud.errors import LayerError
-from flintcloud.landscape.sidecar import DisturbanceEvent, parse_sidecar, read_sidecar
+from flintcloud.gcbm.sidecar import DisturbanceEvent, parse_sidecar, read_sidecar
 
 
 def test_classifier_attributes_map_pixel_values_to_strings():
