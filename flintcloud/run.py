@@ -152,7 +152,31 @@ def prepare_run(config: GcbmConfig | str | os.PathLike, *, progress: bool = Fals
             f"{str(config.config_dir)!r}: no pixel can be simulated (every pixel lacks a classifier, an initial "
             f"age or a temperature; counts by reason: {stands.excluded})"
         )
+    preflight(config, inputs, stands)
     return PreparedRun(config=config, inputs=inputs, landscape=landscape, stands=stands)
+
+
+def preflight(config: GcbmConfig, inputs, stands) -> None:
+    """Refuse, before any simulation, what `flintcloud validate` rejects on the same inputs (one
+    message per problem, the same sentences: flintcloud.landscape.checks): negative ages, ages past
+    the growth curves, implausible or missing temperatures, classifier sets without a growth curve.
+    Cheap: it looks at the unique stands, not at pixels."""
+    from flintcloud.inputdb.reader import match_growth_curves
+    from flintcloud.landscape.checks import stand_problems
+
+    comps = inputs.growth_curve_components
+    max_curve_age = int(comps["age"].max()) if not comps.empty else None
+    age_layer, temp_layer = config.age_layer, config.temperature_layer
+    problems = stand_problems(
+        stands, max_curve_age=max_curve_age,
+        age_where=f"age layer {age_layer!r}" if age_layer else None,
+        age_path=str(config.layers.get(age_layer, "")) if age_layer else "",
+        temperature_where=f"temperature layer {temp_layer!r}" if temp_layer else None,
+        temperature_path=str(config.layers.get(temp_layer, "")) if temp_layer else "",
+    )
+    if problems:
+        raise LayerError("; ".join(problems))
+    match_growth_curves(inputs, stands.stands[stands.classifier_names])  # SimulationError naming the set
 
 
 def engine_version(engine: str) -> str:

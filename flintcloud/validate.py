@@ -51,6 +51,7 @@ from flintcloud.gcbm.config_writer import ConfigSettings, params_problems, setti
 from flintcloud.gcbm.project import default_boundaries, default_db_path, default_layers_dir, discover_layers
 from flintcloud.gcbm.sidecar import LayerSidecar, read_sidecar, resolve_event_type
 from flintcloud.inputdb import reader as inputdb
+from flintcloud.landscape.checks import TEMPERATURE_RANGE, age_messages, temperature_range_message
 from flintcloud.landscape.grid import Grid
 from flintcloud.landscape.raster import category_codes, null_mask
 from flintcloud.sqlite_ro import connect_ro
@@ -479,8 +480,11 @@ class _Tally:
     age_min: Any = None
     age_above: int = 0
     age_max: Any = None
-    temp_nan: int = 0
+    temp_nan: int = 0  # NaN or infinite
     temp_nodata: int = 0
+    temp_outside: int = 0  # finite but outside landscape.checks.TEMPERATURE_RANGE
+    temp_low: Any = None
+    temp_high: Any = None
 
 
 def _open_raster(layer: _Layer, stack: contextlib.ExitStack, report: ValidationReport) -> tuple[Any, Grid] | None:
@@ -654,9 +658,17 @@ def _scan(opened: list[_Open], grid: Grid, t: _Target, db, report: ValidationRep
                 _tally_ages(data[name][landscape], max_age, tally)
             elif o.layer.role == "temperature":
                 values = data[name][landscape]
-                nan = np.isnan(values) if values.dtype.kind == "f" else np.zeros(values.shape, dtype=bool)
+                nan = ~np.isfinite(values) if values.dtype.kind == "f" else np.zeros(values.shape, dtype=bool)
                 tally.temp_nan += int(nan.sum())
                 tally.temp_nodata += int((~valid[name][landscape] & ~nan).sum())
+                ok = valid[name][landscape] & ~nan
+                lo, hi = TEMPERATURE_RANGE
+                out = values[ok & ((values < lo) | (values > hi))].astype(np.float64)
+                if out.size:
+                    tally.temp_outside += int(out.size)
+                    low, high = float(out.min()), float(out.max())
+                    tally.temp_low = low if tally.temp_low is None else min(tally.temp_low, low)
+                    tally.temp_high = high if tally.temp_high is None else max(tally.temp_high, high)
     return tally
 
 
@@ -691,14 +703,12 @@ def _report_ages(layer: _Layer, tally: _Tally, max_age: int | None, report: Vali
     if tally.age_nan:
         report.error("age", f"{where}: {tally.age_nan} simulated pixel(s) are NaN or infinite in {str(layer.path)!r}",
                      file=str(layer.path), layer=layer.name, value="NaN", expected="ages in years (>= 0)")
-    if tally.age_negative:
-        report.error("age", f"{where}: {tally.age_negative} pixel(s) have negative ages (minimum {tally.age_min!r}) "
-                     f"in {str(layer.path)!r}", file=str(layer.path), layer=layer.name, value=tally.age_min,
-                     expected="ages >= 0")
-    if tally.age_above:
-        report.error("age", f"{where}: {tally.age_above} pixel(s) are older than the growth curves' maximum age "
-                     f"{max_age} (oldest {tally.age_max!r}) in {str(layer.path)!r}", file=str(layer.path),
-                     layer=layer.name, value=tally.age_max,
+    # The run refuses the same ages with the same sentences (landscape.checks, run.prepare_run).
+    for message in age_messages(where, str(layer.path), n_negative=tally.age_negative, min_age=tally.age_min):
+        report.error("age", message, file=str(layer.path), layer=layer.name, value=tally.age_min, expected="ages >= 0")
+    for message in age_messages(where, str(layer.path), n_above=tally.age_above, max_age=tally.age_max,
+                                max_curve_age=max_age):
+        report.error("age", message, file=str(layer.path), layer=layer.name, value=tally.age_max,
                      expected=f"ages 0..{max_age} (the growth curves' age range)")
 
 
@@ -709,9 +719,14 @@ def _report_temperature(o: _Open, tally: _Tally, report: ValidationReport) -> No
         report.error("temperature", f"{where}: every simulated pixel is NaN in {str(layer.path)!r}",
                      file=str(layer.path), layer=layer.name, value="NaN", expected="mean annual temperature in deg C")
     elif tally.temp_nan:
-        report.error("temperature", f"{where}: {tally.temp_nan} of {tally.n_valid} simulated pixel(s) are NaN in "
-                     f"{str(layer.path)!r}", file=str(layer.path), layer=layer.name, value="NaN",
+        report.error("temperature", f"{where}: {tally.temp_nan} of {tally.n_valid} simulated pixel(s) are NaN "
+                     f"(or infinite) in {str(layer.path)!r}", file=str(layer.path), layer=layer.name, value="NaN",
                      expected="mean annual temperature in deg C")
+    outside = temperature_range_message(where, str(layer.path), n_outside=tally.temp_outside,
+                                        lowest=tally.temp_low, highest=tally.temp_high)
+    if outside:
+        report.error("temperature", outside, file=str(layer.path), layer=layer.name,
+                     value=[tally.temp_low, tally.temp_high], expected="%g..%g deg C" % TEMPERATURE_RANGE)
     if tally.temp_nodata:
         report.error("temperature", f"{where}: {tally.temp_nodata} simulated pixel(s) have no temperature (nodata) "
                      f"in {str(layer.path)!r}", file=str(layer.path), layer=layer.name, value=o.nodata,
