@@ -197,6 +197,9 @@ def check_inside(path: Path, root: Path, what: str, report: ValidationReport, *,
 
 @dataclass
 class _Layer:
+    """A layer being checked: from gcbm.project.discover_layers (project mode) or the config's
+    layers (config mode, sidecar read later); mutable because validate fills it in as it goes."""
+
     name: str
     path: Path
     role: str

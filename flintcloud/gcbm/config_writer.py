@@ -103,7 +103,11 @@ Filter="%Severity% >= debug"
 
 @dataclass(frozen=True)
 class SpinupOptions:
-    """spinup.json: `Spinup.enabled` and `SpinupVariables`."""
+    """spinup.json: `Spinup.enabled` and `SpinupVariables`, as params.yaml sets them.
+
+    Not gcbm.config.SpinupSettings: that one is a spinup.json as *read* (sequencer, parameters query,
+    modules — what GCBM runs); this is the four values configure *writes* into the template.
+    """
 
     enabled: bool = True
     delay: int = 0
@@ -114,6 +118,11 @@ class SpinupOptions:
 @dataclass(frozen=True)
 class ConfigSettings:
     """Everything `configure` takes from params.yaml. Years are inclusive.
+
+    Not a twin of gcbm.config.GcbmConfig: settings are the *input* of configure (None = discover from
+    the project, layer names not yet resolved to files); GcbmConfig is what a written configuration
+    *says*, every path resolved, read by validate and the run. build_gcbm_config turns one into the
+    other's documents.
 
     Layer names (`classifier_layers`, `disturbance_layers`, `age_layer`,
     `temperature_layer`) are GCBM layer names (the tiff name without `_moja`);
@@ -369,7 +378,11 @@ def output_items(names: Sequence[str] | None) -> list[dict]:
 
 @dataclass(frozen=True)
 class RasterGrid:
-    """Georeference of the reference layer, enough to write localdomain.json."""
+    """Georeference of the reference layer, enough to write localdomain.json.
+
+    Not landscape.grid.Grid: gcbm comes before landscape in the data flow, and configure needs only
+    plain bounds and cell sizes (no Affine, no CRS object, no pixel areas).
+    """
 
     left: float
     bottom: float

@@ -40,7 +40,12 @@ _SKIP_LAYERS = ("bounding_box",)  # the tiler's mask raster; GCBM never reads it
 
 @dataclass(frozen=True)
 class ProjectLayer:
-    """One raster layer of a project, as GCBM's provider_config names it."""
+    """One raster layer of a project, as GCBM's provider_config names it (a file, a role, a sidecar).
+
+    The three layer types differ by stage: ProjectLayer is found in a folder before any pixel is read;
+    landscape.raster.LayerInfo is an opened raster (dtype, nodata, category keys) the decoder reads;
+    validate._Layer carries validate's per-layer state while it checks either mode (project or config).
+    """
 
     name: str  # GCBM layer name / variable name (file stem without `_moja`)
     path: Path  # the GeoTIFF
