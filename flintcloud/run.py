@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from flintcloud.atomic import atomic_dir
-from flintcloud.errors import ConfigError, LayerError, OutputError
+from flintcloud.errors import ConfigError, DatabaseError, LayerError, OutputError
 from flintcloud.gcbm.config import GcbmConfig, read_gcbm_config
 from flintcloud.params import ENGINE_NAMES, OUTPUT_LAYOUT
 
@@ -161,7 +161,7 @@ def preflight(config: GcbmConfig, inputs, stands) -> None:
     message per problem, the same sentences: flintcloud.landscape.checks): negative ages, ages past
     the growth curves, implausible or missing temperatures, classifier sets without a growth curve.
     Cheap: it looks at the unique stands, not at pixels."""
-    from flintcloud.inputdb.reader import match_growth_curves
+    from flintcloud.inputdb.reader import growth_curve_problems, match_growth_curves
     from flintcloud.landscape.checks import stand_problems
 
     comps = inputs.growth_curve_components
@@ -174,6 +174,9 @@ def preflight(config: GcbmConfig, inputs, stands) -> None:
         temperature_where=f"temperature layer {temp_layer!r}" if temp_layer else None,
         temperature_path=str(config.layers.get(temp_layer, "")) if temp_layer else "",
     )
+    volumes = growth_curve_problems(inputs)
+    if volumes:
+        raise DatabaseError("; ".join(volumes))
     if problems:
         raise LayerError("; ".join(problems))
     match_growth_curves(inputs, stands.stands[stands.classifier_names])  # SimulationError naming the set

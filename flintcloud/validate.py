@@ -49,11 +49,17 @@ from flintcloud.errors import DatabaseError, FlintcloudError, LayerError, Output
 from flintcloud.gcbm import config as gcbm_config
 from flintcloud.gcbm.config_writer import ConfigSettings, params_problems, settings_from_params_lenient
 from flintcloud.gcbm.project import default_boundaries, default_db_path, default_layers_dir, discover_layers
-from flintcloud.gcbm.sidecar import LayerSidecar, read_sidecar, resolve_event_type
+from flintcloud.gcbm.sidecar import (
+    LayerSidecar,
+    layer_data_mismatch,
+    read_sidecar,
+    resolve_event_type,
+    sidecar_problems,
+)
 from flintcloud.inputdb import reader as inputdb
 from flintcloud.landscape.checks import TEMPERATURE_RANGE, age_messages, temperature_range_message
 from flintcloud.landscape.grid import Grid
-from flintcloud.landscape.raster import category_codes, null_mask
+from flintcloud.landscape.raster import category_codes, not_geotiff_message, null_mask
 from flintcloud.sqlite_ro import connect_ro
 from flintcloud.params import params_key_problems
 
@@ -352,6 +358,10 @@ def validate_project(
         check_inside(path, root_path, f"output path ({what})", report)
 
     db = _check_db(t.db_path, report) if t.db_path is not None else None
+    if db is not None:
+        for message in inputdb.growth_curve_problems(db):  # the run refuses the same (run.preflight)
+            report.error("growth_curve", message, file=str(db.path), expected="finite merchantable volumes "
+                         f"0..{inputdb.MAX_PLAUSIBLE_VOLUME:g} m3/ha")
     _read_sidecars(t, config_mode, report)
     _check_layers(t, db, report)
     if db is not None:
@@ -440,8 +450,9 @@ def _read_sidecars(t: _Target, config_mode: bool, report: ValidationReport) -> N
             try:
                 layer.sidecar = read_sidecar(layer.path)
             except LayerError as err:
-                report.error("sidecar", str(err), file=str(layer.path), layer=layer.name,
-                             expected="a JSON sidecar <layer>.json with nodata and attributes")
+                for message in sidecar_problems(err):  # every problem of the sidecar, not just the first
+                    report.error("sidecar", message, file=str(layer.path), layer=layer.name,
+                                 expected="a JSON sidecar <layer>.json with nodata and attributes")
                 layer.sidecar = None
                 t.broken.add(layer.name)
             if not layer.role:  # the provider-only fallback knows no roles
@@ -499,6 +510,10 @@ def _open_raster(layer: _Layer, stack: contextlib.ExitStack, report: ValidationR
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", NotGeoreferencedWarning)  # a truncated file loses its transform
             ds = stack.enter_context(rasterio.open(layer.path))
+            if ds.driver != "GTiff":  # e.g. a PNG renamed .tiff: say so, not "wrong size"
+                report.error("raster", not_geotiff_message(layer.name, layer.path, ds.driver), file=str(layer.path),
+                             layer=layer.name, value=ds.driver, expected="a GeoTIFF")
+                return None
             # A truncated file opens but cannot deliver its last pixels: probe them before trusting the header.
             ds.read(1, window=Window(ds.width - 1, ds.height - 1, 1, 1))
         return ds, Grid(transform=ds.transform, crs=ds.crs, width=ds.width, height=ds.height)
@@ -555,6 +570,10 @@ def _check_layers(t: _Target, db, report: ValidationReport) -> None:
                                  f"layer {reference[0]!r}: {diff}", file=str(layer.path), layer=layer.name,
                                  value=grid.describe(), expected=reference[1].describe())
                     continue  # its pixels cannot be compared with the others'
+            mismatch = layer_data_mismatch(layer.sidecar, ds.dtypes[0]) if layer.sidecar else None
+            if mismatch:  # the run refuses it too (landscape.raster.read_landscape)
+                report.error("sidecar", f"layer {layer.name!r}: {mismatch}", file=layer.sidecar.source,
+                             layer=layer.name, value=layer.sidecar.layer_data, expected=str(ds.dtypes[0]))
             nodata = ds.nodata if ds.nodata is not None else (layer.sidecar.nodata if layer.sidecar else None)
             opened.append(_Open(layer, ds, nodata))
         report.summary["layers_checked"] = len(opened)

@@ -23,7 +23,10 @@ from flintcloud.run import prepare_run, run_project
 from flintcloud.sqlite_ro import connect_ro
 from flintcloud.validate import validate_project
 
-pytestmark = pytest.mark.shared
+pytestmark = [
+    pytest.mark.shared,
+    pytest.mark.filterwarnings("ignore::rasterio.errors.NotGeoreferencedWarning"),  # the PNG case
+]
 
 FIRST_PIXEL = (2049, 665)  # a simulated pixel of the demo (row, col)
 
@@ -82,6 +85,27 @@ def no_growth_curve(project: Path) -> None:
     edit_sidecar(project, "Classifier1", lambda d: d["attributes"].update({"1": "XX"}))
 
 
+def set_volume(value):
+    """One growth-curve volume of the demo db set to `value` (NULL, text, inf, negative, absurd)."""
+    def change(project: Path) -> None:
+        db = project / "input_database" / "gcbm_input.db"
+        with sqlite3.connect(db) as conn:
+            conn.execute("UPDATE growth_curve_component_value SET merchantable_volume = ? WHERE rowid = "
+                         "(SELECT min(rowid) FROM growth_curve_component_value WHERE age = 50)", (value,))
+        conn.close()
+    return change
+
+
+def png_renamed(project: Path) -> None:
+    path = project / "layers" / "tiled" / "Classifier2.tiff"
+    with rasterio.open(path) as ds:
+        data = ds.read(1)
+    path.unlink()
+    with rasterio.open(path, "w", driver="PNG", width=data.shape[1], height=data.shape[0], count=1,
+                       dtype="uint8") as out:
+        out.write(data, 1)
+
+
 CASES = {
     "unmodified": (None, True),
     "disturbance type by code": (by_code, True),
@@ -94,6 +118,14 @@ CASES = {
     "temperature 1000 degC": (lambda p: set_pixel(p, "mean_annual_temperature", 1000.0), False),
     "temperature -300 degC": (lambda p: set_pixel(p, "mean_annual_temperature", -300.0), False),
     "infinite temperature": (lambda p: set_pixel(p, "mean_annual_temperature", np.inf), False),
+    "growth curve volume 'NaN'": (set_volume("NaN"), False),
+    "growth curve volume inf": (set_volume(float("inf")), False),
+    "growth curve volume negative": (set_volume(-5.0), False),
+    "growth curve volume 1e300": (set_volume(1e300), False),
+    "sidecar nodata as a string": (lambda p: edit_sidecar(p, "initial_age", lambda d: d.update(nodata="32767")), False),
+    "sidecar layer_data Byte on an Int16 raster": (
+        lambda p: edit_sidecar(p, "initial_age", lambda d: d.update(layer_data="Byte")), False),
+    "a PNG renamed .tiff": (png_renamed, False),
 }
 
 
@@ -125,6 +157,29 @@ def test_run_refuses_negative_ages_with_validates_sentence(flint_demo, tmp_path)
         prepare_run(project / "config")
     assert problem.message in str(err.value)
     assert "1 pixel(s) have negative ages (minimum -20)" in problem.message
+
+
+def test_every_problem_of_a_sidecar_is_listed_and_a_png_is_named(flint_demo, tmp_path):
+    project = copy_demo(flint_demo, tmp_path / "demo")
+    edit_sidecar(project, "initial_age", lambda d: d.update(nodata="32767", layer_data="Short"))
+    png_renamed(project)
+    report = validate_project(project / "config", root=tmp_path)
+    messages = [p.message for p in report.errors]
+    assert any("nodata '32767' is a string; write it as a number" in m for m in messages), messages
+    assert any("layer_data 'Short' is not a GDAL data type" in m for m in messages), messages
+    assert any("'Classifier2'" in m and "is not a GeoTIFF (GDAL reads it as PNG)" in m for m in messages), messages
+    assert not any("expected 4000" in m for m in messages), messages
+
+
+def test_growth_curve_volumes_are_named_by_curve_age_and_value(flint_demo, tmp_path):
+    project = copy_demo(flint_demo, tmp_path / "demo")
+    set_volume(float("inf"))(project)
+    (problem,) = [p for p in validate_project(project / "config", root=tmp_path).errors if p.check == "growth_curve"]
+    assert "merchantable volume at age 50 is inf, which is infinite" in problem.message
+    assert problem.message.startswith("growth curve ")
+    with pytest.raises(FlintcloudError) as err:
+        prepare_run(project / "config")
+    assert problem.message in str(err.value)
 
 
 def _pools(out: Path) -> dict[tuple[int, str], float]:

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from flintcloud.errors import ConfigError, LayerError
-from flintcloud.gcbm.sidecar import LayerSidecar, read_sidecar
+from flintcloud.gcbm.sidecar import LayerSidecar, read_sidecar, sidecar_problems
 from flintcloud.jsonfile import load_json
 
 ROLES = ("classifier", "disturbance", "age", "temperature", "admin_boundary", "eco_boundary", "other")
@@ -211,9 +211,9 @@ def discover_layers(layers_dir: Path, settings=None, accept: Callable[[Path], bo
         try:
             sidecar = read_sidecar(tiff)
         except LayerError as err:
-            found.problems.append(DiscoveryProblem(
-                "sidecar", str(err), file=str(tiff), layer=name,
-                expected="a JSON sidecar <layer>.json with nodata and attributes"))
+            found.problems.extend(DiscoveryProblem(
+                "sidecar", message, file=str(tiff), layer=name,
+                expected="a JSON sidecar <layer>.json with nodata and attributes") for message in sidecar_problems(err))
             sidecar = None
         role = classify_layer(name, sidecar, tags.get(name, ()), roles.get(name))
         if name in (admin, eco):

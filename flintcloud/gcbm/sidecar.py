@@ -104,40 +104,103 @@ def read_sidecar(tiff_path: str | os.PathLike) -> LayerSidecar:
     return parse_sidecar(load_json(path, LayerError, "sidecar"), str(path))
 
 
+#: GDAL data type names a sidecar's layer_data may give, and the numpy dtype each means.
+LAYER_DATA_TYPES = {
+    "Byte": "uint8", "Int8": "int8", "UInt16": "uint16", "Int16": "int16", "UInt32": "uint32", "Int32": "int32",
+    "UInt64": "uint64", "Int64": "int64", "Float32": "float32", "Float64": "float64",
+}
+
+
+def layer_data_dtype(layer_data: str) -> str | None:
+    """numpy dtype name of a layer_data value: a GDAL name ('Byte') or a numpy name ('uint8'), else None."""
+    if layer_data in LAYER_DATA_TYPES:
+        return LAYER_DATA_TYPES[layer_data]
+    return layer_data if layer_data in LAYER_DATA_TYPES.values() else None
+
+
+def sidecar_problems(err: LayerError) -> list[str]:
+    """Every problem a sidecar LayerError carries (parse_sidecar lists them all, not just the first)."""
+    return list(getattr(err, "problems", None) or [str(err)])
+
+
 def parse_sidecar(obj: Any, source: str = "<sidecar>") -> LayerSidecar:
-    """Validate a parsed sidecar object. Pure."""
+    """Validate a parsed sidecar object. Pure.
+
+    Collects every problem and raises one LayerError listing them all (`sidecar_problems(err)`
+    gives them one by one, as validate reports them).
+    """
     if not isinstance(obj, dict):
         raise LayerError(f"sidecar {source!r} must be a JSON object, got {type(obj).__name__}")
+    problems: list[str] = []
     nodata = obj.get("nodata")
     if nodata is not None:
-        try:
+        if isinstance(nodata, str):
+            problems.append(f"sidecar {source!r}: nodata {nodata!r} " + (
+                "is a string; write it as a number (GCBM reads a JSON number)" if _is_number(nodata) else
+                "is not a number"))
+            nodata = None
+        elif isinstance(nodata, bool) or not isinstance(nodata, (int, float)):
+            problems.append(f"sidecar {source!r}: nodata {nodata!r} is not a number")
+            nodata = None
+        else:
             nodata = float(nodata)
-        except (TypeError, ValueError) as err:
-            raise LayerError(f"sidecar {source!r}: nodata {obj['nodata']!r} is not a number") from err
     layer_data = obj.get("layer_data")
     if layer_data is not None and not isinstance(layer_data, str):
-        raise LayerError(f"sidecar {source!r}: layer_data {layer_data!r} must be a string such as 'Byte'")
+        problems.append(f"sidecar {source!r}: layer_data {layer_data!r} must be a string such as 'Byte'")
+        layer_data = None
+    elif layer_data is not None and layer_data_dtype(layer_data) is None:
+        problems.append(f"sidecar {source!r}: layer_data {layer_data!r} is not a GDAL data type "
+                        f"(one of {', '.join(LAYER_DATA_TYPES)})")
+        layer_data = None
     raw = obj.get("attributes")
     attributes = None
     if raw is not None:
         if not isinstance(raw, dict):
-            raise LayerError(
+            problems.append(
                 f"sidecar {source!r}: attributes must map pixel values to values, got {type(raw).__name__}"
             )
-        attributes = {}
-        for key, value in raw.items():
-            pixel = _pixel_key(key, source)
-            if pixel in attributes:
-                raise LayerError(f"sidecar {source!r}: pixel value {key!r} appears twice in attributes")
-            attributes[pixel] = _attribute_value(value, source, key)
-        kinds = {isinstance(v, tuple) for v in attributes.values()}
-        if len(kinds) > 1:
-            raise LayerError(
-                f"sidecar {source!r}: attributes mix disturbance events and plain values; "
-                "a layer is either a classifier layer or a disturbance layer"
-            )
+        else:
+            attributes = {}
+            for key, value in raw.items():
+                try:
+                    pixel = _pixel_key(key, source)
+                    if pixel in attributes:
+                        raise LayerError(f"sidecar {source!r}: pixel value {key!r} appears twice in attributes")
+                    attributes[pixel] = _attribute_value(value, source, key)
+                except LayerError as err:
+                    problems.append(str(err))
+            kinds = {isinstance(v, tuple) for v in attributes.values()}
+            if len(kinds) > 1:
+                problems.append(
+                    f"sidecar {source!r}: attributes mix disturbance events and plain values; "
+                    "a layer is either a classifier layer or a disturbance layer"
+                )
+    if problems:
+        error = LayerError("; ".join(problems))
+        error.problems = problems
+        raise error
     extra = {k: v for k, v in obj.items() if k not in ("nodata", "layer_data", "attributes")}
     return LayerSidecar(layer_data=layer_data, nodata=nodata, attributes=attributes, source=source, extra=extra)
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+        return True
+    except ValueError:
+        return False
+
+
+def layer_data_mismatch(sidecar: LayerSidecar, raster_dtype: str) -> str | None:
+    """The sentence when the sidecar's layer_data is not the raster's own data type, else None. Pure."""
+    if sidecar.layer_data is None:
+        return None
+    expected = layer_data_dtype(sidecar.layer_data)
+    if expected is None or expected == str(raster_dtype):
+        return None
+    actual = next((k for k, v in LAYER_DATA_TYPES.items() if v == str(raster_dtype)), str(raster_dtype))
+    return (f"sidecar {sidecar.source!r} says layer_data {sidecar.layer_data!r} but the raster is {actual} "
+            f"({raster_dtype}); GCBM would read its pixels as {sidecar.layer_data}: fix the sidecar")
 
 
 def _pixel_key(key: Any, source: str) -> int:

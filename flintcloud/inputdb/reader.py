@@ -198,6 +198,49 @@ def parse_input_db(conn: sqlite3.Connection, path: Path) -> InputDb:
     )
 
 
+#: Merchantable volume (m3/ha) above which a growth curve is a data error: the tallest temperate
+#: rainforests stand at ~3,000-4,000 m3/ha; CBM curves rarely exceed 1,000.
+MAX_PLAUSIBLE_VOLUME = 5000.0
+
+
+def growth_curve_problems(db: InputDb, curve_ids=None, *, limit: int = 20) -> list[str]:
+    """Volumes libcbm cannot use or no forest has, one sentence per curve and kind (pure).
+
+    NULL, text ('NaN'), infinite or negative merchantable volumes crash libcbm mid-run; volumes
+    above MAX_PLAUSIBLE_VOLUME give absurd carbon. validate and the run (run.preflight) both
+    refuse them with these sentences. `curve_ids`: only those curves (None: every curve).
+    """
+    comps = db.growth_curve_components
+    if comps.empty:
+        return []
+    if curve_ids is not None:
+        comps = comps[comps["growth_curve_id"].isin(list(curve_ids))]
+    raw = comps["merchantable_volume"]
+    volume = pd.to_numeric(raw, errors="coerce").astype(np.float64)
+    kinds = (
+        ("is NULL or not a number", volume.isna().to_numpy()),
+        ("is infinite", np.isinf(volume.to_numpy())),
+        ("is negative", (volume < 0).to_numpy()),
+        (f"is above {MAX_PLAUSIBLE_VOLUME:g} m3/ha (no forest holds that much)",
+         (np.isfinite(volume) & (volume > MAX_PLAUSIBLE_VOLUME)).to_numpy()),
+    )
+    out = []
+    for what, bad in kinds:
+        if not bad.any():
+            continue
+        rows = comps[bad]
+        for gc, group in rows.groupby("growth_curve_id", sort=True):
+            first = group.iloc[0]
+            value = first["merchantable_volume"]
+            value = value.item() if isinstance(value, np.generic) else value
+            out.append(
+                f"growth curve {int(gc)} ({first['species_name']}) in {str(db.path)!r}: merchantable volume at age "
+                f"{int(first['age'])} is {value!r}, which {what}"
+                + (f" ({len(group)} ages)" if len(group) > 1 else "")
+            )
+    return out[:limit] + ([f"... and {len(out) - limit} more growth-curve volume problems"] if len(out) > limit else [])
+
+
 def match_growth_curves(db: InputDb, classifiers: pd.DataFrame, *, strict: bool = True) -> np.ndarray:
     """Growth curve id per row of ``classifiers`` (GCBM's GrowthCurveTransform: exact or '?' matches). Pure.
 

@@ -37,7 +37,7 @@ from rasterio.windows import Window
 from flintcloud.errors import LayerError
 from flintcloud.gcbm.config import GcbmConfig
 from flintcloud.landscape.grid import Grid
-from flintcloud.gcbm.sidecar import DisturbanceEvent, LayerSidecar, read_sidecar
+from flintcloud.gcbm.sidecar import DisturbanceEvent, LayerSidecar, layer_data_mismatch, read_sidecar
 
 GDAL_CACHE_MB = 64
 DEFAULT_BLOCK_PIXELS = 1 << 18  # ~260 k pixels per block: ~40 MB of temporaries
@@ -407,6 +407,12 @@ def _distinct_values(ds, nodata) -> np.ndarray:
     return np.array(sorted(seen), dtype=np.int64)
 
 
+def not_geotiff_message(name: str, path, driver: str) -> str:
+    """The sentence for a layer file GDAL opens with another driver (a PNG renamed .tiff, ...)."""
+    return (f"layer {name!r}: {str(path)!r} is not a GeoTIFF (GDAL reads it as {driver}); "
+            "GCBM reads GeoTIFF layers only: export it as a GeoTIFF")
+
+
 def _block_shape(grid: Grid, internal: tuple[int, int] | None, block_pixels: int) -> tuple[int, int]:
     """Windows aligned to the GeoTIFF's own tiles/strips, about `block_pixels` each.
 
@@ -447,8 +453,13 @@ def read_landscape(
         sidecar = read_sidecar(path)
         try:
             with rasterio.open(path) as ds:
+                if ds.driver != "GTiff":
+                    raise LayerError(not_geotiff_message(name, path, ds.driver))
                 if ds.count < 1:
                     raise LayerError(f"{role} layer {name!r}: {str(path)!r} has no bands")
+                mismatch = layer_data_mismatch(sidecar, ds.dtypes[0])
+                if mismatch:
+                    raise LayerError(f"layer {name!r}: {mismatch}")
                 this = Grid(ds.transform, ds.crs, ds.width, ds.height)
                 if grid is None:
                     grid, first = this, name
