@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from flintcloud.atomic import atomic_dir
-from flintcloud.errors import ConfigError, DatabaseError, LayerError, OutputError
+from flintcloud.errors import ConfigError, DatabaseError, LayerError, OutputError, SimulationError
 from flintcloud.gcbm.config import GcbmConfig, read_gcbm_config
 from flintcloud.params import ENGINE_NAMES, OUTPUT_LAYOUT
 
@@ -180,6 +180,33 @@ def preflight(config: GcbmConfig, inputs, stands) -> None:
     if problems:
         raise LayerError("; ".join(problems))
     match_growth_curves(inputs, stands.stands[stands.classifier_names])  # SimulationError naming the set
+    spinup_problems = spinup_matrix_problems(config, inputs, sorted(set(stands.stands["spatial_unit_id"].astype(int))))
+    if spinup_problems:
+        raise SimulationError("; ".join(spinup_problems))
+
+
+def spinup_matrix_problems(config: GcbmConfig, inputs, spus: list[int]) -> list[str]:
+    """Spinup's historic and last-pass disturbance types need a matrix in every spatial unit simulated."""
+    if not config.spinup.enabled or not spus or (spus and min(spus) < 0):
+        return []
+    from flintcloud.engine.libcbm_engine import spinup_parameters
+
+    params = spinup_parameters(config, inputs, spus)
+    dma = inputs.disturbance_matrix_associations
+    have = {(int(s), int(t)) for s, t in zip(dma["spatial_unit_id"], dma["disturbance_type_id"])}
+    names = {int(i): str(n) for i, n in zip(inputs.disturbance_types["id"], inputs.disturbance_types["name"])}
+    out = []
+    for spu, row in params.iterrows():
+        for what in ("historic_id", "last_pass_id"):
+            type_id = int(row[what])
+            if (int(spu), type_id) not in have:
+                kind = "historic" if what == "historic_id" else "last-pass"
+                message = (f"spinup's {kind} disturbance type {names.get(type_id, type_id)!r} has no disturbance "
+                           f"matrix in spatial unit {int(spu)} (table disturbance_matrix_association of "
+                           f"{str(inputs.path)!r}): spinup cannot run there")
+                if message not in out:
+                    out.append(message)
+    return out
 
 
 def engine_version(engine: str) -> str:
@@ -225,6 +252,8 @@ def run_project(
 
     executor = parse_executor(executor)
     started = time.perf_counter()
+    from flintcloud.landscape.checks import unmatched_disturbances
+
     prepared = prepare_run(config_dir, progress=progress)
     config, inputs, landscape, stands = prepared.config, prepared.inputs, prepared.landscape, prepared.stands
     years = resolve_map_years(map_years, config, landscape.grid.n_cells)
@@ -262,5 +291,8 @@ def run_project(
             "map_years": years,
             "excluded_pixels": {k: int(v) for k, v in stands.excluded.items()},
         }
+        skipped = unmatched_disturbances(stands, inputs.disturbance_matrix_associations)
+        if skipped:  # only then, so a run without skipped events writes the same bytes as before
+            record["skipped_disturbance_events"] = skipped
         (tmp / SUMMARY_FILE).write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
     return summary

@@ -366,7 +366,31 @@ def validate_project(
     _check_layers(t, db, report)
     if db is not None:
         _check_spatial_unit(t, db, report, config_mode)
+    if report.ok and db is not None:
+        _preview_run(target, config_mode, settings, report)
     return report
+
+
+def _preview_run(target: Path, config_mode: bool, settings: ConfigSettings | None, report: ValidationReport) -> None:
+    """Read the project exactly as `flintcloud run` will (run.prepare_run: landscape, stands, preflight) once
+    every check above passed: whatever the run would refuse is an error here too, and events the run would
+    skip (a disturbance type without a matrix in a spatial unit) are warnings naming type, unit and pixel-years."""
+    from flintcloud.gcbm.config_writer import configured
+    from flintcloud.landscape.checks import unmatched_disturbances, unmatched_message
+    from flintcloud.run import prepare_run
+
+    if not config_mode and (settings is None or not 0 < settings.start_year <= settings.end_year):
+        return  # a project folder without years: nothing to configure, nothing the run could read
+    try:
+        config = gcbm_config.read_gcbm_config(target) if config_mode else configured(target, settings)
+        prepared = prepare_run(config)
+    except FlintcloudError as err:
+        report.error("run", f"flintcloud run would refuse this project: {err}", file=str(target))
+        return
+    db_path = str(prepared.inputs.path)
+    for item in unmatched_disturbances(prepared.stands, prepared.inputs.disturbance_matrix_associations):
+        report.warn("disturbance_matrix", unmatched_message(item, db_path), file=db_path,
+                    value=item, expected="a disturbance_matrix_association row for the type in that spatial unit")
 
 
 # --------------------------------------------------------------------------- database

@@ -182,6 +182,50 @@ def test_growth_curve_volumes_are_named_by_curve_age_and_value(flint_demo, tmp_p
     assert problem.message in str(err.value)
 
 
+def _drop_association(project: Path, type_name: str) -> int:
+    db = project / "input_database" / "gcbm_input.db"
+    with sqlite3.connect(db) as conn:
+        (type_id,) = conn.execute("SELECT id FROM disturbance_type WHERE name = ?", (type_name,)).fetchone()
+        conn.execute("DELETE FROM disturbance_matrix_association WHERE disturbance_type_id = ?", (type_id,))
+    conn.close()
+    return int(type_id)
+
+
+def test_a_disturbance_type_without_a_matrix_is_a_warning_and_recorded_by_the_run(flint_demo, tmp_path):
+    """GCBM skips events whose type has no matrix in the spatial unit: validate warns naming the type, the
+    unit and the pixel-years; the run skips them too and says so in run_summary.json (issue 19 item 13)."""
+    project = copy_demo(flint_demo, tmp_path / "demo")
+    mpb = "Mountain pine beetle — Very severe impact"
+    type_id = _drop_association(project, mpb)
+    report = validate_project(project / "config", root=tmp_path)
+    assert report.ok, [p.message for p in report.errors]
+    (w,) = [p for p in report.warnings if p.check == "disturbance_matrix"]
+    assert f"disturbance type {mpb!r} has no disturbance matrix in spatial unit" in w.message
+    assert "pixel-year(s) in 2013, 2014 are skipped" in w.message
+    pixel_years = w.value["pixel_years"]
+    assert pixel_years > 0
+
+    out = tmp_path / "out"
+    run_project(project / "config", out, map_years=[2020])
+    summary = json.loads((out / "run_summary.json").read_text())
+    (skipped,) = summary["skipped_disturbance_events"]
+    assert skipped["disturbance_type_id"] == type_id and skipped["pixel_years"] == pixel_years
+    with connect_ro(out / "gcbm_output.db") as conn:
+        fired = {r[0] for r in conn.execute("SELECT DISTINCT disturbanceTypeName FROM DisturbanceTypeDimension")}
+    assert mpb not in fired
+
+
+def test_a_spinup_disturbance_without_a_matrix_is_a_validation_error(flint_demo, tmp_path):
+    project = copy_demo(flint_demo, tmp_path / "demo")
+    _drop_association(project, "Wildfire")  # the demo's historic and last-pass spinup disturbance
+    report = validate_project(project / "config", root=tmp_path)
+    messages = [p.message for p in report.errors]
+    assert any("spinup's historic disturbance type 'Wildfire' has no disturbance matrix in spatial unit" in m
+               for m in messages), messages
+    with pytest.raises(FlintcloudError, match="spinup cannot run there"):
+        prepare_run(project / "config")
+
+
 def _pools(out: Path) -> dict[tuple[int, str], float]:
     with connect_ro(out / "gcbm_output.db") as conn:
         rows = conn.execute(

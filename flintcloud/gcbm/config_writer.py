@@ -46,6 +46,7 @@ from rasterio.errors import RasterioError
 from flintcloud.atomic import atomic_dir
 from flintcloud.errors import ConfigError, LayerError, OutputError
 from flintcloud.params import ENGINE_NAMES, OUTPUT_LAYOUT
+from flintcloud.gcbm.config import GcbmConfig, parse_gcbm_config
 from flintcloud.gcbm.project import (
     ROLES,
     ProjectLayer,
@@ -781,6 +782,15 @@ def _variables(project, settings, classifiers, ages, temps) -> dict:
 
 
 # --------------------------------------------------------------------------- writing
+
+
+def configured(project_dir: str | os.PathLike, settings: ConfigSettings) -> GcbmConfig:
+    """The GcbmConfig that `write_gcbm_config` would write for the project, built in memory (nothing written):
+    validate reads a project folder through it exactly as the run reads the written configuration."""
+    config_dir = Path(os.path.abspath(project_dir)) / ".flintcloud-config"  # a name only: never created
+    docs = build_gcbm_config(discover_project(project_dir, settings), settings, config_dir)
+    names = [*CONFIG_FILES, "provider_config.json"]
+    return parse_gcbm_config({n: docs[n] for n in names}, config_dir, order=names)
 
 
 def write_gcbm_config(

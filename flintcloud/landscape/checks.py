@@ -72,3 +72,42 @@ def stand_problems(stands, *, max_curve_age: int | None, age_where: str | None, 
             out.append(f"{temperature_where}: {nulls} pixel(s) with a classifier set have no finite temperature "
                        f"(NaN, infinite or nodata) in {temperature_path!r}")
     return out
+
+
+def unmatched_disturbances(stands, associations) -> list[dict]:
+    """Events whose disturbance type has no disturbance matrix in the stand's spatial unit.
+
+    GCBM (and the libcbm engine) skip such events silently; validate warns and the run records them
+    in run_summary.json. One dict per (type, spatial unit): disturbance_type, disturbance_type_id,
+    spatial_unit_id, events (stand-years), pixel_years, years. Pure.
+    """
+    ev = stands.events
+    if ev.empty or "disturbance_type_id" not in ev:
+        return []
+    ev = ev[ev["disturbance_type_id"].notna()]
+    if ev.empty:
+        return []
+    st = stands.stands
+    frame = ev.assign(
+        spatial_unit_id=st["spatial_unit_id"].to_numpy()[ev["stand_id"].to_numpy(dtype=np.int64)],
+        n_pixels=st["n_pixels"].to_numpy()[ev["stand_id"].to_numpy(dtype=np.int64)],
+        disturbance_type_id=ev["disturbance_type_id"].astype(np.int64),
+    )
+    have = {(int(s), int(t)) for s, t in zip(associations["spatial_unit_id"], associations["disturbance_type_id"])}
+    missing = [(int(s), int(t)) not in have for s, t in zip(frame["spatial_unit_id"], frame["disturbance_type_id"])]
+    frame = frame[np.asarray(missing, dtype=bool)]
+    out = []
+    for (name, type_id, spu), group in frame.groupby(["disturbance_type", "disturbance_type_id", "spatial_unit_id"],
+                                                     sort=True):
+        out.append({
+            "disturbance_type": str(name), "disturbance_type_id": int(type_id), "spatial_unit_id": int(spu),
+            "events": int(len(group)), "pixel_years": int(group["n_pixels"].sum()),
+            "years": sorted(int(y) for y in group["year"].unique()),
+        })
+    return out
+
+
+def unmatched_message(item: dict, db: str) -> str:
+    return (f"disturbance type {item['disturbance_type']!r} has no disturbance matrix in spatial unit "
+            f"{item['spatial_unit_id']} (table disturbance_matrix_association of {db!r}): its "
+            f"{item['pixel_years']} pixel-year(s) in {', '.join(map(str, item['years']))} are skipped, as GCBM skips them")
