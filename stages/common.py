@@ -11,18 +11,24 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from flintcloud.errors import FlintcloudError
+from flintcloud.errors import ConfigError, FlintcloudError
 from flintcloud.params import PARAMS_FILE, Params, load_params_file, read_params
+
+
+def _here(path: Path) -> Path:
+    if not path.is_file():
+        raise ConfigError(f"{str(path)!r} not found; run the stage from the repository root (dvc repro does)")
+    return path
 
 
 def load_params(path: Path = PARAMS_FILE) -> Params:
     """params.yaml, checked against flintcloud.params' registry."""
-    return read_params(path)
+    return read_params(_here(path))
 
 
 def load_params_unchecked(path: Path = PARAMS_FILE):
     """params.yaml as parsed YAML (the validate stage lists its problems with the project's)."""
-    return load_params_file(path)
+    return load_params_file(_here(path))
 
 
 def run_stage(name: str, main: Callable[[list[str]], None], argv: list[str] | None = None) -> None:

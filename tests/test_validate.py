@@ -123,6 +123,11 @@ def build_db(path: Path, *, curves=CURVES, max_age: int = MAX_CURVE_AGE,
         for i, (a, e) in enumerate(spatial_units, 1):
             conn.execute("INSERT INTO spatial_unit (id, admin_boundary_id, eco_boundary_id, spinup_parameter_id) "
                          "VALUES (?, ?, ?, 1)", (i, admins[a], ecos[e]))
+            # every disturbance type has a matrix in every spatial unit (validate reads the project as the
+            # run will, and the run's spinup needs the historic type's matrix)
+            conn.executemany("INSERT INTO disturbance_matrix_association (spatial_unit_id, disturbance_type_id, "
+                             "disturbance_matrix_id) VALUES (?, ?, 1)",
+                             [(i, t) for t in range(1, len(disturbance_types) + 1)])
     conn.close()
     return path
 
