@@ -48,7 +48,13 @@ from flintcloud.atomic import atomic_file
 from flintcloud.errors import DatabaseError, FlintcloudError, LayerError, OutputError, ValidationError
 from flintcloud.gcbm import config as gcbm_config
 from flintcloud.gcbm.config_writer import ConfigSettings, params_problems, settings_from_params_lenient
-from flintcloud.gcbm.project import default_boundaries, default_db_path, default_layers_dir, discover_layers
+from flintcloud.gcbm.project import (
+    classify_layer,
+    default_boundaries,
+    default_db_path,
+    default_layers_dir,
+    discover_layers,
+)
 from flintcloud.gcbm.sidecar import (
     LayerSidecar,
     layer_data_mismatch,
@@ -479,8 +485,8 @@ def _read_sidecars(t: _Target, config_mode: bool, report: ValidationReport) -> N
                                  expected="a JSON sidecar <layer>.json with nodata and attributes")
                 layer.sidecar = None
                 t.broken.add(layer.name)
-            if not layer.role:  # the provider-only fallback knows no roles
-                layer.role = "other"
+            if not layer.role:  # the provider-only fallback knows no roles: guess as configure would
+                layer.role = classify_layer(layer.name, layer.sidecar)
         if layer.sidecar is not None and layer.role in CATEGORICAL and not layer.sidecar.attributes:
             t.broken.add(layer.name)
             report.error("sidecar", f"sidecar {layer.sidecar.source!r} of {layer.role} layer {layer.name!r} has no "
