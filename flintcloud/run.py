@@ -19,20 +19,24 @@ import os
 import signal
 import time
 from collections.abc import Iterable
+from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
+from typing import Any
 
 from flintcloud.atomic import atomic_dir
-from flintcloud.errors import ConfigError, LayerError, OutputError
+from flintcloud.errors import ConfigError, DatabaseError, LayerError, OutputError, SimulationError
 from flintcloud.gcbm.config import GcbmConfig, read_gcbm_config
 from flintcloud.memory import check_pixel_index
 from flintcloud.outpaths import check_output
+from flintcloud.params import ENGINE_NAMES, OUTPUT_LAYOUT
 
-ENGINES = ("libcbm", "gcbm-container")
-RAW_DB = "gcbm_output.db"
-COMPILED_DB = "compiled_gcbm_output.db"
-SPATIAL_DIR = "spatial"
-SUMMARY_FILE = "run_summary.json"
+ENGINES = ENGINE_NAMES  # the registry: flintcloud.params.ENGINES
+# Output layout (flintcloud.params.OUTPUT_LAYOUT), kept as names for existing callers.
+RAW_DB = OUTPUT_LAYOUT.raw_db
+COMPILED_DB = OUTPUT_LAYOUT.compiled_db
+SPATIAL_DIR = OUTPUT_LAYOUT.spatial_dir
+SUMMARY_FILE = OUTPUT_LAYOUT.summary_file
 # Above this many cell-years, map_years=None maps only some years (first, last, every 10th).
 LARGE_CELL_YEARS = 10**9
 
@@ -116,6 +120,99 @@ def _sigterm_as_interrupt():
         signal.signal(signal.SIGTERM, previous)
 
 
+@dataclass
+class PreparedRun:
+    """Everything the engine needs, read the one way every caller (run, tests, service) reads it."""
+
+    config: GcbmConfig
+    inputs: Any  # flintcloud.inputdb.reader.InputDb
+    landscape: Any  # flintcloud.landscape.raster.Landscape
+    stands: Any  # flintcloud.landscape.stands.StandSet
+
+
+def prepare_run(config: GcbmConfig | str | os.PathLike, *, progress: bool = False) -> PreparedRun:
+    """Config -> gcbm_input.db -> landscape -> stands, with spatial units, disturbance type names
+    and codes resolved through the db (a sidecar's `disturbance_type_id` is a disturbance_type.code).
+
+    Raises LayerError when no pixel can be simulated.
+    """
+    from flintcloud.inputdb.reader import read_input_db
+    from flintcloud.landscape.raster import read_landscape
+    from flintcloud.landscape.stands import group_stands
+
+    if not isinstance(config, GcbmConfig):
+        config = read_gcbm_config(config)
+    inputs = read_input_db(config.db_path)
+    landscape = read_landscape(config)
+    # the pixel -> stand index must fit in memory: refuse with the figure and the limit before grouping
+    check_pixel_index(landscape.grid.width, landscape.grid.height, str(config.config_dir))
+    with _progress_bar(progress, landscape.grid.n_cells, "grouping pixels", "px") as tick:
+        stands = group_stands(
+            landscape, inputs.spatial_unit_id, inputs.disturbance_type_ids(), inputs.disturbance_type_codes(),
+            progress=tick,
+        )
+    if stands.n_stands == 0:
+        raise LayerError(
+            f"{str(config.config_dir)!r}: no pixel can be simulated (every pixel lacks a classifier, an initial "
+            f"age or a temperature; counts by reason: {stands.excluded})"
+        )
+    preflight(config, inputs, stands)
+    return PreparedRun(config=config, inputs=inputs, landscape=landscape, stands=stands)
+
+
+def preflight(config: GcbmConfig, inputs, stands) -> None:
+    """Refuse, before any simulation, what `flintcloud validate` rejects on the same inputs (one
+    message per problem, the same sentences: flintcloud.landscape.checks): negative ages, ages past
+    the growth curves, implausible or missing temperatures, classifier sets without a growth curve.
+    Cheap: it looks at the unique stands, not at pixels."""
+    from flintcloud.inputdb.reader import growth_curve_problems, match_growth_curves
+    from flintcloud.landscape.checks import stand_problems
+
+    comps = inputs.growth_curve_components
+    max_curve_age = int(comps["age"].max()) if not comps.empty else None
+    age_layer, temp_layer = config.age_layer, config.temperature_layer
+    problems = stand_problems(
+        stands, max_curve_age=max_curve_age,
+        age_where=f"age layer {age_layer!r}" if age_layer else None,
+        age_path=str(config.layers.get(age_layer, "")) if age_layer else "",
+        temperature_where=f"temperature layer {temp_layer!r}" if temp_layer else None,
+        temperature_path=str(config.layers.get(temp_layer, "")) if temp_layer else "",
+    )
+    volumes = growth_curve_problems(inputs)
+    if volumes:
+        raise DatabaseError("; ".join(volumes))
+    if problems:
+        raise LayerError("; ".join(problems))
+    match_growth_curves(inputs, stands.stands[stands.classifier_names])  # SimulationError naming the set
+    spinup_problems = spinup_matrix_problems(config, inputs, sorted(set(stands.stands["spatial_unit_id"].astype(int))))
+    if spinup_problems:
+        raise SimulationError("; ".join(spinup_problems))
+
+
+def spinup_matrix_problems(config: GcbmConfig, inputs, spus: list[int]) -> list[str]:
+    """Spinup's historic and last-pass disturbance types need a matrix in every spatial unit simulated."""
+    if not config.spinup.enabled or not spus or (spus and min(spus) < 0):
+        return []
+    from flintcloud.engine.libcbm_engine import spinup_parameters
+
+    params = spinup_parameters(config, inputs, spus)
+    dma = inputs.disturbance_matrix_associations
+    have = {(int(s), int(t)) for s, t in zip(dma["spatial_unit_id"], dma["disturbance_type_id"])}
+    names = {int(i): str(n) for i, n in zip(inputs.disturbance_types["id"], inputs.disturbance_types["name"])}
+    out = []
+    for spu, row in params.iterrows():
+        for what in ("historic_id", "last_pass_id"):
+            type_id = int(row[what])
+            if (int(spu), type_id) not in have:
+                kind = "historic" if what == "historic_id" else "last-pass"
+                message = (f"spinup's {kind} disturbance type {names.get(type_id, type_id)!r} has no disturbance "
+                           f"matrix in spatial unit {int(spu)} (table disturbance_matrix_association of "
+                           f"{str(inputs.path)!r}): spinup cannot run there")
+                if message not in out:
+                    out.append(message)
+    return out
+
+
 def engine_version(engine: str) -> str:
     if engine == "libcbm":
         try:
@@ -154,9 +251,7 @@ def run_project(
         return run_gcbm_container(config_dir, out_dir, image or PLACEHOLDER_IMAGE, overwrite=overwrite)
 
     from flintcloud.engine.executor import parse_executor, simulate_with_executor
-    from flintcloud.inputdb.reader import read_input_db
-    from flintcloud.landscape.raster import read_landscape
-    from flintcloud.landscape.stands import group_stands
+    from flintcloud.landscape.checks import unmatched_disturbances
     from flintcloud.outputs.compile import compile_results
     from flintcloud.outputs.raw_db import RawOutputWriter
     from flintcloud.outputs.spatial import MapWriter
@@ -164,20 +259,10 @@ def run_project(
     executor = parse_executor(executor)
     started = time.perf_counter()
     config = read_gcbm_config(config_dir)
-    inputs = read_input_db(config.db_path)
-    landscape = read_landscape(config)
+    # before any pixel is read: the output may not be (or hold) the db or a layer
     check_output(out_dir, inputs=[config.db_path, *config.layers.values()], what="run output folder")
-    check_pixel_index(landscape.grid.width, landscape.grid.height, str(config.config_dir))
-    dt = inputs.disturbance_types
-    type_ids = dict(zip(dt["name"], dt["id"].astype(int)))
-    type_codes = {int(c): n for c, n in zip(dt["code"], dt["name"]) if c == c and c is not None}
-    with _progress_bar(progress, landscape.grid.n_cells, "grouping pixels", "px") as tick:
-        stands = group_stands(landscape, inputs.spatial_unit_id, type_ids, type_codes, progress=tick)
-    if stands.n_stands == 0:
-        raise LayerError(
-            f"{str(config.config_dir)!r}: no pixel can be simulated (every pixel lacks a classifier, an initial "
-            f"age or a temperature; counts by reason: {stands.excluded})"
-        )
+    prepared = prepare_run(config, progress=progress)
+    config, inputs, landscape, stands = prepared.config, prepared.inputs, prepared.landscape, prepared.stands
     years = resolve_map_years(map_years, config, landscape.grid.n_cells)
     grouped_seconds = time.perf_counter() - started
 
@@ -213,5 +298,8 @@ def run_project(
             "map_years": years,
             "excluded_pixels": {k: int(v) for k, v in stands.excluded.items()},
         }
+        skipped = unmatched_disturbances(stands, inputs.disturbance_matrix_associations)
+        if skipped:  # only then, so a run without skipped events writes the same bytes as before
+            record["skipped_disturbance_events"] = skipped
         (tmp / SUMMARY_FILE).write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
     return summary

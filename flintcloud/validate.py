@@ -39,30 +39,37 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import rasterio
 from rasterio.errors import NotGeoreferencedWarning, RasterioError
 from rasterio.windows import Window
 
 from flintcloud.atomic import atomic_file
-from flintcloud.errors import ConfigError, DatabaseError, FlintcloudError, LayerError, OutputError, ValidationError
+from flintcloud.errors import DatabaseError, FlintcloudError, LayerError, OutputError, ValidationError
 from flintcloud.outpaths import shell_unsafe_characters
 from flintcloud.gcbm import config as gcbm_config
-from flintcloud.gcbm.config_writer import (
-    ConfigSettings,
+from flintcloud.gcbm.config_writer import ConfigSettings, params_problems, settings_from_params_lenient
+from flintcloud.gcbm.project import (
     classify_layer,
     default_boundaries,
     default_db_path,
     default_layers_dir,
-    explicit_roles,
-    find_layer_files,
-    layer_name,
-    params_problems,
-    read_study_area,
-    settings_from_params_lenient,
+    discover_layers,
+)
+from flintcloud.gcbm.sidecar import (
+    LayerSidecar,
+    existing_sidecar,
+    layer_data_mismatch,
+    read_sidecar,
+    resolve_event_type,
+    sidecar_problems,
 )
 from flintcloud.inputdb import reader as inputdb
+from flintcloud.landscape.checks import TEMPERATURE_RANGE, age_messages, temperature_range_message
 from flintcloud.landscape.grid import Grid
-from flintcloud.landscape.sidecar import LayerSidecar, existing_sidecar, read_sidecar
+from flintcloud.landscape.raster import category_codes, not_geotiff_message, null_mask
+from flintcloud.params import params_key_problems
+from flintcloud.sqlite_ro import connect_ro
 
 MAX_LISTED = 20  # values listed per problem before "... and N more"
 SQLITE_TIMEOUT_S = 0.5  # a locked db is reported, not waited for
@@ -153,8 +160,10 @@ def write_report(report: ValidationReport, path: str | os.PathLike) -> Path:
 
 
 def validate_params(params: Any) -> list[Problem]:
-    """Problems in a parsed params.yaml (pure): years, engine, indicators, types, one per problem."""
-    return [Problem("params", f"params.yaml: {m}") for m in params_problems(params)]
+    """Problems in a parsed params.yaml (pure): unknown/misspelt keys, kinds, years, engine, indicators."""
+    # value problems come from params_problems (configure's own checks), unknown keys from the registry
+    unknown = [Problem("params", m) for m in params_key_problems(params, kinds=False)]
+    return unknown + [Problem("params", f"params.yaml: {m}") for m in params_problems(params)]
 
 
 # --------------------------------------------------------------------------- paths
@@ -202,10 +211,14 @@ def check_inside(path: Path, root: Path, what: str, report: ValidationReport, *,
 
 @dataclass
 class _Layer:
+    """A layer being checked: from gcbm.project.discover_layers (project mode) or the config's
+    layers (config mode, sidecar read later); mutable because validate fills it in as it goes."""
+
     name: str
     path: Path
     role: str
     sidecar: LayerSidecar | None = None
+    discovered: bool = False  # project mode: sidecar and role come from gcbm.project.discover_layers
 
 
 @dataclass
@@ -230,19 +243,7 @@ def _from_config(config_dir: Path, report: ValidationReport) -> _Target | None:
     except FlintcloudError as err:
         report.error("config", str(err), file=str(config_dir))
         return _from_provider_only(config_dir, report)
-    roles: dict[str, str] = {}
-    for name in cfg.classifier_layers:
-        roles[name] = "classifier"
-    for name in cfg.disturbance_layers:
-        roles[name] = "disturbance"
-    if cfg.age_layer:
-        roles[cfg.age_layer] = "age"
-    if cfg.temperature_layer:
-        roles[cfg.temperature_layer] = "temperature"
-    if cfg.admin_boundary_layer and cfg.admin_boundary:
-        roles[cfg.admin_boundary] = "admin_boundary"
-    if cfg.eco_boundary_layer and cfg.eco_boundary:
-        roles[cfg.eco_boundary] = "eco_boundary"
+    roles = cfg.layer_roles()  # the same role map the landscape reader uses
     layers = [_Layer(name, path, roles.get(name, "other")) for name, path in cfg.layers.items()]
     return _Target(
         layers=layers, db_path=cfg.db_path, start_year=cfg.start_year, end_year=cfg.end_year,
@@ -272,31 +273,31 @@ def _from_provider_only(config_dir: Path, report: ValidationReport) -> _Target |
     return _Target(layers=layers, db_path=db_path, start_year=None, end_year=None)
 
 
-def _from_project(project_dir: Path, settings: ConfigSettings | None, report: ValidationReport) -> _Target | None:
+def _from_project(project_dir: Path, settings: ConfigSettings | None, report: ValidationReport,
+                  root: Path) -> _Target | None:
+    """The project's layers as configure discovers them (gcbm.project.discover_layers), problems reported."""
     layers_dir = Path(settings.layers_dir) if settings and settings.layers_dir else default_layers_dir(project_dir)
+    broken: set[str] = set()
     if not layers_dir.is_dir():
         report.error("project", f"project {str(project_dir)!r} has no layers folder {str(layers_dir)!r}",
                      file=str(layers_dir), expected="layers/tiled/*.tif[f] with .json sidecars")
         layers: list[_Layer] = []
     else:
-        layers = []
-        seen: dict[str, Path] = {}
-        for path in find_layer_files(layers_dir):
-            name = layer_name(path)
-            if name in seen:
-                report.error("project", f"layers {str(seen[name])!r} and {str(path)!r} both give layer {name!r}; "
-                             "keep one (GCBM names a layer by its file name without '_moja')", file=str(path),
-                             layer=name, value=str(path), expected="one GeoTIFF per layer name")
-                continue
-            seen[name] = path
-            layers.append(_Layer(name, path, ""))
+        # Files resolving outside the repository are refused before anything of theirs is read.
+        found = discover_layers(layers_dir, settings, accept=lambda tiff: check_inside(
+            tiff, root, f"layer {tiff.stem!r}", report, layer=tiff.stem))
+        for p in found.problems:
+            report.error(p.check, p.message, file=p.file, layer=p.layer, expected=p.expected)
+            if p.check == "sidecar" and p.layer:
+                broken.add(p.layer)
+        layers = [_Layer(x.name, x.path, x.role, x.sidecar, discovered=True) for x in found.layers]
         if not layers:
             report.error("project", f"no GeoTIFF layers in {str(layers_dir)!r}", file=str(layers_dir),
                          expected="layers/tiled/*.tif[f] with .json sidecars")
     db_path = Path(settings.db_path) if settings and settings.db_path else default_db_path(project_dir)
     window = settings is not None and 0 < settings.start_year <= settings.end_year
     return _Target(
-        layers=layers, db_path=db_path,
+        layers=layers, db_path=db_path, broken=broken,
         start_year=settings.start_year if window else None,
         end_year=settings.end_year if window else None,
         admin_boundary=settings.admin_boundary if settings else None,
@@ -353,7 +354,7 @@ def validate_project(
     if not check_inside(target, root_path, "project path", report):
         return report
 
-    t = _from_config(target, report) if config_mode else _from_project(target, settings, report)
+    t = _from_config(target, report) if config_mode else _from_project(target, settings, report, root_path)
     if t is None:
         return report
     report.summary["mode"] = "config" if config_mode else "project"
@@ -372,11 +373,39 @@ def validate_project(
         check_inside(path, root_path, f"output path ({what})", report)
 
     db = _check_db(t.db_path, report) if t.db_path is not None else None
-    _read_sidecars(t, settings, config_mode, report)
+    if db is not None:
+        for message in inputdb.growth_curve_problems(db):  # the run refuses the same (run.preflight)
+            report.error("growth_curve", message, file=str(db.path), expected="finite merchantable volumes "
+                         f"0..{inputdb.MAX_PLAUSIBLE_VOLUME:g} m3/ha")
+    _read_sidecars(t, config_mode, report)
     _check_layers(t, db, report)
     if db is not None:
         _check_spatial_unit(t, db, report, config_mode)
+    if report.ok and db is not None:
+        _preview_run(target, config_mode, settings, report)
     return report
+
+
+def _preview_run(target: Path, config_mode: bool, settings: ConfigSettings | None, report: ValidationReport) -> None:
+    """Read the project exactly as `flintcloud run` will (run.prepare_run: landscape, stands, preflight) once
+    every check above passed: whatever the run would refuse is an error here too, and events the run would
+    skip (a disturbance type without a matrix in a spatial unit) are warnings naming type, unit and pixel-years."""
+    from flintcloud.gcbm.config_writer import configured
+    from flintcloud.landscape.checks import unmatched_disturbances, unmatched_message
+    from flintcloud.run import prepare_run
+
+    if not config_mode and (settings is None or not 0 < settings.start_year <= settings.end_year):
+        return  # a project folder without years: nothing to configure, nothing the run could read
+    try:
+        config = gcbm_config.read_gcbm_config(target) if config_mode else configured(target, settings)
+        prepared = prepare_run(config)
+    except FlintcloudError as err:
+        report.error("run", f"flintcloud run would refuse this project: {err}", file=str(target))
+        return
+    db_path = str(prepared.inputs.path)
+    for item in unmatched_disturbances(prepared.stands, prepared.inputs.disturbance_matrix_associations):
+        report.warn("disturbance_matrix", unmatched_message(item, db_path), file=db_path,
+                    value=item, expected="a disturbance_matrix_association row for the type in that spatial unit")
 
 
 # --------------------------------------------------------------------------- database
@@ -390,9 +419,7 @@ def _check_db(path: Path, report: ValidationReport):
         report.error("database", str(err), file=str(path), expected="gcbm_input.db, a SQLite file")
         return None
     try:
-        with contextlib.closing(
-            sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=SQLITE_TIMEOUT_S)
-        ) as conn:
+        with connect_ro(path, timeout=SQLITE_TIMEOUT_S) as conn:
             try:
                 conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
             except sqlite3.OperationalError as err:
@@ -423,8 +450,8 @@ def _check_spatial_unit(t: _Target, db, report: ValidationReport, config_mode: b
     su = db.spatial_units
     if not config_mode:  # params may leave them null: the project's layer, else the db's only choice
         pairs = list(zip(su["admin_boundary"].astype(str), su["eco_boundary"].astype(str)))
-        shim = ConfigSettings(start_year=0, end_year=0, admin_boundary=t.admin_boundary, eco_boundary=t.eco_boundary)
-        t.admin_boundary, t.eco_boundary = default_boundaries(shim, [x.name for x in t.layers], pairs)
+        t.admin_boundary, t.eco_boundary = default_boundaries(t.admin_boundary, t.eco_boundary,
+                                                              [x.name for x in t.layers], pairs)
     for i, key in enumerate(("admin_boundary", "eco_boundary")):
         if getattr(t, key) is None:
             choices = sorted(set(map(str, su[key])))
@@ -456,32 +483,19 @@ def _check_spatial_unit(t: _Target, db, report: ValidationReport, config_mode: b
 # --------------------------------------------------------------------------- layers
 
 
-def _read_sidecars(t: _Target, settings: ConfigSettings | None, config_mode: bool, report: ValidationReport) -> None:
-    roles = explicit_roles(settings) if settings and not config_mode else {}
-    tags: dict[str, tuple[str, ...]] = {}
-    if not config_mode and t.layers:
-        try:
-            study = read_study_area(t.layers[0].path.parent)
-        except ConfigError as err:
-            report.error("project", str(err), file=str(t.layers[0].path.parent / "study_area.json"))
-            study = {}
-        for entry in study.get("layers", []) or []:
-            if isinstance(entry, Mapping) and isinstance(entry.get("name"), str) and isinstance(entry.get("tags"), list):
-                tags[entry["name"]] = tuple(map(str, entry["tags"]))
+def _read_sidecars(t: _Target, config_mode: bool, report: ValidationReport) -> None:
     for layer in t.layers:
-        try:
-            layer.sidecar = read_sidecar(layer.path)
-        except LayerError as err:
-            report.error("sidecar", str(err), file=str(layer.path), layer=layer.name,
-                         expected="a JSON sidecar <layer>.json with nodata and attributes")
-            layer.sidecar = None
-            t.broken.add(layer.name)
-        if not layer.role:
-            layer.role = classify_layer(layer.name, layer.sidecar, tags.get(layer.name, ()), roles.get(layer.name))
-            if settings and layer.name == settings.admin_boundary:
-                layer.role = "admin_boundary"
-            if settings and layer.name == settings.eco_boundary:
-                layer.role = "eco_boundary"
+        if not layer.discovered:  # config mode: the config names the layers; read their sidecars here
+            try:
+                layer.sidecar = read_sidecar(layer.path)
+            except LayerError as err:
+                for message in sidecar_problems(err):  # every problem of the sidecar, not just the first
+                    report.error("sidecar", message, file=str(layer.path), layer=layer.name,
+                                 expected="a JSON sidecar <layer>.json with nodata and attributes")
+                layer.sidecar = None
+                t.broken.add(layer.name)
+            if not layer.role:  # the provider-only fallback knows no roles: guess as configure would
+                layer.role = classify_layer(layer.name, layer.sidecar)
         if layer.sidecar is not None and layer.role in CATEGORICAL and not layer.sidecar.attributes:
             t.broken.add(layer.name)
             report.error("sidecar", f"sidecar {layer.sidecar.source!r} of {layer.role} layer {layer.name!r} has no "
@@ -519,8 +533,11 @@ class _Tally:
     age_min: Any = None
     age_above: int = 0
     age_max: Any = None
-    temp_nan: int = 0
+    temp_nan: int = 0  # NaN or infinite
     temp_nodata: int = 0
+    temp_outside: int = 0  # finite but outside landscape.checks.TEMPERATURE_RANGE
+    temp_low: Any = None
+    temp_high: Any = None
 
 
 def _open_raster(layer: _Layer, stack: contextlib.ExitStack, report: ValidationReport) -> tuple[Any, Grid] | None:
@@ -532,6 +549,10 @@ def _open_raster(layer: _Layer, stack: contextlib.ExitStack, report: ValidationR
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", NotGeoreferencedWarning)  # a truncated file loses its transform
             ds = stack.enter_context(rasterio.open(layer.path))
+            if ds.driver != "GTiff":  # e.g. a PNG renamed .tiff: say so, not "wrong size"
+                report.error("raster", not_geotiff_message(layer.name, layer.path, ds.driver), file=str(layer.path),
+                             layer=layer.name, value=ds.driver, expected="a GeoTIFF")
+                return None
             # A truncated file opens but cannot deliver its last pixels: probe them before trusting the header.
             ds.read(1, window=Window(ds.width - 1, ds.height - 1, 1, 1))
         return ds, Grid(transform=ds.transform, crs=ds.crs, width=ds.width, height=ds.height)
@@ -544,22 +565,6 @@ def _unreadable(layer: _Layer, err: Exception, report: ValidationReport) -> None
     report.error("raster", f"layer {layer.name!r}: {str(layer.path)!r} is not a readable GeoTIFF "
                  f"(truncated or corrupt?): {err}", file=str(layer.path), layer=layer.name,
                  expected="a complete GeoTIFF")
-
-
-def _has_data(data: np.ndarray, nodata: float | None) -> np.ndarray:
-    if nodata is None:
-        return np.ones(data.shape, dtype=bool)
-    if data.dtype.kind == "f":
-        valid = ~np.isnan(data)
-        if not math.isnan(nodata):
-            valid &= ~np.isclose(data, nodata, rtol=1e-6, atol=0)
-        return valid
-    if math.isnan(nodata) or not float(nodata).is_integer():
-        return np.ones(data.shape, dtype=bool)
-    info = np.iinfo(data.dtype)
-    if not info.min <= nodata <= info.max:
-        return np.ones(data.shape, dtype=bool)
-    return data != np.asarray(nodata).astype(data.dtype)
 
 
 def _values_list(values: Sequence, limit: int = MAX_LISTED) -> str:
@@ -604,6 +609,10 @@ def _check_layers(t: _Target, db, report: ValidationReport) -> None:
                                  f"layer {reference[0]!r}: {diff}", file=str(layer.path), layer=layer.name,
                                  value=grid.describe(), expected=reference[1].describe())
                     continue  # its pixels cannot be compared with the others'
+            mismatch = layer_data_mismatch(layer.sidecar, ds.dtypes[0]) if layer.sidecar else None
+            if mismatch:  # the run refuses it too (landscape.raster.read_landscape)
+                report.error("sidecar", f"layer {layer.name!r}: {mismatch}", file=layer.sidecar.source,
+                             layer=layer.name, value=layer.sidecar.layer_data, expected=str(ds.dtypes[0]))
             nodata = ds.nodata if ds.nodata is not None else (layer.sidecar.nodata if layer.sidecar else None)
             opened.append(_Open(layer, ds, nodata))
         report.summary["layers_checked"] = len(opened)
@@ -654,11 +663,13 @@ def _check_layers(t: _Target, db, report: ValidationReport) -> None:
 
 
 def _scan(opened: list[_Open], grid: Grid, t: _Target, db, report: ValidationReport) -> _Tally:
+    """One windowed pass decoding pixels with the run's own decoder (landscape.raster.null_mask and
+    category_codes) in its collecting mode: every unknown value is counted, not just the first."""
     tally = _Tally()
     max_age = _max_curve_age(db)
-    lookups = {
-        o.layer.name: _lookup(o.layer.sidecar.attributes)
-        for o in opened if o.layer.role == "classifier" and o.layer.sidecar and o.layer.sidecar.attributes
+    keys = {
+        o.layer.name: np.array(sorted(o.layer.sidecar.attributes), dtype=np.int64)
+        for o in opened if o.layer.role in CATEGORICAL and o.layer.sidecar and o.layer.sidecar.attributes
     }
     rows = max(1, WINDOW_PIXELS // max(grid.width, 1))
     for window in grid.windows(rows):
@@ -671,23 +682,22 @@ def _scan(opened: list[_Open], grid: Grid, t: _Target, db, report: ValidationRep
             except (RasterioError, OSError, ValueError) as err:
                 _unreadable(o.layer, err, report)
                 t.broken.add(o.layer.name)
-        valid = {o.layer.name: _has_data(data[o.layer.name], o.nodata) for o in opened if o.layer.name in data}
+        valid = {o.layer.name: ~null_mask(data[o.layer.name], o.nodata) for o in opened if o.layer.name in data}
         landscape = None
         codes: list[np.ndarray] = []
         for o in opened:
             name = o.layer.name
             if name not in data:
                 continue
-            attrs = o.layer.sidecar.attributes if o.layer.sidecar else None
-            if o.layer.role in CATEGORICAL and attrs:
-                values, counts = _pixel_values(data[name][valid[name]])
-                for v, c in zip(values, counts):
-                    if v not in attrs:
-                        bucket = tally.unknown_values.setdefault(name, {})
+            layer_codes = None
+            if name in keys:
+                layer_codes, unknown = category_codes(data[name], keys[name], o.nodata)
+                if unknown.any():
+                    values, counts = _pixel_values(data[name][unknown])
+                    bucket = tally.unknown_values.setdefault(name, {})
+                    for v, c in zip(values, counts):
                         bucket[v] = bucket.get(v, 0) + c
-            if o.layer.role == "classifier" and name in lookups:
-                layer_codes = np.full(data[name].shape, -1, dtype=np.int32)
-                layer_codes[valid[name]] = _vector_codes(data[name][valid[name]], lookups[name])
+            if o.layer.role == "classifier" and layer_codes is not None:
                 codes.append(layer_codes)
                 ok = layer_codes >= 0
                 landscape = ok if landscape is None else landscape & ok
@@ -709,22 +719,18 @@ def _scan(opened: list[_Open], grid: Grid, t: _Target, db, report: ValidationRep
                 _tally_ages(data[name][landscape], max_age, tally)
             elif o.layer.role == "temperature":
                 values = data[name][landscape]
-                nan = np.isnan(values) if values.dtype.kind == "f" else np.zeros(values.shape, dtype=bool)
+                nan = ~np.isfinite(values) if values.dtype.kind == "f" else np.zeros(values.shape, dtype=bool)
                 tally.temp_nan += int(nan.sum())
                 tally.temp_nodata += int((~valid[name][landscape] & ~nan).sum())
+                ok = valid[name][landscape] & ~nan
+                lo, hi = TEMPERATURE_RANGE
+                out = values[ok & ((values < lo) | (values > hi))].astype(np.float64)
+                if out.size:
+                    tally.temp_outside += int(out.size)
+                    low, high = float(out.min()), float(out.max())
+                    tally.temp_low = low if tally.temp_low is None else min(tally.temp_low, low)
+                    tally.temp_high = high if tally.temp_high is None else max(tally.temp_high, high)
     return tally
-
-
-def _lookup(attributes: Mapping[int, Any]) -> dict[int, int]:
-    return {v: i for i, v in enumerate(sorted(attributes))}
-
-
-def _vector_codes(flat: np.ndarray, lookup: dict[int, int]) -> np.ndarray:
-    keys = np.array(sorted(lookup), dtype=np.float64)
-    vals = np.array([lookup[int(k)] for k in keys], dtype=np.int32)
-    f = flat.astype(np.float64)
-    pos = np.clip(np.searchsorted(keys, f), 0, len(keys) - 1)
-    return np.where(keys[pos] == f, vals[pos], -1).astype(np.int32)
 
 
 def _max_curve_age(db) -> int | None:
@@ -758,14 +764,12 @@ def _report_ages(layer: _Layer, tally: _Tally, max_age: int | None, report: Vali
     if tally.age_nan:
         report.error("age", f"{where}: {tally.age_nan} simulated pixel(s) are NaN or infinite in {str(layer.path)!r}",
                      file=str(layer.path), layer=layer.name, value="NaN", expected="ages in years (>= 0)")
-    if tally.age_negative:
-        report.error("age", f"{where}: {tally.age_negative} pixel(s) have negative ages (minimum {tally.age_min!r}) "
-                     f"in {str(layer.path)!r}", file=str(layer.path), layer=layer.name, value=tally.age_min,
-                     expected="ages >= 0")
-    if tally.age_above:
-        report.error("age", f"{where}: {tally.age_above} pixel(s) are older than the growth curves' maximum age "
-                     f"{max_age} (oldest {tally.age_max!r}) in {str(layer.path)!r}", file=str(layer.path),
-                     layer=layer.name, value=tally.age_max,
+    # The run refuses the same ages with the same sentences (landscape.checks, run.prepare_run).
+    for message in age_messages(where, str(layer.path), n_negative=tally.age_negative, min_age=tally.age_min):
+        report.error("age", message, file=str(layer.path), layer=layer.name, value=tally.age_min, expected="ages >= 0")
+    for message in age_messages(where, str(layer.path), n_above=tally.age_above, max_age=tally.age_max,
+                                max_curve_age=max_age):
+        report.error("age", message, file=str(layer.path), layer=layer.name, value=tally.age_max,
                      expected=f"ages 0..{max_age} (the growth curves' age range)")
 
 
@@ -776,22 +780,24 @@ def _report_temperature(o: _Open, tally: _Tally, report: ValidationReport) -> No
         report.error("temperature", f"{where}: every simulated pixel is NaN in {str(layer.path)!r}",
                      file=str(layer.path), layer=layer.name, value="NaN", expected="mean annual temperature in deg C")
     elif tally.temp_nan:
-        report.error("temperature", f"{where}: {tally.temp_nan} of {tally.n_valid} simulated pixel(s) are NaN in "
-                     f"{str(layer.path)!r}", file=str(layer.path), layer=layer.name, value="NaN",
+        report.error("temperature", f"{where}: {tally.temp_nan} of {tally.n_valid} simulated pixel(s) are NaN "
+                     f"(or infinite) in {str(layer.path)!r}", file=str(layer.path), layer=layer.name, value="NaN",
                      expected="mean annual temperature in deg C")
+    outside = temperature_range_message(where, str(layer.path), n_outside=tally.temp_outside,
+                                        lowest=tally.temp_low, highest=tally.temp_high)
+    if outside:
+        report.error("temperature", outside, file=str(layer.path), layer=layer.name,
+                     value=[tally.temp_low, tally.temp_high], expected="%g..%g deg C" % TEMPERATURE_RANGE)
     if tally.temp_nodata:
         report.error("temperature", f"{where}: {tally.temp_nodata} simulated pixel(s) have no temperature (nodata) "
                      f"in {str(layer.path)!r}", file=str(layer.path), layer=layer.name, value=o.nodata,
                      expected="a temperature on every simulated pixel")
 
 
-def curve_matches(stand: Mapping[str, str], curve: Mapping[str, str]) -> bool:
-    """GCBM's growth-curve match: every classifier value of the curve is '?' or the stand's value. Pure."""
-    return all(value == "?" or stand.get(name) == value for name, value in curve.items())
-
-
 def _check_growth_curves(classifiers: list[_Layer], combos: Mapping[tuple, int], db, report: ValidationReport,
                          scalars: Mapping[str, str]) -> None:
+    """Every classifier set on the landscape gets the growth curve the run will give it
+    (inputdb.reader.match_growth_curves, the engine's own matcher), or an error naming it."""
     names = [x.name for x in classifiers]
     cats = {x.name: [x.sidecar.attributes[k] for k in sorted(x.sidecar.attributes)] for x in classifiers}
     for n in names:
@@ -799,24 +805,30 @@ def _check_growth_curves(classifiers: list[_Layer], combos: Mapping[tuple, int],
             report.error("growth_curve", f"classifier layer {n!r} has no classifier of that name in table classifier "
                          f"of {str(db.path)!r} (classifiers: {', '.join(db.classifier_names)})", layer=n,
                          file=str(db.path), value=n, expected=f"one of {db.classifier_names}")
-    curves: dict[int, dict[str, str]] = {}
-    for row in db.growth_curve_classifiers.itertuples(index=False):
-        curves.setdefault(int(row.growth_curve_id), {})[str(row.classifier_name)] = str(row.classifier_value)
+    ordered = sorted(combos.items())
+    stands = pd.DataFrame([{**scalars, **{n: str(cats[n][c]) for n, c in zip(names, combo)}} for combo, _ in ordered],
+                          columns=[*scalars, *names])
+    curve = inputdb.match_growth_curves(db, stands, strict=False) if len(stands) else np.zeros(0, dtype=np.int64)
     comps = db.growth_curve_components
     with_volume = set(comps["growth_curve_id"].astype(int)) if not comps.empty else set()
-    uncovered = []
-    for combo, count in sorted(combos.items()):
-        stand = {**scalars, **{n: str(cats[n][c]) for n, c in zip(names, combo)}}
-        if not any(curve_matches(stand, cv) and (not with_volume or cid in with_volume) for cid, cv in curves.items()):
-            uncovered.append((stand, count))
     unset = [c for c in db.classifier_names if c not in names and c not in scalars]
-    hint = (f"; the db's classifier(s) {', '.join(map(repr, unset))} have no layer, so only '?' matches them"
-            if unset else "")
-    for stand, count in uncovered[:MAX_LISTED]:
+    if unset:
+        report.warn("growth_curve", f"the db's classifier(s) {', '.join(map(repr, unset))} have no layer or value in "
+                    f"the run's classifier set; growth curves are matched on {', '.join(map(repr, [*scalars, *names]))} "
+                    "only", file=str(db.path), value=unset, expected="a layer (or value) for every db classifier")
+    uncovered = []
+    for (combo, count), cid in zip(ordered, curve.tolist()):
+        row = {**scalars, **{n: str(cats[n][c]) for n, c in zip(names, combo)}}
+        if cid < 0:
+            uncovered.append((row, count, None))
+        elif with_volume and cid not in with_volume:
+            uncovered.append((row, count, cid))
+    for stand, count, cid in uncovered[:MAX_LISTED]:
         label = ", ".join(f"{k}={v!r}" for k, v in stand.items())
-        report.error("growth_curve", f"classifier set ({label}) on {count} pixel(s) has no growth curve in "
-                     f"{str(db.path)!r}{hint}", file=str(db.path), value=stand,
-                     expected="a growth curve whose classifier values match (or '?')")
+        what = (f"has no growth curve in {str(db.path)!r}" if cid is None else
+                f"matches growth curve {cid}, which has no growth_curve_component rows in {str(db.path)!r}")
+        report.error("growth_curve", f"classifier set ({label}) on {count} pixel(s) {what}", file=str(db.path),
+                     value=stand, expected="a growth curve with volumes whose classifier values match (or '?')")
     if len(uncovered) > MAX_LISTED:
         report.error("growth_curve", f"... and {len(uncovered) - MAX_LISTED} more classifier sets with no growth curve "
                      f"in {str(db.path)!r}", file=str(db.path))
@@ -826,22 +838,22 @@ def _check_growth_curves(classifiers: list[_Layer], combos: Mapping[tuple, int],
 def _check_disturbance_sidecar(layer: _Layer, t: _Target, db, report: ValidationReport) -> None:
     if layer.sidecar is None or not layer.sidecar.attributes:
         return
-    known = set(db.disturbance_types["name"].astype(str)) if db is not None else None
-    known_ids = set(db.disturbance_types["id"].astype(int)) if db is not None else None
+    type_ids = db.disturbance_type_ids() if db is not None else None
+    type_codes = db.disturbance_type_codes() if db is not None else None
     for pixel, events in layer.sidecar.attributes.items():
         if not isinstance(events, tuple):
             continue
         for ev in events:
-            if known is not None and ev.disturbance_type is not None and ev.disturbance_type not in known:
-                report.error("disturbance_type", f"disturbance layer {layer.name!r}, pixel value {pixel}: disturbance "
-                             f"type {ev.disturbance_type!r} is not in table disturbance_type of {str(db.path)!r}",
-                             file=layer.sidecar.source, layer=layer.name, value=ev.disturbance_type,
-                             expected="a disturbance_type.name")
-            if known_ids is not None and ev.disturbance_type is None and ev.disturbance_type_id not in known_ids:
-                report.error("disturbance_type", f"disturbance layer {layer.name!r}, pixel value {pixel}: disturbance "
-                             f"type id {ev.disturbance_type_id!r} is not in table disturbance_type of {str(db.path)!r}",
-                             file=layer.sidecar.source, layer=layer.name, value=ev.disturbance_type_id,
-                             expected="a disturbance_type.id")
+            if db is not None:
+                # The run's own check (landscape.stands -> gcbm.sidecar.resolve_event_type): a name is a
+                # disturbance_type.name, a number a disturbance_type.code, as GCBM reads them.
+                try:
+                    resolve_event_type(ev, f"disturbance layer {layer.name!r}, pixel value {pixel}", str(db.path),
+                                       type_ids, type_codes)
+                except LayerError as err:
+                    report.error("disturbance_type", str(err), file=layer.sidecar.source, layer=layer.name,
+                                 value=ev.disturbance_type if ev.disturbance_type_id is None else ev.disturbance_type_id,
+                                 expected="a disturbance_type.name, or a disturbance_type.code as disturbance_type_id")
             if t.start_year is not None and t.end_year is not None and not (t.start_year <= ev.year <= t.end_year):
                 report.warn("disturbance_year", f"disturbance layer {layer.name!r}, pixel value {pixel}: year "
                             f"{ev.year} is outside the simulation window {t.start_year}-{t.end_year}; "

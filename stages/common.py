@@ -2,6 +2,7 @@
 
 DVC runs each stage from the repository root, so params.yaml is read from the current
 directory (inside `dvc exp run` too: DVC writes the -S overrides into that file).
+params.yaml is read and checked by flintcloud.params (unknown keys name the closest one).
 """
 
 from __future__ import annotations
@@ -10,29 +11,24 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-import yaml
-
 from flintcloud.errors import ConfigError, FlintcloudError
+from flintcloud.params import PARAMS_FILE, Params, load_params_file, read_params
 
-PARAMS_FILE = Path("params.yaml")
 
-
-def load_params(path: Path = PARAMS_FILE) -> dict:
-    """The parsed params.yaml (a mapping of sections)."""
+def _here(path: Path) -> Path:
     if not path.is_file():
         raise ConfigError(f"{str(path)!r} not found; run the stage from the repository root (dvc repro does)")
-    with open(path, encoding="utf-8") as fh:
-        params = yaml.safe_load(fh)
-    if not isinstance(params, dict):
-        raise ConfigError(f"{str(path)!r} must be a mapping of sections (project, simulation, outputs, report)")
-    return params
+    return path
 
 
-def section(params: dict, name: str) -> dict:
-    value = params.get(name)
-    if not isinstance(value, dict):
-        raise ConfigError(f"params.yaml: section {name!r} is missing or not a mapping, got {value!r}")
-    return value
+def load_params(path: Path = PARAMS_FILE) -> Params:
+    """params.yaml, checked against flintcloud.params' registry."""
+    return read_params(_here(path))
+
+
+def load_params_unchecked(path: Path = PARAMS_FILE):
+    """params.yaml as parsed YAML (the validate stage lists its problems with the project's)."""
+    return load_params_file(_here(path))
 
 
 def run_stage(name: str, main: Callable[[list[str]], None], argv: list[str] | None = None) -> None:

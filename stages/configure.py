@@ -23,7 +23,7 @@ from flintcloud.gcbm.config_writer import settings_from_params, write_gcbm_confi
 def main(args: list[str]) -> None:
     usage("configure", args, ["PROJECT_DIR", "CONFIG_DIR"])
     project_dir, config_dir = (Path(a) for a in args)
-    settings = settings_from_params(load_params(), base_dir=Path("."))
+    settings = settings_from_params(load_params().data, base_dir=Path("."))
     written = write_gcbm_config(project_dir, config_dir, settings)
     print(f"configure: {len(written)} files for {settings.start_year}-{settings.end_year} -> {config_dir}/")
 

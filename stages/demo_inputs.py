@@ -13,7 +13,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import load_params, run_stage, section, usage  # noqa: E402
+from common import load_params, run_stage, usage  # noqa: E402
 
 from flintcloud.demo.project import generate_demo_project  # noqa: E402
 
@@ -21,17 +21,18 @@ from flintcloud.demo.project import generate_demo_project  # noqa: E402
 def main(args: list[str]) -> None:
     usage("demo_inputs", args, ["GROWTH_CURVES_CSV", "PROJECT_DIR"])
     curves, out_dir = (Path(a) for a in args)
-    demo = section(section(load_params(), "project"), "demo")
+    params = load_params()
+    seed, size = params.get("project.demo.seed"), params.get("project.demo.size")
     generate_demo_project(
         out_dir,
-        seed=int(demo["seed"]),
-        size=demo["size"],
-        start_year=int(demo["event_start_year"]),
-        end_year=int(demo["event_end_year"]),
+        seed=int(seed),
+        size=size,
+        start_year=int(params.get("project.demo.event_start_year")),
+        end_year=int(params.get("project.demo.event_end_year")),
         growth_curves=curves,
         overwrite=True,
     )
-    print(f"demo_inputs: seed {demo['seed']}, size {demo['size']} -> {out_dir}/")
+    print(f"demo_inputs: seed {seed}, size {size} -> {out_dir}/")
 
 
 if __name__ == "__main__":

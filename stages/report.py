@@ -19,7 +19,7 @@ def main(args: list[str]) -> None:
     usage("report", args, ["METRICS_JSON", "PLOTS_DIR", "FIGURES_DIR", "TABLES_DIR", "VALIDATION_JSON", "REPORT_MD"])
     metrics, plots, figures, tables, validation, report = (Path(a) for a in args)
     text = write_report(
-        report, params=load_params(), metrics_path=metrics, plots_dir=plots, figures_dir=figures,
+        report, params=load_params().as_dict(), metrics_path=metrics, plots_dir=plots, figures_dir=figures,
         validation_path=validation, tables_dir=tables,
     )
     print(f"report: {report} ({len(text.splitlines())} lines)")

@@ -14,7 +14,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import load_params, run_stage, section, usage  # noqa: E402
+from common import load_params, run_stage, usage  # noqa: E402
 
 from flintcloud.run import run_project  # noqa: E402
 
@@ -23,11 +23,10 @@ def main(args: list[str]) -> None:
     usage("simulate", args, ["CONFIG_DIR", "OUTPUT_DIR"])
     config_dir, out_dir = (Path(a) for a in args)
     params = load_params()
-    simulation = section(params, "simulation")
-    engine = simulation.get("engine", "libcbm")
-    map_years = section(params, "outputs").get("years")  # None: every simulated year
-    image = (simulation.get("gcbm_container") or {}).get("image")  # gcbm-container only
-    executor = params.get("executor")  # where libcbm runs; outputs do not depend on it (not a declared param)
+    engine = params.get("simulation.engine")
+    map_years = params.get("outputs.years")  # None: every simulated year
+    image = params.get("simulation.gcbm_container.image")  # gcbm-container only
+    executor = params.data.get("executor")  # where libcbm runs; outputs do not depend on it (not a declared param)
     summary = run_project(
         config_dir, out_dir, engine=engine, map_years=map_years, overwrite=True, image=image, executor=executor
     )

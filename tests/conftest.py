@@ -1,4 +1,4 @@
-"""Shared fixtures. Environment skips live here, in one place."""
+"""Shared fixtures. Environment skips live here and in shared_paths.missing_fixture (CI=true: fail)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from shared_paths import REPO_ROOT, SHARED_DATA  # noqa: E402,F401
+from shared_paths import SHARED_DATA, missing_fixture  # noqa: E402
 
 # DVC and CML must never phone home from tests (subprocesses inherit this).
 os.environ.setdefault("DVC_NO_ANALYTICS", "1")
@@ -16,9 +16,10 @@ os.environ.setdefault("ITERATIVE_DO_NOT_TRACK", "1")
 
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
-    """../shared/gcbm-data: real GCBM projects and GCBM's own output (read-only)."""
+    """Real GCBM projects and GCBM's own output (read-only): ../shared/gcbm-data or tests/data/gcbm-data."""
     if not SHARED_DATA.is_dir():
-        pytest.skip(f"shared GCBM data not found at {SHARED_DATA} (CI has ../shared beside the checkout)")
+        missing_fixture(f"GCBM data not found at {SHARED_DATA} (tests/data/gcbm-data holds a copy; "
+                        "set FLINTCLOUD_SHARED_DATA to use another)")
     return SHARED_DATA
 
 
@@ -26,7 +27,7 @@ def shared_data() -> Path:
 def flint_demo(shared_data: Path) -> Path:
     path = shared_data / "flint-cloud-linux-demo"
     if not (path / "config" / "gcbm_config.cfg").is_file():
-        pytest.skip(f"FLINT.Cloud demo project not found at {path}")
+        missing_fixture(f"FLINT.Cloud demo project not found at {path}")
     return path
 
 
@@ -34,7 +35,7 @@ def flint_demo(shared_data: Path) -> Path:
 def gcbm_reference_output(shared_data: Path) -> Path:
     path = shared_data / "gcbm-reference-output" / "flint-cloud-linux-demo"
     if not (path / "gcbm_output.db").is_file():
-        pytest.skip(f"GCBM reference output not found at {path}")
+        missing_fixture(f"GCBM reference output not found at {path}")
     return path
 
 
@@ -42,5 +43,5 @@ def gcbm_reference_output(shared_data: Path) -> Path:
 def belize_project(shared_data: Path) -> Path:
     path = shared_data / "belize"
     if not (path / "gcbm_project" / "gcbm_config.cfg").is_file():
-        pytest.skip(f"Belize GCBM project not found at {path}")
+        missing_fixture(f"Belize GCBM project not found at {path}")
     return path

@@ -32,7 +32,7 @@ from flintcloud import cli
 from flintcloud.errors import ConfigError, LayerError
 from flintcloud.gcbm.config import parse_gcbm_config
 from flintcloud.gcbm.config_writer import settings_from_params
-from flintcloud.landscape.sidecar import parse_sidecar, read_sidecar
+from flintcloud.gcbm.sidecar import parse_sidecar, read_sidecar
 from test_validate import (
     AGES,
     CELL,
@@ -275,8 +275,8 @@ def test_a_disturbance_type_not_in_the_db(repo: Repo):
     attrs = copy.deepcopy(DISTURBANCE_ATTRS)
     attrs["2"]["disturbance_type"] = "Clearcut"
     write_layer(repo.tiled, "disturbances_2012", DISTURBANCE, nodata=255, attributes=attrs)
-    (p,) = repo.assert_rejected("disturbance layer 'disturbances_2012', pixel value 2: disturbance type 'Clearcut' "
-                                "is not in table disturbance_type", n=1)
+    (p,) = repo.assert_rejected("disturbance layer 'disturbances_2012', pixel value 2 names disturbance type 'Clearcut', "
+                                "which is not in the disturbance_type table", n=1)
     assert p["value"] == "Clearcut"
 
 
@@ -484,11 +484,11 @@ def _paths(doc, prefix=()):
 
 
 def _flint_like_docs() -> dict:
-    from shared_paths import SHARED_DATA  # the one place that knows where ../shared is (env override included)
+    from shared_paths import SHARED_DATA, missing_fixture  # the one place that knows where the data is
 
     demo = SHARED_DATA / "flint-cloud-linux-demo" / "config"
     if not demo.is_dir():
-        pytest.skip(f"FLINT demo config not found at {demo}")
+        missing_fixture(f"FLINT demo config not found at {demo}")
     names = ["localdomain.json", "pools_cbm.json", "modules_cbm.json", "modules_output.json", "spinup.json",
              "variables.json", "internal_variables.json", "provider_config.json"]
     return {n: json.loads((demo / n).read_text(encoding="utf-8-sig")) for n in names}

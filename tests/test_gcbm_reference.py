@@ -10,12 +10,12 @@ says which quantity, which year and by how much. The tolerance is never loosened
 
 from __future__ import annotations
 
-import sqlite3
 
 import numpy as np
 import pandas as pd
 import pytest
 
+from flintcloud.sqlite_ro import connect_ro
 from flintcloud.engine import simulate
 from flintcloud.engine.step import StepTotals
 
@@ -28,16 +28,10 @@ pytestmark = pytest.mark.shared
 
 @pytest.fixture(scope="module")
 def engine_totals(flint_demo):
-    from flintcloud.gcbm.config import read_gcbm_config
-    from flintcloud.inputdb.reader import read_input_db
-    from flintcloud.landscape.raster import read_landscape
-    from flintcloud.landscape.stands import group_stands
+    from flintcloud.run import prepare_run
 
-    config = read_gcbm_config(flint_demo / "config")
-    db = read_input_db(config.db_path)
-    stands = group_stands(
-        read_landscape(config), db.spatial_unit_id, dict(zip(db.disturbance_types["name"], db.disturbance_types["id"]))
-    )
+    prepared = prepare_run(flint_demo / "config")  # the same reading path as flintcloud run
+    config, stands, db = prepared.config, prepared.stands, prepared.inputs
     totals = StepTotals()
     steps = []
     simulate(config, stands, db, [totals, steps.append], progress=False)
@@ -47,7 +41,7 @@ def engine_totals(flint_demo):
 @pytest.fixture(scope="module")
 def reference(gcbm_reference_output):
     path = gcbm_reference_output / "gcbm_output.db"
-    with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as conn:
+    with connect_ro(path) as conn:
         yield conn
 
 

@@ -24,7 +24,6 @@ from flintcloud.gcbm.config_writer import ConfigSettings, write_gcbm_config
 from flintcloud.inputdb.reader import REQUIRED_COLUMNS
 from flintcloud.validate import (
     ValidationReport,
-    curve_matches,
     validate_params,
     validate_project,
     write_report,
@@ -124,6 +123,11 @@ def build_db(path: Path, *, curves=CURVES, max_age: int = MAX_CURVE_AGE,
         for i, (a, e) in enumerate(spatial_units, 1):
             conn.execute("INSERT INTO spatial_unit (id, admin_boundary_id, eco_boundary_id, spinup_parameter_id) "
                          "VALUES (?, ?, ?, 1)", (i, admins[a], ecos[e]))
+            # every disturbance type has a matrix in every spatial unit (validate reads the project as the
+            # run will, and the run's spinup needs the historic type's matrix)
+            conn.executemany("INSERT INTO disturbance_matrix_association (spatial_unit_id, disturbance_type_id, "
+                             "disturbance_matrix_id) VALUES (?, ?, 1)",
+                             [(i, t) for t in range(1, len(disturbance_types) + 1)])
     conn.close()
     return path
 
@@ -246,8 +250,6 @@ def test_the_repository_params_file_is_valid():
     import yaml
 
     repo_params = Path(__file__).resolve().parents[1] / "params.yaml"
-    if not repo_params.is_file():
-        pytest.skip("params.yaml not written yet")
     assert validate_params(yaml.safe_load(repo_params.read_text())) == []
 
 
@@ -258,24 +260,33 @@ def test_the_flint_demo_validates_clean(flint_demo: Path):
     assert report.summary["classifier_sets"] == 10
 
 
-def test_growth_curve_matching_follows_gcbm_wildcards():
-    assert curve_matches({"A": "x", "B": "y"}, {"A": "x", "B": "?"})
-    assert curve_matches({"A": "x", "B": "y"}, {"A": "x"})
-    assert not curve_matches({"A": "x", "B": "y"}, {"A": "x", "B": "z"})
-    assert not curve_matches({"A": "x"}, {"A": "x", "B": "z"})  # a classifier without a value only matches '?'
-    assert curve_matches({"A": "x"}, {"A": "x", "B": "?"})
+def test_growth_curve_matching_follows_gcbm_wildcards(tmp_path: Path):
+    """validate and the engine share one matcher (inputdb.reader.match_growth_curves)."""
+    import pandas as pd
+
+    from flintcloud.engine import libcbm_engine
+    from flintcloud.inputdb.reader import match_growth_curves, read_input_db
+
+    assert libcbm_engine.match_growth_curves is match_growth_curves
+    db = read_input_db(build_db(tmp_path / "gcbm_input.db"))
+    stands = pd.DataFrame({"Classifier1": ["TA", "TA", "BS", "XX"], "Classifier2": ["5", "6", "9", "5"]})
+    got = match_growth_curves(db, stands, strict=False).tolist()
+    assert got[3] == -1  # no curve for XX
+    assert got[2] == 3  # BS matches curve 3 through '?'
+    assert got[:2] == [1, 2]  # TA/5 and TA/6 each get their own curve
 
 
-def test_a_db_classifier_without_a_layer_leaves_stands_without_curves(tmp_path: Path):
+def test_a_db_classifier_without_a_layer_is_matched_as_the_run_matches_it(tmp_path: Path):
+    """Without a Classifier2 layer the run's classifier set is (Classifier1) and the engine matches curves
+    on it alone; validate gives the same answer (no error) and warns that Classifier2 is not used."""
     project = build_project(tmp_path)
     for suffix in (".tiff", ".json"):
         (project / "layers" / "tiled" / f"Classifier2{suffix}").unlink()
     report = validate_project(project, settings(), root=tmp_path)
-    messages = [p.message for p in report.errors]
-    # TA stands need Classifier2 = 5 or 6: uncovered; BS matches curve 3 through '?'.
-    assert len(messages) == 1, messages
-    assert "classifier set (Classifier1='TA') on 24 pixel(s) has no growth curve" in messages[0]
-    assert "the db's classifier(s) 'Classifier2' have no layer" in messages[0]
+    assert report.errors == []
+    (w,) = [p for p in report.warnings if p.check == "growth_curve"]
+    assert "the db's classifier(s) 'Classifier2' have no layer or value" in w.message
+    assert "matched on 'Classifier1' only" in w.message
 
 
 def test_boundaries_left_null_must_be_unambiguous(tmp_path: Path):
@@ -347,3 +358,10 @@ def test_an_unwritable_report_location_is_a_clear_error(tmp_path: Path):
     (tmp_path / "reports").write_text("a file where the folder should be")
     with pytest.raises(OutputError, match=r"cannot write the validation report .*reports/validation\.json"):
         write_report(ValidationReport(target="x"), tmp_path / "reports" / "validation.json")
+
+
+def test_validate_lists_a_misspelt_params_key_with_the_closest_valid_one(tmp_path):
+    bad = params()
+    bad["simulation"]["end_yaer"] = 2020
+    problems = [p.message for p in validate_params(bad)]
+    assert "params.yaml: unknown key 'simulation.end_yaer'; did you mean 'simulation.end_year'?" in problems

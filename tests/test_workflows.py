@@ -216,3 +216,26 @@ def test_command_checker_rejects_unknown_commands(tmp_path):
         check_command(["dvc", "repro", "--no-such-flag"], tmp_path)
     with pytest.raises(pytest.fail.Exception):
         check_command(["flintcloud", "compare"], tmp_path)  # BASE_REV missing
+
+
+def test_the_test_workflow_runs_the_engine_checks_on_committed_data():
+    """GitHub has no ../shared: CI=true turns a missing fixture into a failure, and tests/data holds
+    the FLINT.Cloud demo and GCBM's output for it, so the GCBM-reference tests run there."""
+    wf = load("tests.yml")
+    assert wf["env"]["CI"] == "true"
+    assert "FLINTCLOUD_SHARED_DATA" not in wf["env"]
+    data = REPO / "tests" / "data" / "gcbm-data"
+    assert (data / "flint-cloud-linux-demo" / "config" / "gcbm_config.cfg").is_file()
+    assert (data / "gcbm-reference-output" / "flint-cloud-linux-demo" / "gcbm_output.db").stat().st_size > 100_000
+    assert "Mozilla Public License" in (REPO / "tests" / "data" / "README.md").read_text()
+
+
+def test_a_missing_fixture_fails_under_ci(tmp_path):
+    test = tmp_path / "test_x.py"
+    test.write_text("import sys\nsys.path.insert(0, %r)\nfrom shared_paths import missing_fixture\n\n"
+                    "def test_needs_data():\n    missing_fixture('no data here')\n" % str(REPO / "tests"))
+    env = {k: v for k, v in os.environ.items() if k != "PYTEST_XDIST_WORKER"}
+    for ci, outcome in (("true", "1 failed"), ("", "1 skipped")):
+        proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(test)],
+                              cwd=tmp_path, env={**env, "CI": ci}, capture_output=True, text=True, timeout=120)
+        assert outcome in proc.stdout, proc.stdout + proc.stderr

@@ -15,10 +15,10 @@ from pathlib import Path
 
 import click
 
-from flintcloud.cli.validate import load_params
 from flintcloud.errors import ConfigError, ProjectError
 from flintcloud.outpaths import check_output
 from flintcloud.gcbm.config_writer import settings_from_params, write_gcbm_config
+from flintcloud.params import read_params
 from flintcloud.validate import find_repo_root, path_escapes, validate_project
 
 
@@ -46,7 +46,7 @@ def command(project: Path, out_config_dir: Path, params_path: Path, output_dir: 
     check_output(out_config_dir, inputs=[project, params_path], what="configuration folder")
     if out_config_dir.exists() and not overwrite:
         raise ConfigError(f"{str(out_config_dir)!r} exists; pass --overwrite to replace it")
-    params = load_params(params_path) or {}
+    params = read_params(params_path).data
     settings = settings_from_params(params, base_dir=params_path.parent)
     if output_dir is not None:
         settings = replace(settings, output_dir=output_dir)

@@ -8,10 +8,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
-import yaml
 
+from flintcloud.errors import ReportError
 from flintcloud.outpaths import check_output
-from flintcloud.errors import ConfigError, ReportError
+from flintcloud.params import read_params
 from flintcloud.report.markdown import write_report
 
 
@@ -38,12 +38,7 @@ def command(report_path: Path, metrics_path: Path, plots_dir: Path, figures_dir:
                  what="report")
     if report_path.exists() and not overwrite:
         raise ReportError(f"{str(report_path)!r} already exists; pass --overwrite to replace it")
-    try:
-        params = yaml.safe_load(params_path.read_text(encoding="utf-8")) or {}
-    except OSError as err:
-        raise ConfigError(f"params file {str(params_path)!r} cannot be read: {err}") from err
-    except yaml.YAMLError as err:
-        raise ConfigError(f"params file {str(params_path)!r} is not valid YAML: {err}") from err
+    params = read_params(params_path).as_dict()
     text = write_report(report_path, params=params, metrics_path=metrics_path, plots_dir=plots_dir,
                         figures_dir=figures_dir, validation_path=validation_path,
                         tables_dir=tables_dir if tables_dir.is_dir() else None)

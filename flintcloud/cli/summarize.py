@@ -9,10 +9,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
-import yaml
 
-from flintcloud.errors import ConfigError, ReportError
+from flintcloud.errors import ReportError
 from flintcloud.outpaths import check_output
+from flintcloud.params import read_params
 from flintcloud.report.inventory import parse_inventory_settings
 from flintcloud.report.provenance import collect_provenance
 from flintcloud.report.summarize import summarize_run
@@ -47,12 +47,7 @@ def command(output_dir: Path, metrics_path: Path, plots_dir: Path, figures_dir: 
     existing = [str(p) for p in (metrics_path, plots_dir, figures_dir, tables_dir) if p.exists()]
     if existing and not overwrite:
         raise ReportError(f"{', '.join(existing)} already exist(s); pass --overwrite to replace")
-    params = {}
-    if params_path.is_file():
-        try:
-            params = yaml.safe_load(params_path.read_text(encoding="utf-8")) or {}
-        except yaml.YAMLError as err:
-            raise ConfigError(f"params file {str(params_path)!r} is not valid YAML: {err}") from err
+    params = read_params(params_path).as_dict() if params_path.is_file() else {}
     settings = parse_inventory_settings((params.get("report") or {}).get("inventory"))
     provenance = collect_provenance(Path.cwd(), (params.get("project") or {}).get("dir"), output_dir)
     m = summarize_run(output_dir, metrics_path, plots_dir, figures_dir, maps=maps, tables_dir=tables_dir,

@@ -12,23 +12,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
-import yaml
 
-from flintcloud.errors import ConfigError
+from flintcloud.params import load_params_file
 from flintcloud.validate import validate_project, write_report
 
 
-def load_params(path: Path | None) -> dict | None:
-    if path is None:
-        return None
-    try:
-        with open(path, encoding="utf-8") as fh:
-            params = yaml.safe_load(fh)
-    except OSError as err:
-        raise ConfigError(f"params file {str(path)!r} cannot be read: {err}") from err
-    except yaml.YAMLError as err:
-        raise ConfigError(f"params file {str(path)!r} is not valid YAML: {err}") from err
-    return params if params is not None else {}
+def load_params(path: Path | None):
+    """The params file as parsed YAML (None without --params); validate lists its problems itself."""
+    return None if path is None else load_params_file(path)
 
 
 @click.command("validate")

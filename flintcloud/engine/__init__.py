@@ -10,10 +10,11 @@ from __future__ import annotations
 from typing import Callable
 
 from flintcloud.errors import EngineUnavailableError
+from flintcloud.params import IN_PROCESS_ENGINES
 
 from .step import FluxKey, RunSummary, StepOutput
 
-ENGINES = ("libcbm",)
+ENGINES = IN_PROCESS_ENGINES  # the in-process subset of flintcloud.params.ENGINES
 
 
 def simulate(config, stands, inputs, reporters: list[Callable[[StepOutput], None]], engine: str = "libcbm",

@@ -40,7 +40,7 @@ import numpy as np
 import pandas as pd
 
 from flintcloud.errors import SimulationError
-from flintcloud.inputdb.reader import InputDb
+from flintcloud.inputdb.reader import InputDb, match_growth_curves  # shared with validate
 
 from .libcbm_params import (
     ATMOSPHERE,
@@ -292,32 +292,6 @@ def open_libcbm(params: LibcbmParameters) -> Iterator[LibcbmCore]:
 
 
 # --------------------------------------------------------------------------- model inputs
-
-
-def match_growth_curves(db: InputDb, classifiers: pd.DataFrame) -> np.ndarray:
-    """Growth curve id per row of ``classifiers`` (GCBM's GrowthCurveTransform: exact or '?' matches).
-
-    Raises SimulationError naming the classifier combination when no curve matches.
-    """
-    gcc = db.growth_curve_classifiers
-    names = [c for c in db.classifier_names if c in classifiers.columns]
-    curves = gcc.pivot_table(index="growth_curve_id", columns="classifier_name", values="classifier_value",
-                             aggfunc="first").reindex(columns=names).fillna("?")
-    out = np.full(len(classifiers), -1, dtype=np.int64)
-    combos = classifiers[names].astype(str).drop_duplicates()
-    for _, combo in combos.iterrows():
-        vals = combo.to_numpy()
-        match = ((curves.to_numpy() == vals) | (curves.to_numpy() == "?")).all(axis=1)
-        if not match.any():
-            raise SimulationError(
-                f"no growth curve for classifier set {dict(zip(names, vals))}: table growth_curve_classifier_value "
-                f"of {str(db.path)!r} has no matching row"
-            )
-        specific = (curves.to_numpy()[match] != "?").sum(axis=1)
-        gc = int(curves.index[match][int(np.argmax(specific))])
-        rows = (classifiers[names].astype(str).to_numpy() == vals).all(axis=1)
-        out[rows] = gc
-    return out
 
 
 def _curves_or_none(db: InputDb, classifiers: pd.DataFrame) -> np.ndarray:

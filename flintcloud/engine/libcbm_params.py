@@ -34,6 +34,7 @@ from libcbm import resources
 
 from flintcloud.errors import DatabaseError, SimulationError
 from flintcloud.inputdb.reader import InputDb
+from flintcloud.sqlite_ro import connect_ro
 
 from .step import ANNUAL_PROCESS, DECAY_MODULE, DISTURBANCE, DISTURBANCE_MODULE, GROWTH_MODULE, FluxKey
 
@@ -130,7 +131,7 @@ class LibcbmParameters:
 
 
 def _schema_statements() -> list[str]:
-    with sqlite3.connect(f"file:{resources.get_cbm_defaults_path()}?mode=ro", uri=True) as conn:
+    with connect_ro(resources.get_cbm_defaults_path()) as conn:
         return [
             r[0] for r in conn.execute(
                 "SELECT sql FROM sqlite_master WHERE type='table' AND sql IS NOT NULL AND name NOT LIKE 'sqlite_%'"
@@ -140,7 +141,7 @@ def _schema_statements() -> list[str]:
 
 def _structural_rows(table: str) -> list[tuple]:
     """Rows copied from libcbm's schema db for structural tables (land classes/types)."""
-    with sqlite3.connect(f"file:{resources.get_cbm_defaults_path()}?mode=ro", uri=True) as conn:
+    with connect_ro(resources.get_cbm_defaults_path()) as conn:
         return list(conn.execute(f"SELECT * FROM {table}"))
 
 

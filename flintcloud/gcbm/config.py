@@ -86,6 +86,30 @@ class GcbmConfig:
     def n_years(self) -> int:
         return self.end_year - self.start_year + 1
 
+    def layer_roles(self) -> dict[str, str]:
+        """Layer name -> role for every layer the simulation reads, first role wins (the one role map:
+        the landscape reader and validate both use it). Roles: classifier, age, temperature,
+        admin_boundary, eco_boundary, disturbance, mask."""
+        roles: dict[str, str] = {}
+
+        def add(layer: str | None, role: str) -> None:
+            if layer is not None and layer not in roles:
+                roles[layer] = role
+
+        for layer in self.classifier_layers:
+            add(layer, "classifier")
+        add(self.age_layer, "age")
+        add(self.temperature_layer, "temperature")
+        if self.admin_boundary_layer:
+            add(self.admin_boundary, "admin_boundary")
+        if self.eco_boundary_layer:
+            add(self.eco_boundary, "eco_boundary")
+        for layer in self.disturbance_layers:
+            add(layer, "disturbance")
+        for layer in self.mask_layers:
+            add(layer, "mask")
+        return roles
+
     def layer_path(self, name: str) -> Path:
         try:
             return self.layers[name]

@@ -29,12 +29,10 @@ Pure parts (`settings_from_params`, `classify_layer`, `build_gcbm_config`,
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import json
 import math
 import os
-import sqlite3
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -46,12 +44,26 @@ import rasterio
 from rasterio.errors import RasterioError
 
 from flintcloud.atomic import atomic_dir
-from flintcloud.errors import ConfigError, DatabaseError, LayerError, OutputError
-from flintcloud.jsonfile import load_json
-from flintcloud.landscape.sidecar import LayerSidecar, read_sidecar
+from flintcloud.errors import ConfigError, LayerError, OutputError
+from flintcloud.params import ENGINE_NAMES, OUTPUT_LAYOUT
+from flintcloud.gcbm.config import GcbmConfig, parse_gcbm_config
+from flintcloud.gcbm.project import (
+    ROLES,
+    ProjectLayer,
+    classify_layer,
+    default_boundaries,
+    default_db_path,
+    default_layers_dir,
+    discover_layers,
+    explicit_roles,
+    find_layer_files,
+    layer_name,
+    read_study_area,
+)
+from flintcloud.inputdb.reader import read_classifier_names, read_spatial_unit_names
 
-#: Engines the `simulate` stage knows.
-KNOWN_ENGINES = ("libcbm", "gcbm-container")
+#: Engines the `simulate` stage knows (the registry is flintcloud.params.ENGINES).
+KNOWN_ENGINES = ENGINE_NAMES
 
 #: Files of a configuration set, in the order gcbm_config.cfg lists the JSON ones.
 CONFIG_FILES = (
@@ -64,22 +76,6 @@ CONFIG_FILES = (
     "internal_variables.json",
 )
 ALL_FILES = ("gcbm_config.cfg", *CONFIG_FILES, "provider_config.json", "logging.conf")
-
-ROLES = ("classifier", "disturbance", "age", "temperature", "admin_boundary", "eco_boundary", "other")
-
-_AGE_NAMES = ("initial_age", "age")
-_TEMPERATURE_NAMES = ("mean_annual_temperature", "temperature")
-_TAG_ROLES = {
-    "classifier": "classifier",
-    "disturbance": "disturbance",
-    "age": "age",
-    "initial_age": "age",
-    "temperature": "temperature",
-    "mean_annual_temperature": "temperature",
-    "admin_boundary": "admin_boundary",
-    "eco_boundary": "eco_boundary",
-}
-_SKIP_LAYERS = ("bounding_box",)  # the tiler's mask raster; GCBM never reads it
 
 DEFAULT_LIBRARIES = {"moja.modules.cbm": "external", "moja.modules.gdal": "external"}
 
@@ -108,7 +104,11 @@ Filter="%Severity% >= debug"
 
 @dataclass(frozen=True)
 class SpinupOptions:
-    """spinup.json: `Spinup.enabled` and `SpinupVariables`."""
+    """spinup.json: `Spinup.enabled` and `SpinupVariables`, as params.yaml sets them.
+
+    Not gcbm.config.SpinupSettings: that one is a spinup.json as *read* (sequencer, parameters query,
+    modules — what GCBM runs); this is the four values configure *writes* into the template.
+    """
 
     enabled: bool = True
     delay: int = 0
@@ -119,6 +119,11 @@ class SpinupOptions:
 @dataclass(frozen=True)
 class ConfigSettings:
     """Everything `configure` takes from params.yaml. Years are inclusive.
+
+    Not a twin of gcbm.config.GcbmConfig: settings are the *input* of configure (None = discover from
+    the project, layer names not yet resolved to files); GcbmConfig is what a written configuration
+    *says*, every path resolved, read by validate and the run. build_gcbm_config turns one into the
+    other's documents.
 
     Layer names (`classifier_layers`, `disturbance_layers`, `age_layer`,
     `temperature_layer`) are GCBM layer names (the tiff name without `_moja`);
@@ -150,7 +155,7 @@ class ConfigSettings:
     db_path: Path | None = None
     layers_dir: Path | None = None
     output_dir: Path | None = None  # default: <config dir>/../output
-    output_db_name: str = "gcbm_output.db"
+    output_db_name: str = OUTPUT_LAYOUT.raw_db
     log_file: Path | None = None  # default: <output_dir>/logs/Moja_Debug.log
     num_threads: int = 4
     libraries: tuple[tuple[str, str], ...] = tuple(DEFAULT_LIBRARIES.items())
@@ -373,24 +378,12 @@ def output_items(names: Sequence[str] | None) -> list[dict]:
 
 
 @dataclass(frozen=True)
-class ProjectLayer:
-    """One raster layer of a project, as GCBM's provider_config names it."""
-
-    name: str  # GCBM layer name / variable name (file stem without `_moja`)
-    path: Path  # the GeoTIFF
-    role: str  # one of ROLES
-    sidecar: LayerSidecar | None = None
-    tags: tuple[str, ...] = ()
-
-    @property
-    def prefix(self) -> str:
-        """`layer_prefix` in provider_config.json: the file name without extension."""
-        return self.path.stem
-
-
-@dataclass(frozen=True)
 class RasterGrid:
-    """Georeference of the reference layer, enough to write localdomain.json."""
+    """Georeference of the reference layer, enough to write localdomain.json.
+
+    Not landscape.grid.Grid: gcbm comes before landscape in the data flow, and configure needs only
+    plain bounds and cell sizes (no Affine, no CRS object, no pixel areas).
+    """
 
     left: float
     bottom: float
@@ -425,78 +418,6 @@ class ProjectLayers:
         return [layer.name for layer in self.layers]
 
 
-def layer_name(tiff: Path) -> str:
-    """GCBM layer name of a tiff: its stem, without the tiler's `_moja` suffix."""
-    stem = tiff.stem
-    return stem[: -len("_moja")] if stem.endswith("_moja") else stem
-
-
-def classify_layer(name: str, sidecar: LayerSidecar | None, tags: Sequence[str] = (), explicit: str | None = None) -> str:
-    """Role of a layer. Explicit settings win, then study_area tags, then the sidecar, then the name."""
-    if explicit:
-        return explicit
-    for tag in tags:
-        role = _TAG_ROLES.get(str(tag).lower())
-        if role:
-            return role
-    lname = name.lower()
-    if lname in ("admin_boundary", "eco_boundary"):
-        return lname
-    if sidecar is not None and sidecar.attributes:
-        return "disturbance" if sidecar.is_disturbance() else "classifier"
-    if lname in _AGE_NAMES:
-        return "age"
-    if lname in _TEMPERATURE_NAMES:
-        return "temperature"
-    return "other"
-
-
-def find_layer_files(layers_dir: Path) -> list[Path]:
-    """The GeoTIFFs of a tiled-layers folder, sorted by name (the tiler's mask excluded)."""
-    files = sorted({*layers_dir.glob("*.tif"), *layers_dir.glob("*.tiff")})
-    return [f for f in files if layer_name(f) not in _SKIP_LAYERS]
-
-
-def read_study_area(layers_dir: Path) -> dict:
-    """Parsed `study_area.json` of the tiler, or {} when there is none."""
-    path = layers_dir / "study_area.json"
-    if not path.is_file():
-        return {}
-    obj = load_json(path, ConfigError, "study area")
-    if not isinstance(obj, dict):
-        raise ConfigError(f"study area {str(path)!r} must be a JSON object, got {type(obj).__name__}")
-    return obj
-
-
-def default_layers_dir(project_dir: Path) -> Path:
-    for cand in (project_dir / "layers" / "tiled", project_dir / "layers"):
-        if cand.is_dir():
-            return cand
-    return project_dir / "layers" / "tiled"
-
-
-def default_db_path(project_dir: Path) -> Path:
-    cand = project_dir / "input_database" / "gcbm_input.db"
-    if cand.is_file():
-        return cand
-    found = sorted(project_dir.rglob("gcbm_input.db"))
-    return found[0] if found else cand
-
-
-def explicit_roles(settings: ConfigSettings) -> dict[str, str]:
-    """Layer name -> role for every layer the settings name."""
-    roles: dict[str, str] = {}
-    for name in settings.classifier_layers or ():
-        roles[name] = "classifier"
-    for name in settings.disturbance_layers or ():
-        roles[name] = "disturbance"
-    if settings.age_layer:
-        roles[settings.age_layer] = "age"
-    if settings.temperature_layer:
-        roles[settings.temperature_layer] = "temperature"
-    return roles
-
-
 def discover_project(project_dir: str | os.PathLike, settings: ConfigSettings) -> ProjectLayers:
     """Find the layers, their roles, the grid and the input db of a GCBM project (I/O).
 
@@ -509,32 +430,11 @@ def discover_project(project_dir: str | os.PathLike, settings: ConfigSettings) -
     layers_dir = Path(settings.layers_dir) if settings.layers_dir else default_layers_dir(project_dir)
     if not layers_dir.is_dir():
         raise ConfigError(f"project {str(project_dir)!r} has no layers folder {str(layers_dir)!r}")
-    study = read_study_area(layers_dir)
-    tags = _study_area_tags(study)
+    study = read_study_area(layers_dir)  # a broken study_area.json is a ConfigError here
     roles = explicit_roles(settings)
-    problems: list[str] = []
-    layers: list[ProjectLayer] = []
-    for tiff in find_layer_files(layers_dir):
-        name = layer_name(tiff)
-        try:
-            sidecar = read_sidecar(tiff)
-        except LayerError as err:
-            problems.append(str(err))
-            continue
-        role = classify_layer(name, sidecar, tags.get(name, ()), roles.get(name))
-        if name in (settings.admin_boundary, settings.eco_boundary):
-            role = "admin_boundary" if name == settings.admin_boundary else "eco_boundary"
-        layers.append(ProjectLayer(name=name, path=tiff, role=role, sidecar=sidecar, tags=tuple(tags.get(name, ()))))
-    seen: dict[str, Path] = {}
-    for layer in layers:
-        if layer.name in seen:
-            problems.append(
-                f"layers {str(seen[layer.name])!r} and {str(layer.path)!r} both give layer {layer.name!r}; "
-                "keep one (GCBM names a layer by its file name without '_moja')"
-            )
-        seen[layer.name] = layer.path
-    if problems:
-        raise LayerError("; ".join(problems))
+    discovery = discover_layers(layers_dir, settings)  # the same discovery validate reports from
+    discovery.raise_for_problems()
+    layers = discovery.layers
     found = {layer.name for layer in layers}
     missing = [n for n in roles if n not in found]
     if missing:
@@ -546,9 +446,9 @@ def discover_project(project_dir: str | os.PathLike, settings: ConfigSettings) -
         raise LayerError(f"no GeoTIFF layers with sidecars in {str(layers_dir)!r}")
     grid = read_raster_grid(layers[0].path)
     db_path = Path(settings.db_path) if settings.db_path else default_db_path(project_dir)
-    db_classifiers = read_db_classifiers(db_path)
-    spatial_units = read_db_spatial_units(db_path)
-    admin, eco = default_boundaries(settings, [x.name for x in layers], spatial_units)
+    db_classifiers = read_classifier_names(db_path)
+    spatial_units = read_spatial_unit_names(db_path)
+    admin, eco = default_boundaries(settings.admin_boundary, settings.eco_boundary, [x.name for x in layers], spatial_units)
     tile_size, block_size = _tile_block_sizes(study, layers)
     return ProjectLayers(
         project_dir=project_dir,
@@ -562,15 +462,6 @@ def discover_project(project_dir: str | os.PathLike, settings: ConfigSettings) -
         eco_boundary=eco,
         db_spatial_units=tuple(spatial_units),
     )
-
-
-def _study_area_tags(study: Mapping) -> dict[str, tuple[str, ...]]:
-    tags: dict[str, tuple[str, ...]] = {}
-    for entry in study.get("layers", []) or []:
-        if isinstance(entry, Mapping) and isinstance(entry.get("name"), str):
-            raw = entry.get("tags") or []
-            tags[entry["name"]] = tuple(str(t) for t in raw) if isinstance(raw, list) else ()
-    return tags
 
 
 def _tile_block_sizes(study: Mapping, layers: Sequence[ProjectLayer]) -> tuple[float, float]:
@@ -600,46 +491,7 @@ def read_raster_grid(tiff: Path) -> RasterGrid:
         raise LayerError(f"layer {str(tiff)!r} is not a readable GeoTIFF: {err}") from err
 
 
-def read_db_classifiers(db_path: Path) -> list[str]:
-    """Classifier names of gcbm_input.db in id order (the order its classifier table gives)."""
-    return [str(r[0]) for r in _db_rows(db_path, "classifier", "SELECT name FROM classifier ORDER BY id")]
 
-
-def read_db_spatial_units(db_path: Path) -> list[tuple[str, str]]:
-    """(admin boundary, eco boundary) name pairs of the db's spatial units, in id order."""
-    query = (
-        "SELECT a.name, e.name FROM spatial_unit spu "
-        "INNER JOIN admin_boundary a ON spu.admin_boundary_id = a.id "
-        "INNER JOIN eco_boundary e ON spu.eco_boundary_id = e.id ORDER BY spu.id"
-    )
-    return [(str(a), str(e)) for a, e in _db_rows(db_path, "spatial_unit", query)]
-
-
-def _db_rows(db_path: Path, what: str, query: str) -> list[tuple]:
-    if not db_path.is_file():
-        raise DatabaseError(f"input database {str(db_path)!r} does not exist; expected gcbm_input.db (SQLite)")
-    try:
-        with contextlib.closing(sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=1.0)) as conn:
-            return conn.execute(query).fetchall()
-    except sqlite3.DatabaseError as err:
-        raise DatabaseError(f"input database {str(db_path)!r}: cannot read table {what!r} ({err})") from err
-
-
-def default_boundaries(settings: ConfigSettings, layer_names: Sequence[str], spatial_units: Sequence[tuple[str, str]]) -> tuple[str | None, str | None]:
-    """admin/eco boundary when params leave them null: the project's own layer, else the db's only choice."""
-    admin, eco = settings.admin_boundary, settings.eco_boundary
-    if admin is None and "admin_boundary" in layer_names:
-        admin = "admin_boundary"
-    if eco is None and "eco_boundary" in layer_names:
-        eco = "eco_boundary"
-    a_key = None if admin in layer_names else admin
-    e_key = None if eco in layer_names else eco
-    pairs = [p for p in spatial_units if a_key in (None, p[0]) and e_key in (None, p[1])]
-    if admin is None and len({a for a, _ in pairs}) == 1:
-        admin = pairs[0][0]
-    if eco is None and len({e for _, e in pairs}) == 1:
-        eco = pairs[0][1]
-    return admin, eco
 
 
 # --------------------------------------------------------------------------- building the documents
@@ -932,6 +784,15 @@ def _variables(project, settings, classifiers, ages, temps) -> dict:
 # --------------------------------------------------------------------------- writing
 
 
+def configured(project_dir: str | os.PathLike, settings: ConfigSettings) -> GcbmConfig:
+    """The GcbmConfig that `write_gcbm_config` would write for the project, built in memory (nothing written):
+    validate reads a project folder through it exactly as the run reads the written configuration."""
+    config_dir = Path(os.path.abspath(project_dir)) / ".flintcloud-config"  # a name only: never created
+    docs = build_gcbm_config(discover_project(project_dir, settings), settings, config_dir)
+    names = [*CONFIG_FILES, "provider_config.json"]
+    return parse_gcbm_config({n: docs[n] for n in names}, config_dir, order=names)
+
+
 def write_gcbm_config(
     project_dir: str | os.PathLike,
     out_config_dir: str | os.PathLike,
@@ -965,6 +826,7 @@ __all__ = [
     "SpinupOptions",
     "build_gcbm_config",
     "classify_layer",
+    "find_layer_files",
     "discover_project",
     "indicator_catalogue",
     "layer_name",

@@ -19,6 +19,7 @@ Layout of this module (pure functions with I/O twins):
 from __future__ import annotations
 
 import difflib
+import math
 import os
 import sqlite3
 from collections.abc import Iterable, Mapping, Sequence
@@ -31,6 +32,8 @@ import pandas as pd
 from flintcloud.atomic import atomic_path
 from flintcloud.errors import DatabaseError
 from flintcloud.jsonfile import load_json
+from flintcloud.inputdb.reader import MAX_PLAUSIBLE_VOLUME
+from flintcloud.sqlite_ro import connect_ro
 
 WILDCARD = "?"
 SPECIES_COLUMN_NAMES = ("AIDBSPP", "species", "aidb_species", "species_name")
@@ -210,10 +213,10 @@ def parse_growth_curves(
                 raise DatabaseError(
                     f"{source} line {line}: volume at age {age} (column {col!r}) is {raw!r}, expected a number"
                 ) from None
-            if pd.isna(volume) or volume < 0:
+            if not math.isfinite(volume) or volume < 0 or volume > MAX_PLAUSIBLE_VOLUME:
                 raise DatabaseError(
                     f"{source} line {line}: volume at age {age} (column {col!r}) is {raw!r}, "
-                    "expected a number >= 0"
+                    f"expected a finite number 0..{MAX_PLAUSIBLE_VOLUME:g} (m3/ha)"
                 )
             volumes.append(volume)
         rows.append(GrowthCurveRow(tuple(values), species, tuple(a for _, a in age_columns), tuple(volumes)))
@@ -450,9 +453,8 @@ def read_cbm_defaults(path: str | os.PathLike | None = None) -> dict[str, pd.Dat
     path = Path(path) if path is not None else default_cbm_defaults_path()
     if not path.is_file():
         raise DatabaseError(f"cbm_defaults database not found: {str(path)!r}")
-    uri = f"{path.resolve().as_uri()}?mode=ro"
     try:
-        with sqlite3.connect(uri, uri=True) as conn:
+        with connect_ro(path) as conn:
             present = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
             missing = [t for t in _RAW_TABLES if t not in present]
             if missing:

@@ -14,9 +14,11 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
-from flintcloud.errors import DatabaseError
+from flintcloud.errors import DatabaseError, SimulationError
+from flintcloud.sqlite_ro import connect_ro
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
 
@@ -84,6 +86,16 @@ class InputDb:
     transition_classifiers: pd.DataFrame  # transition_id, classifier_name, classifier_value
     land_classes: pd.DataFrame
 
+    def disturbance_type_ids(self) -> dict[str, int]:
+        """disturbance_type.name -> id (what a sidecar's `disturbance_type` names)."""
+        dt = self.disturbance_types
+        return {str(n): int(i) for n, i in zip(dt["name"], dt["id"])}
+
+    def disturbance_type_codes(self) -> dict[int, str]:
+        """disturbance_type.code -> name: a sidecar's `disturbance_type_id` is this code, as GCBM reads it."""
+        dt = self.disturbance_types
+        return {int(c): str(n) for c, n in zip(dt["code"], dt["name"]) if pd.notna(c)}
+
     def disturbance_type_id(self, name: str) -> int:
         """The id of a disturbance type by its name (GCBM matches names exactly)."""
         hit = self.disturbance_types.loc[self.disturbance_types["name"] == name, "id"]
@@ -141,7 +153,7 @@ def read_input_db(path: str | Path) -> InputDb:
     path = Path(path)
     check_sqlite_file(path)
     try:
-        with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as conn:
+        with connect_ro(path) as conn:
             check_schema(conn, path)
             return parse_input_db(conn, path)
     except sqlite3.DatabaseError as err:
@@ -186,6 +198,80 @@ def parse_input_db(conn: sqlite3.Connection, path: Path) -> InputDb:
     )
 
 
+#: Merchantable volume (m3/ha) above which a growth curve is a data error: the tallest temperate
+#: rainforests stand at ~3,000-4,000 m3/ha; CBM curves rarely exceed 1,000.
+MAX_PLAUSIBLE_VOLUME = 5000.0
+
+
+def growth_curve_problems(db: InputDb, curve_ids=None, *, limit: int = 20) -> list[str]:
+    """Volumes libcbm cannot use or no forest has, one sentence per curve and kind (pure).
+
+    NULL, text ('NaN'), infinite or negative merchantable volumes crash libcbm mid-run; volumes
+    above MAX_PLAUSIBLE_VOLUME give absurd carbon. validate and the run (run.preflight) both
+    refuse them with these sentences. `curve_ids`: only those curves (None: every curve).
+    """
+    comps = db.growth_curve_components
+    if comps.empty:
+        return []
+    if curve_ids is not None:
+        comps = comps[comps["growth_curve_id"].isin(list(curve_ids))]
+    raw = comps["merchantable_volume"]
+    volume = pd.to_numeric(raw, errors="coerce").astype(np.float64)
+    kinds = (
+        ("is NULL or not a number", volume.isna().to_numpy()),
+        ("is infinite", np.isinf(volume.to_numpy())),
+        ("is negative", (volume < 0).to_numpy()),
+        (f"is above {MAX_PLAUSIBLE_VOLUME:g} m3/ha (no forest holds that much)",
+         (np.isfinite(volume) & (volume > MAX_PLAUSIBLE_VOLUME)).to_numpy()),
+    )
+    out = []
+    for what, bad in kinds:
+        if not bad.any():
+            continue
+        rows = comps[bad]
+        for gc, group in rows.groupby("growth_curve_id", sort=True):
+            first = group.iloc[0]
+            value = first["merchantable_volume"]
+            value = value.item() if isinstance(value, np.generic) else value
+            out.append(
+                f"growth curve {int(gc)} ({first['species_name']}) in {str(db.path)!r}: merchantable volume at age "
+                f"{int(first['age'])} is {value!r}, which {what}"
+                + (f" ({len(group)} ages)" if len(group) > 1 else "")
+            )
+    return out[:limit] + ([f"... and {len(out) - limit} more growth-curve volume problems"] if len(out) > limit else [])
+
+
+def match_growth_curves(db: InputDb, classifiers: pd.DataFrame, *, strict: bool = True) -> np.ndarray:
+    """Growth curve id per row of ``classifiers`` (GCBM's GrowthCurveTransform: exact or '?' matches). Pure.
+
+    Only the db's classifiers that are columns of ``classifiers`` (the run's classifier set) are
+    compared; among matching curves the most specific (fewest '?') wins, ties by curve order.
+    strict: raise SimulationError naming the classifier combination when no curve matches (the
+    engine); otherwise -1 for such rows (validate lists them). The engine and validate share this.
+    """
+    gcc = db.growth_curve_classifiers
+    names = [c for c in db.classifier_names if c in classifiers.columns]
+    curves = gcc.pivot_table(index="growth_curve_id", columns="classifier_name", values="classifier_value",
+                             aggfunc="first").reindex(columns=names).fillna("?")
+    out = np.full(len(classifiers), -1, dtype=np.int64)
+    combos = classifiers[names].astype(str).drop_duplicates()
+    for _, combo in combos.iterrows():
+        vals = combo.to_numpy()
+        match = ((curves.to_numpy() == vals) | (curves.to_numpy() == "?")).all(axis=1)
+        if not match.any():
+            if not strict:
+                continue
+            raise SimulationError(
+                f"no growth curve for classifier set {dict(zip(names, vals))}: table growth_curve_classifier_value "
+                f"of {str(db.path)!r} has no matching row"
+            )
+        specific = (curves.to_numpy()[match] != "?").sum(axis=1)
+        gc = int(curves.index[match][int(np.argmax(specific))])
+        rows = (classifiers[names].astype(str).to_numpy() == vals).all(axis=1)
+        out[rows] = gc
+    return out
+
+
 _VAR = re.compile(r"\{var:([A-Za-z0-9_]+)\}")
 
 
@@ -210,12 +296,38 @@ def substitute_variables(query: str, values: dict, source: str = "query") -> str
     return _VAR.sub(one, query)
 
 
+def read_classifier_names(path: str | Path) -> list[str]:
+    """Classifier names of a gcbm_input.db in id order (configure orders classifier layers by it)."""
+    return [str(r[0]) for r in _rows(path, "classifier", "SELECT name FROM classifier ORDER BY id")]
+
+
+def read_spatial_unit_names(path: str | Path) -> list[tuple[str, str]]:
+    """(admin boundary, eco boundary) name pairs of a gcbm_input.db's spatial units, in id order."""
+    query = (
+        "SELECT a.name, e.name FROM spatial_unit spu "
+        "INNER JOIN admin_boundary a ON spu.admin_boundary_id = a.id "
+        "INNER JOIN eco_boundary e ON spu.eco_boundary_id = e.id ORDER BY spu.id"
+    )
+    return [(str(a), str(e)) for a, e in _rows(path, "spatial_unit", query)]
+
+
+def _rows(path: str | Path, what: str, query: str) -> list[tuple]:
+    path = Path(path)
+    if not path.is_file():
+        raise DatabaseError(f"input database {str(path)!r} does not exist; expected gcbm_input.db (SQLite)")
+    try:
+        with connect_ro(path, timeout=1.0) as conn:
+            return conn.execute(query).fetchall()
+    except sqlite3.DatabaseError as err:
+        raise DatabaseError(f"input database {str(path)!r}: cannot read table {what!r} ({err})") from err
+
+
 def run_query(path: str | Path, query: str) -> pd.DataFrame:
     """Run one read-only query on a gcbm_input.db (e.g. spinup.json's spinup_parameters)."""
     path = Path(path)
     check_sqlite_file(path)
     try:
-        with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as conn:
+        with connect_ro(path) as conn:
             return pd.read_sql(query, conn)
     except (sqlite3.DatabaseError, pd.errors.DatabaseError) as err:
         raise DatabaseError(f"query on {str(path)!r} failed: {err}\n{query}") from err

@@ -37,7 +37,7 @@ from rasterio.windows import Window
 from flintcloud.errors import LayerError
 from flintcloud.gcbm.config import GcbmConfig
 from flintcloud.landscape.grid import Grid
-from flintcloud.landscape.sidecar import DisturbanceEvent, LayerSidecar, read_sidecar
+from flintcloud.gcbm.sidecar import DisturbanceEvent, LayerSidecar, layer_data_mismatch, read_sidecar
 
 GDAL_CACHE_MB = 64
 DEFAULT_BLOCK_PIXELS = 1 << 18  # ~260 k pixels per block: ~40 MB of temporaries
@@ -250,11 +250,20 @@ def _read(ds, info: LayerInfo, window: Window) -> np.ndarray:
 
 
 def _null(arr: np.ndarray, info: LayerInfo) -> np.ndarray:
+    return null_mask(arr, info.nodata)
+
+
+def null_mask(arr: np.ndarray, nodata: float | None) -> np.ndarray:
+    """True where a pixel is null: NaN, or exactly the nodata value in the raster's dtype. Pure.
+
+    The one nodata rule (the run and validate both use it): a float nodata matches a pixel
+    when it equals it after conversion to the raster's dtype, as GDAL compares them.
+    """
     null = np.zeros(arr.shape, dtype=bool)
     if np.issubdtype(arr.dtype, np.floating):
         null |= np.isnan(arr)
-    if info.nodata is not None:
-        nd = info.nodata
+    if nodata is not None:
+        nd = nodata
         if isinstance(nd, float) and math.isnan(nd):
             return null
         if np.issubdtype(arr.dtype, np.integer):
@@ -268,24 +277,33 @@ def _null(arr: np.ndarray, info: LayerInfo) -> np.ndarray:
 
 def _codes(arr: np.ndarray, info: LayerInfo, window: Window) -> np.ndarray:
     """int32 category codes (-1 null) of a categorical layer; unknown pixel values raise LayerError."""
-    keys = info.keys
-    if keys is None:  # pragma: no cover - categorical layers always get keys in _layer_info
+    if info.keys is None:  # pragma: no cover - categorical layers always get keys in _layer_info
         raise AssertionError(f"layer {info.name!r} has no category keys")
+    codes, missing = category_codes(arr, info.keys, info.nodata)
+    if missing.any():
+        _unknown(arr, missing, info, window)
+    return codes
+
+
+def category_codes(arr: np.ndarray, keys: np.ndarray, nodata: float | None) -> tuple[np.ndarray, np.ndarray]:
+    """(int32 codes, unknown mask) of a categorical layer's pixels. Pure.
+
+    codes index `keys` (the sidecar's sorted pixel values); -1 where the pixel is null
+    (`null_mask`) and -2 where its value is not a key (`unknown` is True there). The run raises
+    on the first unknown value (`_codes`); validate counts them all.
+    """
     if arr.dtype.kind in "uib" and arr.dtype.itemsize <= 2:
         # Small integer rasters (Byte, Int16): one lookup table over the whole dtype range.
         lim = np.iinfo(arr.dtype)
         lut = np.full(int(lim.max) - int(lim.min) + 1, -2, dtype=np.int32)
         in_range = (keys >= lim.min) & (keys <= lim.max)
         lut[keys[in_range] - lim.min] = np.nonzero(in_range)[0].astype(np.int32)
-        nd = info.nodata
+        nd = nodata
         if nd is not None and not math.isnan(nd) and lim.min <= nd <= lim.max and nd == int(nd):
             lut[int(nd) - lim.min] = -1
         codes = lut[arr.astype(np.int64) - lim.min] if lim.min else lut[arr]
-        missing = codes == -2
-        if missing.any():
-            _unknown(arr, missing, info, window)
-        return codes
-    null = _null(arr, info)
+        return codes, codes == -2
+    null = null_mask(arr, nodata)
     values = arr.astype(np.float64) if np.issubdtype(arr.dtype, np.floating) else arr.astype(np.int64)
     idx = np.searchsorted(keys, values)
     idx_c = np.minimum(idx, max(len(keys) - 1, 0))
@@ -293,9 +311,7 @@ def _codes(arr: np.ndarray, info: LayerInfo, window: Window) -> np.ndarray:
     if len(keys):
         found &= keys[idx_c] == values
     missing = (~null) & ~found
-    if missing.any():
-        _unknown(arr, missing, info, window)
-    return np.where(found, idx_c, -1).astype(np.int32)
+    return np.where(found, idx_c, np.where(missing, -2, -1)).astype(np.int32), missing
 
 
 def _unknown(arr: np.ndarray, missing: np.ndarray, info: LayerInfo, window: Window) -> None:
@@ -328,28 +344,6 @@ def _fmt(v) -> str:
 
 
 # ---------------------------------------------------------------------- reading
-
-
-def _roles(config: GcbmConfig) -> dict[str, str]:
-    roles: dict[str, str] = {}
-
-    def add(layer: str | None, role: str) -> None:
-        if layer is not None and layer not in roles:
-            roles[layer] = role
-
-    for layer in config.classifier_layers:
-        add(layer, "classifier")
-    add(config.age_layer, "age")
-    add(config.temperature_layer, "temperature")
-    if config.admin_boundary_layer:
-        add(config.admin_boundary, "admin_boundary")
-    if config.eco_boundary_layer:
-        add(config.eco_boundary, "eco_boundary")
-    for layer in config.disturbance_layers:
-        add(layer, "disturbance")
-    for layer in config.mask_layers:
-        add(layer, "mask")
-    return roles
 
 
 CATEGORICAL_ROLES = {"classifier", "admin_boundary", "eco_boundary", "disturbance"}
@@ -413,6 +407,12 @@ def _distinct_values(ds, nodata) -> np.ndarray:
     return np.array(sorted(seen), dtype=np.int64)
 
 
+def not_geotiff_message(name: str, path, driver: str) -> str:
+    """The sentence for a layer file GDAL opens with another driver (a PNG renamed .tiff, ...)."""
+    return (f"layer {name!r}: {str(path)!r} is not a GeoTIFF (GDAL reads it as {driver}); "
+            "GCBM reads GeoTIFF layers only: export it as a GeoTIFF")
+
+
 def _block_shape(grid: Grid, internal: tuple[int, int] | None, block_pixels: int) -> tuple[int, int]:
     """Windows aligned to the GeoTIFF's own tiles/strips, about `block_pixels` each.
 
@@ -436,7 +436,7 @@ def read_landscape(
     Raises LayerError naming the layer when a file or sidecar is missing, a
     layer has more than one band, or its grid/CRS differs from the first layer's.
     """
-    roles = _roles(config)
+    roles = config.layer_roles()
     if not roles:
         raise LayerError(
             f"{str(config.config_dir)!r}: the configuration reads no raster layers "
@@ -453,8 +453,13 @@ def read_landscape(
         sidecar = read_sidecar(path)
         try:
             with rasterio.open(path) as ds:
+                if ds.driver != "GTiff":
+                    raise LayerError(not_geotiff_message(name, path, ds.driver))
                 if ds.count < 1:
                     raise LayerError(f"{role} layer {name!r}: {str(path)!r} has no bands")
+                mismatch = layer_data_mismatch(sidecar, ds.dtypes[0])
+                if mismatch:
+                    raise LayerError(f"layer {name!r}: {mismatch}")
                 this = Grid(ds.transform, ds.crs, ds.width, ds.height)
                 if grid is None:
                     grid, first = this, name

@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from flintcloud.errors import LayerError
+from flintcloud.gcbm.sidecar import resolve_event_type
 from flintcloud.landscape.grid import Grid, pixel_area_ha
 from flintcloud.landscape.raster import Landscape, LandscapeBlock
 
@@ -299,34 +300,6 @@ def group_stands(
     )
 
 
-def _event_type(
-    ev, where: str, db: str, type_ids: Mapping[str, int] | None, type_codes: Mapping[int, str] | None
-) -> tuple[str | None, int | None]:
-    """(name, disturbance_type.id) of a sidecar event, checked as CBMDisturbanceListener checks it.
-
-    A sidecar's `disturbance_type_id` is what GCBM matches against disturbance_type.code.
-    """
-    name = ev.disturbance_type
-    if ev.disturbance_type_id is not None and type_codes is not None:
-        coded = type_codes.get(ev.disturbance_type_id)
-        if coded is None:
-            raise LayerError(
-                f"{where} gives disturbance_type_id {ev.disturbance_type_id!r}, which is not a code in the "
-                f"disturbance_type table of {db!r}"
-            )
-        if name is not None and name != coded:
-            raise LayerError(
-                f"{where} gives disturbance_type {name!r} but disturbance_type_id {ev.disturbance_type_id!r}, "
-                f"which is {coded!r} in the disturbance_type table of {db!r}"
-            )
-        name = coded
-    if type_ids is None or name is None:
-        return name, None
-    if name not in type_ids:
-        raise LayerError(f"{where} names disturbance type {name!r}, which is not in the disturbance_type table of {db!r}")
-    return name, int(type_ids[name])
-
-
 def _events(
     landscape: Landscape,
     keys: np.ndarray,
@@ -346,7 +319,7 @@ def _events(
             for sub, ev in enumerate(cats[int(code)]):
                 if not (cfg.start_year <= ev.year <= cfg.end_year):
                     continue
-                name, type_id = _event_type(ev, where, str(cfg.db_path), type_ids, type_codes)
+                name, type_id = resolve_event_type(ev, where, str(cfg.db_path), type_ids, type_codes)
                 for sid in stand_ids:
                     rows.append((int(sid), ev.year, name, type_id, ev.transition, layer, order_layer * 1000 + sub))
     events = pd.DataFrame(rows, columns=EVENT_COLUMNS)

@@ -7,6 +7,9 @@ import sqlite3
 from pathlib import Path
 
 from flintcloud.errors import DatabaseError
+from flintcloud.sqlite_ro import ro_uri
+
+__all__ = ["RAW_SCHEMA", "check_raw_schema", "open_raw_db", "ro_uri"]
 
 # Tables and columns of CBMAggregatorSQLiteWriter's star schema that the readers rely on.
 RAW_SCHEMA = {
@@ -25,11 +28,6 @@ RAW_SCHEMA = {
     "ErrorDimension": ["id", "module", "error"],
     "LocationErrorDimension": ["locationDimId", "errorDimId"],
 }
-
-
-def ro_uri(path: str | os.PathLike) -> str:
-    """SQLite URI opening `path` read-only (never creates an empty db)."""
-    return Path(path).resolve().as_uri().replace("file://", "file:", 1) + "?mode=ro"
 
 
 def check_raw_schema(conn: sqlite3.Connection, source: str, schema: str = "main") -> None:

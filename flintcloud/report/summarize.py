@@ -26,6 +26,7 @@ import pandas as pd
 
 from flintcloud.atomic import atomic_dir, atomic_file
 from flintcloud.errors import ReportError
+from flintcloud.sqlite_ro import connect_ro
 
 # v_* tables and the columns this module uses from each.
 REQUIRED_TABLES = {
@@ -160,7 +161,7 @@ def read_compiled_tables(compiled_db: str | Path) -> CompiledTables:
         raise ReportError(f"compiled output db {str(path)!r} not found (expected the simulate stage's output)")
     frames: dict[str, pd.DataFrame] = {}
     try:
-        with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as conn:
+        with connect_ro(path) as conn:
             present = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type IN ('table','view')")}
             for table, columns in {**REQUIRED_TABLES, **OPTIONAL_TABLES}.items():
                 if table not in present:
@@ -207,7 +208,7 @@ def read_initial_pools(raw_db: str | Path) -> pd.Series | None:
     if not path.is_file():
         return None
     try:
-        with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as conn:
+        with connect_ro(path) as conn:
             df = pd.read_sql_query(INITIAL_POOLS_SQL, conn)
     except (sqlite3.DatabaseError, pd.errors.DatabaseError) as err:
         raise ReportError(f"cannot read the post-spinup pools from raw output db {str(path)!r}: {err}") from err

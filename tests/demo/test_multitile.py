@@ -19,11 +19,7 @@ from flintcloud.demo.project import MAX_SIDE, TILE_PIXELS, _panels, mosaic_tiles
 from flintcloud.errors import ProjectError
 from flintcloud.gcbm.config_writer import settings_from_params, write_gcbm_config
 from flintcloud.landscape.grid import pixel_area_ha
-from flintcloud.landscape.raster import read_landscape
-from flintcloud.landscape.stands import group_stands
-from flintcloud.gcbm.config import read_gcbm_config
-from flintcloud.inputdb.reader import read_input_db
-from flintcloud.run import run_project
+from flintcloud.run import prepare_run, run_project
 from flintcloud.validate import validate_project
 
 REPO = Path(__file__).resolve().parents[2]
@@ -93,11 +89,7 @@ def test_pipeline_runs_across_tiles(work):
 
     with rasterio.open(project / "layers" / "tiled" / "LeadingSpecies.tiff") as ds:
         forest = ds.read(1) != 255
-    config = read_gcbm_config(work / "config")
-    inputs = read_input_db(config.db_path)
-    dt = inputs.disturbance_types
-    stands = group_stands(read_landscape(config), inputs.spatial_unit_id, dict(zip(dt["name"], dt["id"].astype(int))),
-                          {int(c): n for c, n in zip(dt["code"], dt["name"]) if c == c and c is not None})
+    stands = prepare_run(work / "config").stands
     area_rows = pixel_area_ha(stands.grid)
     expected_area = float((forest.sum(axis=1) * area_rows).sum())
     assert stands.n_pixels == int(forest.sum())

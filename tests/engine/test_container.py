@@ -262,8 +262,6 @@ def test_failed_gcbm_keeps_previous_output_and_the_log(flint_demo, fake_docker, 
 
 
 def test_full_run_gives_the_embedded_engines_layout(flint_demo, fake_docker, previous_output):
-    pytest.importorskip("flintcloud.outputs.compile", reason="compile_results (issue 5 item 2) not in this tree yet")
-    pytest.importorskip("flintcloud.outputs.spatial", reason="mosaic_gcbm_blocks (issue 5 item 2) not in this tree yet")
     import sqlite3
 
     summary = run_gcbm_container(flint_demo / "config", previous_output, IMAGE, docker=fake_docker)
@@ -315,7 +313,6 @@ else:
 
 def test_run_project_dispatches_to_the_container(flint_demo, fake_docker, tmp_path, monkeypatch):
     """flintcloud.run.run_project(engine="gcbm-container", image=...) uses the `docker` on PATH."""
-    pytest.importorskip("flintcloud.outputs.spatial")
     from flintcloud.run import run_project
 
     monkeypatch.setenv("PATH", f"{Path(fake_docker).parent}{os.pathsep}{os.environ['PATH']}")

@@ -102,16 +102,10 @@ def test_unknown_engine(demo_run_inputs):
 
 
 def _belize(belize_project):
-    from flintcloud.gcbm.config import read_gcbm_config
-    from flintcloud.inputdb.reader import read_input_db
-    from flintcloud.landscape.raster import read_landscape
-    from flintcloud.landscape.stands import group_stands
+    from flintcloud.run import prepare_run
 
-    config = read_gcbm_config(belize_project / "gcbm_project")
-    db = read_input_db(config.db_path)
-    stands = group_stands(
-        read_landscape(config), db.spatial_unit_id, dict(zip(db.disturbance_types["name"], db.disturbance_types["id"]))
-    )
+    prepared = prepare_run(belize_project / "gcbm_project")  # the same reading path as flintcloud run
+    config, stands, db = prepared.config, prepared.stands, prepared.inputs
     return config, stands, db
 
 

@@ -79,6 +79,14 @@ def test_parse_growth_curves_rejects_bad_volume_naming_line_and_age():
         parse_growth_curves(frame, source="curves.csv")
 
 
+@pytest.mark.parametrize("volume", ["inf", "-1", "nan", "1e300"])
+def test_parse_growth_curves_rejects_volumes_libcbm_cannot_use(volume):
+    """build-db refuses what validate and the run refuse (inputdb.reader.growth_curve_problems)."""
+    frame = curves_frame([["BS", "G", "Black spruce", "0", volume, "30"]])
+    with pytest.raises(DatabaseError, match=rf"line 2: volume at age 10 .*'{volume}', expected a finite number 0..5000"):
+        parse_growth_curves(frame, source="curves.csv")
+
+
 def test_parse_growth_curves_requires_species_column():
     frame = pd.DataFrame([["BS", "0"]], columns=["Leading", "0"], dtype=str)
     with pytest.raises(DatabaseError, match="no species column"):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import sqlite3
 
 import numpy as np
 import pytest
@@ -11,6 +10,7 @@ import rasterio
 from rasterio.crs import CRS
 from rasterio.transform import from_origin
 
+from flintcloud.sqlite_ro import connect_ro
 from flintcloud.landscape.grid import Grid, pixel_area_ha
 
 
@@ -47,7 +47,7 @@ def test_demo_area_matches_gcbm_reference(flint_demo, gcbm_reference_output):
     rows = np.nonzero(data != 255)[0]
     ours = pixel_area_ha(grid)[rows].sum()
     db = gcbm_reference_output / "gcbm_output.db"
-    with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
+    with connect_ro(db) as conn:
         (ref,) = conn.execute(
             "SELECT SUM(l.area) FROM LocationDimension l JOIN DateDimension d ON l.dateDimId = d.id "
             "WHERE d.year = 2010"

@@ -154,3 +154,30 @@ def test_belize_landscape_has_windows_paths_and_scalar_age(belize_project):
         "Tropical Dry", "Tropical Moist", "Tropical Premontane Wet, Transition to Basal - Atlantic",
     ]
     assert (block.age[block.valid] == 0).all()
+
+
+def test_mask_vars_exclude_pixels_where_the_mask_layer_is_null(small_project, tmp_path):
+    """CBMBuildLandUnitModule mask_vars: a pixel is simulated only where every mask layer has a value;
+    the excluded ones are counted under mask:<layer> (pixels excluded for another reason first are not)."""
+    config_dir, arrays = small_project
+    c1, age, temp = arrays["Classifier1"], arrays["initial_age"], arrays["mean_annual_temperature"]
+    mask = np.full(c1.shape, 255, np.uint8)
+    mask[:, :3] = 1  # columns 3-4 are outside the mask
+    write_layer(tmp_path / "layers", "forest_mask", mask, nodata=255, attributes={"1": "forest"})
+    layers = {n: f"../layers/{n}.tiff" for n in
+              ["Classifier1", "Classifier2", "initial_age", "mean_annual_temperature", "dist_a", "dist_b",
+               "forest_mask"]}
+    docs = config_docs(layers, classifiers=["Classifier1", "Classifier2"], disturbances=["dist_a", "dist_b"])
+    docs["modules_cbm.json"]["Modules"]["CBMBuildLandUnitModule"]["settings"] = {"mask_vars": ["forest_mask"]}
+    config = read_gcbm_config(write_config(tmp_path / "masked_config", docs))
+    assert config.mask_layers == ["forest_mask"]
+    assert config.layer_roles()["forest_mask"] == "mask"
+
+    block = read_landscape(config).read()
+    cset = c1 != 255
+    expected = cset & (mask != 255) & (age != 32767) & (temp < 1e38)
+    np.testing.assert_array_equal(block.valid, expected)
+    assert block.excluded["mask:forest_mask"] == int((cset & (mask == 255)).sum())
+    assert block.excluded["no_classifier_set"] == int((~cset).sum())
+    # age/temperature exclusions only count pixels the mask kept
+    assert block.excluded.get("initial_age_null", 0) == int((cset & (mask != 255) & (age == 32767)).sum())

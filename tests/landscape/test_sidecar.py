@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from flintcloud.errors import LayerError
-from flintcloud.landscape.sidecar import DisturbanceEvent, parse_sidecar, read_sidecar
+from flintcloud.gcbm.sidecar import DisturbanceEvent, parse_sidecar, read_sidecar
 
 
 def test_classifier_attributes_map_pixel_values_to_strings():
@@ -61,6 +61,8 @@ def test_invalid_json_names_file_and_line(tmp_path):
     [
         ([], "must be a JSON object"),
         ({"nodata": "none"}, "nodata 'none' is not a number"),
+        ({"nodata": "32767"}, "nodata '32767' is a string; write it as a number"),
+        ({"layer_data": "Short"}, "layer_data 'Short' is not a GDAL data type"),
         ({"attributes": ["TA"]}, "attributes must map"),
         ({"attributes": {"x": "TA"}}, "'x' is not a pixel value"),
         ({"attributes": {"1.5": "TA"}}, "not an integer pixel value"),
@@ -98,3 +100,27 @@ def test_parse_sidecar_never_crashes_with_anything_but_layer_error(obj):
         parse_sidecar({"attributes": obj})
     except LayerError:
         pass
+
+
+def test_every_problem_of_a_sidecar_is_listed_not_just_the_first():
+    from flintcloud.gcbm.sidecar import sidecar_problems
+
+    with pytest.raises(LayerError) as err:
+        parse_sidecar({"nodata": "255", "layer_data": 8, "attributes": {"x": "TA", "2": None, "3": "BP"}}, "c.json")
+    problems = sidecar_problems(err.value)
+    assert len(problems) == 4, problems
+    assert "nodata '255' is a string" in problems[0]
+    assert "layer_data 8 must be a string" in problems[1]
+    assert "'x' is not a pixel value" in problems[2]
+    assert "attribute '2' has value None" in problems[3]
+    assert all(p in str(err.value) for p in problems)  # the run's one-line error lists them all too
+
+
+def test_layer_data_must_be_the_rasters_own_type():
+    from flintcloud.gcbm.sidecar import layer_data_mismatch
+
+    byte = parse_sidecar({"layer_data": "Byte"}, "age.json")
+    assert layer_data_mismatch(byte, "uint8") is None
+    assert "says layer_data 'Byte' but the raster is Int16 (int16)" in layer_data_mismatch(byte, "int16")
+    assert layer_data_mismatch(parse_sidecar({"layer_data": "int16"}), "int16") is None  # numpy names too
+    assert layer_data_mismatch(parse_sidecar({}), "float32") is None

@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from flintcloud.sqlite_ro import connect_ro
 from flintcloud.errors import OutputError
 from flintcloud.outputs.raw_db import RawOutputWriter, age_class_ids, age_class_table
 
@@ -29,7 +30,7 @@ def test_schema_matches_gcbm_reference(tmp_path, gcbm_reference_output):
     ref = gcbm_reference_output / "gcbm_output.db"
 
     def schema(path):
-        with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as conn:
+        with connect_ro(path) as conn:
             tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table' ORDER BY name")]
             return {t: [(c[1], c[2]) for c in conn.execute(f'PRAGMA table_info("{t}")')] for t in tables}
 

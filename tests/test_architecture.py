@@ -1,0 +1,48 @@
+"""docs/architecture.md's data-flow order holds: no package imports one that comes after it."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+PACKAGE = Path(__file__).resolve().parents[1] / "flintcloud"
+ORDER = ["inputdb", "gcbm", "landscape", "engine", "outputs", "report"]
+BOTTOM = {"errors", "atomic", "jsonfile", "mdtext", "sqlite_ro", "params"}
+# Documented exception (docs/architecture.md): the container engine produces files, not StepOutputs,
+# and compiles/mosaics them itself.
+ALLOWED = {("engine/container.py", "outputs")}
+
+
+def flintcloud_imports(path: Path) -> set[str]:
+    """Top-level flintcloud modules/packages a file imports (anywhere in it, lazy imports included)."""
+    out = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom) and node.level == 0 and (node.module or "").startswith("flintcloud."):
+            out.add(node.module.split(".")[1])
+        elif isinstance(node, ast.Import):
+            out.update(a.name.split(".")[1] for a in node.names if a.name.startswith("flintcloud."))
+    return out
+
+
+def test_no_package_imports_a_later_one():
+    wrong = []
+    for i, pkg in enumerate(ORDER):
+        later = set(ORDER[i + 1:]) | {"validate", "run", "cli", "remote", "demo"}
+        for path in sorted((PACKAGE / pkg).rglob("*.py")):
+            rel = str(path.relative_to(PACKAGE))
+            for target in flintcloud_imports(path) & later:
+                if (rel, target) not in ALLOWED:
+                    wrong.append(f"{rel} imports flintcloud.{target}")
+    assert wrong == []
+
+
+def test_the_bottom_layer_imports_only_itself():
+    for name in BOTTOM:
+        path = PACKAGE / f"{name}.py"
+        assert flintcloud_imports(path) <= BOTTOM, (name, flintcloud_imports(path))
+
+
+def test_the_checker_sees_a_violation(tmp_path):
+    bad = tmp_path / "x.py"
+    bad.write_text("def f():\n    from flintcloud.report.summarize import summarize_run\n", encoding="utf-8")
+    assert flintcloud_imports(bad) == {"report"}
