@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Mapping
 
 from flintcloud.errors import DatabaseError
+from flintcloud.sqlite_ro import ro_uri
 
 _BASE_SQL = """
 SELECT disturbance_type, transition_id FROM (
@@ -71,7 +72,7 @@ class TransitionRuleMatcher:
 
     def _connect(self) -> sqlite3.Connection:
         if self._conn is None:
-            self._conn = sqlite3.connect(f"file:{self.db_path}?mode=ro", uri=True)
+            self._conn = sqlite3.connect(ro_uri(self.db_path), uri=True)  # safe for # ? % in the path
         return self._conn
 
     def _count_rules(self) -> int:
