@@ -30,6 +30,9 @@ _SUBCOMMANDS = [
     "compare",
     "history",
     "remote",
+    "serve",
+    "worker",
+    "token",
 ]
 
 
