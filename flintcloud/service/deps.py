@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import logging
 
 from fastapi import Depends, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from flintcloud.errors import FlintcloudError, ValidationError
 from flintcloud.service.paths import UnsafePathError, check_id
@@ -103,12 +105,16 @@ def install_error_handlers(app) -> None:
             problems.append(f"{where or 'request'}: {e.get('msg')}")
         return error_body(422, "; ".join(problems), problems=problems)
 
+    async def http_error(request: Request, exc: StarletteHTTPException):
+        return error_body(exc.status_code, str(exc.detail))
+
     async def unexpected(request: Request, exc: Exception):
         log.exception("unexpected error on %s %s", request.method, request.url.path)
         return error_body(500, f"internal error ({type(exc).__name__}); the server log has the details")
 
     app.add_exception_handler(FlintcloudError, flintcloud_error)
     app.add_exception_handler(RequestValidationError, request_validation)
+    app.add_exception_handler(StarletteHTTPException, http_error)
     app.add_exception_handler(Exception, unexpected)
 
 
@@ -132,25 +138,35 @@ class BodyLimit:
                     return await error_body(413, f"request body of {declared} bytes exceeds the upload limit of "
                                                  f"{self.limit} bytes")(scope, receive, send)
         received = 0
-        started = False
+        too_large: str | None = None
+        replaced = False
 
         async def limited_receive():
-            nonlocal received
+            nonlocal received, too_large
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.limit:
-                    raise UploadTooLarge(f"request body exceeds the upload limit of {self.limit} bytes")
+                    too_large = f"request body exceeds the upload limit of {self.limit} bytes"
+                    raise UploadTooLarge(too_large)
             return message
 
-        async def tracking_send(message):
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
-            await send(message)
+        async def replacing_send(message):
+            # Whatever the app answers once the body overflowed (a parser error, say), the client gets 413.
+            nonlocal replaced
+            if too_large is None:
+                return await send(message)
+            if replaced:
+                return
+            replaced = True
+            body = json.dumps({"error": too_large}).encode()
+            await send({"type": "http.response.start", "status": 413,
+                        "headers": [(b"content-type", b"application/json"),
+                                    (b"content-length", str(len(body)).encode())]})
+            await send({"type": "http.response.body", "body": body})
 
         try:
-            await self.app(scope, limited_receive, tracking_send)
-        except UploadTooLarge as err:
-            if not started:
-                await error_body(413, str(err))(scope, receive, send)
+            await self.app(scope, limited_receive, replacing_send)
+        except UploadTooLarge:
+            if not replaced:
+                await replacing_send({})
