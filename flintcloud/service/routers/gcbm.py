@@ -20,6 +20,7 @@ from starlette.background import BackgroundTask
 from flintcloud.errors import ValidationError
 from flintcloud.service import ops, results
 from flintcloud.service.deps import Conflict, NotFound, current_user, get_queue, get_settings, get_store
+from flintcloud.service.params import merge_overrides, read_config_params
 from flintcloud.service.paths import check_name
 from flintcloud.service.settings import ServiceSettings
 from flintcloud.service.store import Simulation, Store
@@ -140,11 +141,22 @@ def _sidecar_problems(report: dict) -> list[str]:
     return [e["message"] for e in report["errors"] if e.get("check") == "sidecar"]
 
 
+def _params_from_uploaded_config(store: Store, settings: ServiceSettings, sim: Simulation) -> Simulation:
+    """FLINT.Cloud's clients state the years and boundaries in the config they upload; use them
+    (values the simulation's params already set win)."""
+    config_dir = ops.inputs_dir(settings, sim) / "config"
+    if not config_dir.is_dir():
+        return sim
+    merged = merge_overrides(sim.params, read_config_params(config_dir))
+    return ops.update_params(store, sim, merged) if merged != sim.params else sim
+
+
 @router.post("/gcbm/dynamic")
 async def dynamic(request: Request, user: str = Depends(current_user), store: Store = Depends(get_store),
                   settings: ServiceSettings = Depends(get_settings), queue=Depends(get_queue)):
     """Start the run (validation first: 400 listing every problem, sidecar-less layers named)."""
     sim = _sim(store, user, _title(await _form(request)))
+    sim = _params_from_uploaded_config(store, settings, sim)
     report = ops.validation(settings, sim)
     if not report["valid"]:
         problems = [e["message"] for e in report["errors"]]
