@@ -46,17 +46,30 @@ def command(host, port, data_dir, workers) -> None:
             )
         click.echo("flintcloud: no API tokens configured: listening on loopback only, every request acts as user "
                    "'local' (create tokens with `flintcloud token create USER`)", err=True)
+    from flintcloud.service.jobs import mark_interrupted
+
+    # Before answering anything: runs the last server left 'running' with no live worker are interrupted.
+    for run_id in mark_interrupted(store, settings):
+        click.echo(f"flintcloud: run {run_id} was interrupted by the last stop (marked failed; it can be restarted)",
+                   err=True)
     app = create_app(settings)
     worker = None
     if settings.workers > 0:
         worker = subprocess.Popen(worker_command(settings.data_dir, settings.workers))
     click.echo(f"flintcloud: data in {settings.data_dir}; {settings.workers} worker process(es); "
                f"http://{settings.host}:{settings.port}/docs", err=True)
+    class Server(uvicorn.Server):
+        def handle_exit(self, sig, frame):  # stop the worker as soon as the server is told to stop
+            if worker is not None and worker.poll() is None:
+                worker.send_signal(signal.SIGTERM)  # huey interrupts its workers; their runs become "interrupted"
+            super().handle_exit(sig, frame)
+
     try:
-        uvicorn.run(app, host=settings.host, port=settings.port, log_level="info")
+        Server(uvicorn.Config(app, host=settings.host, port=settings.port, log_level="info")).run()
     finally:
-        if worker is not None and worker.poll() is None:
-            worker.send_signal(signal.SIGTERM)  # huey stops its workers; their runs are marked interrupted
+        if worker is not None:
+            if worker.poll() is None:
+                worker.send_signal(signal.SIGTERM)
             try:
                 worker.wait(timeout=60)
             except subprocess.TimeoutExpired:
