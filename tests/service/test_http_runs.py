@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import sqlite3
-import time
+import subprocess
+import sys
 
 import pytest
 
@@ -66,7 +69,7 @@ def test_cancel_and_failure_leave_earlier_results(server, demo_zip):
     assert leftovers(server.data_dir) == []
 
 
-def test_cancel_a_queued_run(tmp_path, demo_zip):
+def test_api_only_server_and_a_separate_worker(tmp_path, demo_zip):
     srv = Server(tmp_path / "data", workers=0).start()  # API only: nothing takes runs off the queue
     try:
         c = srv.client()
@@ -76,6 +79,16 @@ def test_cancel_a_queued_run(tmp_path, demo_zip):
         assert c.get("/api/v1/ready").json()["queued_jobs"] == 1
         r = c.post(url + "/cancel")
         assert r.json()["status"] == "cancelled" and r.json()["error"] == "cancelled before it started"
+        # `flintcloud worker` on the same data dir takes the next run (the Compose/Kubernetes layout)
+        url = start(c, base)
+        worker = subprocess.Popen([sys.executable, "-c", "from flintcloud.cli import run; run()", "worker"],
+                                  env={**srv.env, "FLINTCLOUD_DATA_DIR": str(srv.data_dir), "FLINTCLOUD_WORKERS": "1"},
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        try:
+            assert wait_for(c, url)["status"] == "succeeded"
+        finally:
+            os.killpg(worker.pid, signal.SIGTERM)
+            worker.wait(timeout=60)
     finally:
         srv.stop()
 
@@ -119,9 +132,6 @@ def test_restart_mid_run(tmp_path, demo_zip):
 
 def test_without_tokens_only_loopback(tmp_path):
     """Without tokens the server refuses a non-loopback address and says why."""
-    import subprocess
-    import sys
-
     out = subprocess.run([sys.executable, "-c", "from flintcloud.cli import run; run()", "serve", "--host", "0.0.0.0",
                           "--port", "0", "--data-dir", str(tmp_path / "d"), "--workers", "0"],
                          capture_output=True, text=True, timeout=60)

@@ -50,6 +50,12 @@ def version() -> dict:
     return {"data": {"exitCode": 0, "execTime": time.perf_counter() - start, "response": text}}
 
 
-@router.api_route("/check", methods=["GET", "POST"], tags=["flint-cloud"], response_class=PlainTextResponse)
+@router.get("/check", tags=["flint-cloud"], response_class=PlainTextResponse)
 def check() -> str:
+    """FLINT.Cloud's check: the text `Checks OK`."""
+    return "Checks OK"
+
+
+@router.post("/check", tags=["flint-cloud"], response_class=PlainTextResponse)
+def check_post() -> str:
     return "Checks OK"
