@@ -13,7 +13,7 @@ from typing import BinaryIO
 from flintcloud.errors import ValidationError
 from flintcloud.service.deps import Conflict, NotFound
 from flintcloud.service.jobs import enqueue_run
-from flintcloud.service.params import check_overrides, effective_params
+from flintcloud.service.params import check_overrides, simulation_params
 from flintcloud.service.paths import check_id, check_title, new_id, run_dir, simulation_dir  # noqa: F401 (check_title re-exported)
 from flintcloud.service.settings import ServiceSettings
 from flintcloud.service.store import FINAL, Run, Simulation, Store
@@ -61,7 +61,7 @@ def validation(settings: ServiceSettings, sim: Simulation) -> dict:
     from flintcloud.validate import validate_project
 
     inputs = inputs_dir(settings, sim)
-    report = validate_project(inputs, params=effective_params(sim.params), root=inputs.parent).to_dict()
+    report = validate_project(inputs, params=simulation_params(sim.title, sim.params), root=inputs.parent).to_dict()
     return _relative(report, str(inputs.parent) + "/")
 
 
@@ -91,7 +91,7 @@ def start_run(store: Store, queue, settings: ServiceSettings, sim: Simulation) -
     report = validation(settings, sim)
     if not report["valid"]:
         raise ValidationError([e["message"] for e in report["errors"]], source=f"simulation {sim.title!r} inputs")
-    run = store.create_run(new_id(), sim, {"params": effective_params(sim.params)})
+    run = store.create_run(new_id(), sim, {"params": simulation_params(sim.title, sim.params)})
     run_dir(settings.data_dir, sim.id, run.id).mkdir(parents=True, exist_ok=True)
     enqueue_run(queue, run.id)
     return run

@@ -131,3 +131,9 @@ def merge_overrides(base: dict, extra: dict) -> dict:
         else:
             out[section] = copy.deepcopy(values)
     return out
+
+
+def simulation_params(title: str, overrides: dict | None) -> dict:
+    """The full params of a simulation's run: params.yaml + its overrides; the report is titled after the
+    simulation unless the overrides title it."""
+    return effective_params(merge_overrides(overrides or {}, {"report": {"title": title}}))

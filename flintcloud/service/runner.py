@@ -18,7 +18,7 @@ from pathlib import Path
 from flintcloud.errors import FlintcloudError
 from flintcloud.pipeline import run_pipeline, run_record
 from flintcloud.service.paths import run_dir, simulation_dir
-from flintcloud.service.params import effective_params
+from flintcloud.service.params import simulation_params
 from flintcloud.service.settings import read_settings
 from flintcloud.service.store import Store
 
@@ -51,7 +51,7 @@ def execute(data_dir: Path, run_id: str) -> int:
     sdir = simulation_dir(settings.data_dir, sim.id)
     rdir = run_dir(settings.data_dir, sim.id, run_id)
     inputs = sdir / "inputs"
-    params = effective_params(sim.params)
+    params = simulation_params(sim.title, sim.params)
     record = dict(run.record or {})
     try:
         record.update(run_record(inputs, params))

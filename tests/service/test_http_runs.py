@@ -42,6 +42,7 @@ def test_cancel_and_failure_leave_earlier_results(server, demo_zip):
     first = start(c, base)
     assert wait_for(c, first)["status"] == "succeeded"
     metrics = c.get(first + "/results/metrics").json()
+    assert c.get(first + "/results/report.md").text.startswith("# cancel me\n")  # titled after the simulation
     assert c.post(base + "/runs").status_code == 202  # a second run
     second = c.get(base + "/runs").json()["items"][0]
     second_url = f"{base}/runs/{second['id']}"
