@@ -46,7 +46,7 @@ def command(host, port, data_dir, workers) -> None:
             )
         click.echo("flintcloud: no API tokens configured: listening on loopback only, every request acts as user "
                    "'local' (create tokens with `flintcloud token create USER`)", err=True)
-    from flintcloud.service.jobs import mark_interrupted
+    from flintcloud.service.jobs import mark_interrupted, stop_process
 
     # Before answering anything: runs the last server left 'running' with no live worker are interrupted.
     for run_id in mark_interrupted(store, settings):
@@ -68,9 +68,4 @@ def command(host, port, data_dir, workers) -> None:
         Server(uvicorn.Config(app, host=settings.host, port=settings.port, log_level="info")).run()
     finally:
         if worker is not None:
-            if worker.poll() is None:
-                worker.send_signal(signal.SIGTERM)
-            try:
-                worker.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                worker.kill()
+            stop_process(worker, 60)

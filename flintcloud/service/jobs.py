@@ -101,6 +101,17 @@ def requeue_orphans(store: Store, huey: SqliteHuey) -> list[str]:
     return out
 
 
+def stop_process(proc: subprocess.Popen, timeout: float) -> None:
+    """SIGTERM, wait up to `timeout` s, then SIGKILL."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
 def runner_command(settings: ServiceSettings, run_id: str) -> list[str]:
     return [sys.executable, "-m", "flintcloud.service.runner", "--data-dir", str(settings.data_dir), run_id]
 
@@ -128,22 +139,12 @@ def supervise_run(settings: ServiceSettings, run_id: str) -> None:
             current = store.get_run_any(run_id)
             if current is None or current.cancel_requested:
                 cancelled = True
-                proc.send_signal(signal.SIGTERM)
-                try:
-                    proc.wait(timeout=60)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait()
+                stop_process(proc, 60)
                 break
             store.heartbeat(run_id)
     except BaseException:
         # The worker itself is stopping (SIGTERM/SIGINT on restart): stop the runner too.
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        stop_process(proc, 30)
         current = store.get_run_any(run_id)
         if current is not None and current.status == "running":
             store.finish_run(run_id, "failed", INTERRUPTED)

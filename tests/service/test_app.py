@@ -91,3 +91,37 @@ def test_upload_validation_has_the_text_of_flintcloud_validate(client, tmp_path)
         assert message in out.stderr, message
     r = client.post(f"/api/v1/simulations/{sim['id']}/runs")
     assert r.status_code == 422 and r.json()["problems"] == api_messages
+
+
+def test_delete_input_and_simulation(client, tmp_path):
+    from .test_uploads import tiff_bytes
+
+    sim = client.post("/api/v1/simulations", json={"title": "gone soon"}).json()
+    base = f"/api/v1/simulations/{sim['id']}"
+    r = client.post(base + "/inputs", files=[("files", ("a.tiff", tiff_bytes())), ("files", ("b.tiff", tiff_bytes()))])
+    assert [f["path"] for f in r.json()["files"]] == ["layers/tiled/a.tiff", "layers/tiled/b.tiff"]
+    assert client.delete(base + "/inputs/layers/tiled/a.tiff").status_code == 204
+    assert client.delete(base + "/inputs/../../flintcloud.db").status_code == 404
+    assert client.delete(base + "/inputs/layers/tiled/a.tiff").status_code == 404
+    assert [f["path"] for f in client.get(base + "/inputs").json()["files"]] == ["layers/tiled/b.tiff"]
+    sim_dir = tmp_path / "data" / "simulations" / sim["id"]
+    assert sim_dir.is_dir()
+    assert client.delete(base).status_code == 204
+    assert client.get(base).status_code == 404 and not sim_dir.exists()
+    assert (tmp_path / "data" / "flintcloud.db").is_file()
+
+
+def test_paging(client):
+    for i in range(5):
+        assert client.post("/api/v1/simulations", json={"title": f"sim {i}"}).status_code == 201
+    assert client.post("/api/v1/simulations", json={"title": "sim 0"}).status_code == 409
+    page = client.get("/api/v1/simulations", params={"limit": 2, "offset": 1}).json()
+    assert page["total"] == 5 and page["limit"] == 2 and [s["title"] for s in page["items"]] == ["sim 3", "sim 2"]
+    assert client.get("/api/v1/simulations", params={"limit": 501}).status_code == 422
+
+
+def test_ready_says_when_the_store_is_gone(client, tmp_path):
+    (tmp_path / "data" / "flintcloud.db").unlink()
+    r = client.get("/api/v1/ready")
+    assert r.status_code == 503 and r.json()["status"] == "unavailable" and "does not exist" in r.json()["store"]
+    assert client.get("/api/v1/health").status_code == 200
