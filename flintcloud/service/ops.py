@@ -11,19 +11,25 @@ from pathlib import Path
 from typing import BinaryIO
 
 from flintcloud.errors import ValidationError
+from flintcloud.service.blob import blob_mirror
 from flintcloud.service.deps import Conflict, NotFound
 from flintcloud.service.jobs import enqueue_run
 from flintcloud.service.params import check_overrides, simulation_params
 from flintcloud.service.paths import check_id, check_title, new_id, run_dir, simulation_dir  # noqa: F401 (check_title re-exported)
 from flintcloud.service.settings import ServiceSettings
 from flintcloud.service.store import FINAL, Run, Simulation, Store
-from flintcloud.service.uploads import list_inputs, store_uploads
+from flintcloud.service.uploads import list_inputs, remove_input, store_uploads
 
 INPUTS = "inputs"
 
 
 def inputs_dir(settings: ServiceSettings, sim: Simulation) -> Path:
-    return simulation_dir(settings.data_dir, sim.id) / INPUTS
+    """The simulation's inputs folder; with Azure Blob storage, fetched from the container when missing."""
+    path = simulation_dir(settings.data_dir, sim.id) / INPUTS
+    blob = blob_mirror(settings)
+    if blob is not None and not path.is_dir():
+        blob.get_dir(f"simulations/{sim.id}/{INPUTS}", path)
+    return path
 
 
 def create_simulation(store: Store, settings: ServiceSettings, user: str, title: str, params: dict | None) -> Simulation:
@@ -51,6 +57,9 @@ def delete_simulation(store: Store, settings: ServiceSettings, sim: Simulation) 
         store.request_cancel(run.id)
     store.delete_simulation(sim.user, sim.id)
     shutil.rmtree(simulation_dir(settings.data_dir, sim.id), ignore_errors=True)
+    blob = blob_mirror(settings)
+    if blob is not None:
+        blob.remove(f"simulations/{sim.id}")
 
 
 def validation(settings: ServiceSettings, sim: Simulation) -> dict:
@@ -79,9 +88,21 @@ def upload(store: Store, settings: ServiceSettings, sim: Simulation, files: list
     if not files:
         raise ValidationError(["files: no file uploaded (multipart field 'files')"], source="upload")
     placed = store_uploads(inputs_dir(settings, sim), files, settings.limits)
+    blob = blob_mirror(settings)
+    if blob is not None:
+        for p in placed:
+            blob.put_file(inputs_dir(settings, sim) / p.relpath, f"simulations/{sim.id}/{INPUTS}/{p.relpath}")
     store.touch_simulation(sim.id)
     return {"uploaded": [{"name": p.name, "path": p.relpath, "kind": p.kind} for p in placed],
             "files": list_inputs(inputs_dir(settings, sim)), "validation": validation(settings, sim)}
+
+
+def delete_input(settings: ServiceSettings, sim: Simulation, relpath: str) -> None:
+    if not remove_input(inputs_dir(settings, sim), relpath):
+        raise NotFound(f"input {relpath!r} not found (GET .../inputs lists them)")
+    blob = blob_mirror(settings)
+    if blob is not None:
+        blob.remove(f"simulations/{sim.id}/{INPUTS}/{relpath}")
 
 
 def start_run(store: Store, queue, settings: ServiceSettings, sim: Simulation) -> Run:
@@ -129,6 +150,9 @@ def run_project_dir(settings: ServiceSettings, run: Run) -> Path:
     if run.status != "succeeded":
         raise Conflict(f"run {run.id!r} is {run.status}; results exist only for a succeeded run")
     path = run_dir(settings.data_dir, run.simulation_id, run.id) / "project"
+    blob = blob_mirror(settings)
+    if not path.is_dir() and blob is not None:  # the data directory is a cache of the container
+        blob.get_dir(f"simulations/{run.simulation_id}/runs/{run.id}/project", path)
     if not path.is_dir():
         raise NotFound(f"run {run.id!r}: its results are missing from the data directory")
     return path

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from flintcloud.errors import FlintcloudError
 from flintcloud.pipeline import run_pipeline, run_record
+from flintcloud.service.blob import blob_mirror
 from flintcloud.service.paths import run_dir, simulation_dir
 from flintcloud.service.params import simulation_params
 from flintcloud.service.settings import read_settings
@@ -51,6 +52,9 @@ def execute(data_dir: Path, run_id: str) -> int:
     sdir = simulation_dir(settings.data_dir, sim.id)
     rdir = run_dir(settings.data_dir, sim.id, run_id)
     inputs = sdir / "inputs"
+    blob = blob_mirror(settings)
+    if blob is not None and not inputs.is_dir():  # a worker without the API's disk: inputs from the container
+        blob.get_dir(f"simulations/{sim.id}/inputs", inputs)
     params = simulation_params(sim.title, sim.params)
     record = dict(run.record or {})
     try:
@@ -74,6 +78,13 @@ def execute(data_dir: Path, run_id: str) -> int:
         store.finish_run(run_id, "failed", f"internal error: {type(err).__name__}: {err}", record)
         return 1
     record["metrics"] = metrics
+    if blob is not None:
+        try:
+            n = blob.put_dir(rdir / "project", f"simulations/{sim.id}/runs/{run_id}/project")
+            print(f"results copied to Azure Blob ({n} files)", flush=True)
+        except FlintcloudError as err:
+            store.finish_run(run_id, "failed", f"results could not be stored: {err}", record)
+            return 1
     store.finish_run(run_id, "succeeded", None, record)
     print("run succeeded", flush=True)
     return 0

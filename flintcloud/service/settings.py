@@ -42,6 +42,9 @@ class ServiceSettings:
     limits: Limits = field(default_factory=Limits)
     # Seconds without a heartbeat after which a running run on another host counts as interrupted.
     heartbeat_timeout: float = 60.0
+    # Optional Azure Blob copy of inputs and results (flintcloud.service.blob): azure://container/prefix.
+    blob_url: str | None = None
+    azure_connection_string: str | None = field(default=None, repr=False)
 
     @property
     def db_path(self) -> Path:
@@ -87,7 +90,8 @@ def parse_settings(env: Mapping[str, str], **flags) -> ServiceSettings:
         elif key in env:
             limit_values[name] = _int(key, env[key], 1)
     return ServiceSettings(host=host, port=port, data_dir=data_dir.resolve(), workers=workers,
-                           limits=Limits(**limit_values))
+                           limits=Limits(**limit_values), blob_url=env.get(ENV_PREFIX + "BLOB_URL") or None,
+                           azure_connection_string=env.get("AZURE_STORAGE_CONNECTION_STRING") or None)
 
 
 def read_settings(**flags) -> ServiceSettings:

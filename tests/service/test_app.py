@@ -125,3 +125,17 @@ def test_ready_says_when_the_store_is_gone(client, tmp_path):
     r = client.get("/api/v1/ready")
     assert r.status_code == 503 and r.json()["status"] == "unavailable" and "does not exist" in r.json()["store"]
     assert client.get("/api/v1/health").status_code == 200
+
+
+def test_blob_url():
+    from flintcloud.errors import RemoteError
+    from flintcloud.service.blob import BlobMirror, parse_blob_url
+
+    assert parse_blob_url("azure://flintcloud/service") == ("flintcloud", "service")
+    assert parse_blob_url("az://c") == ("c", "")
+    with pytest.raises(RemoteError, match="expected azure://<container>/<prefix>"):
+        parse_blob_url("s3://bucket/x")
+    with pytest.raises(RemoteError, match="AZURE_STORAGE_CONNECTION_STRING is not"):
+        BlobMirror("azure://c/p", None)
+    s = parse_settings({"FLINTCLOUD_BLOB_URL": "azure://c/p", "AZURE_STORAGE_CONNECTION_STRING": "secret"})
+    assert s.blob_url == "azure://c/p" and "secret" not in repr(s)

@@ -8,10 +8,10 @@ from fastapi import APIRouter, Depends, File, Query, Response, UploadFile
 from pydantic import BaseModel, Field
 
 from flintcloud.service import ops
-from flintcloud.service.deps import NotFound, current_user, get_settings, get_store, owned_simulation
+from flintcloud.service.deps import current_user, get_settings, get_store, owned_simulation
 from flintcloud.service.settings import ServiceSettings
 from flintcloud.service.store import STATUSES, Simulation, Store
-from flintcloud.service.uploads import list_inputs, remove_input
+from flintcloud.service.uploads import list_inputs
 
 router = APIRouter(prefix="/api/v1/simulations", tags=["simulations"])
 
@@ -85,8 +85,7 @@ def inputs(sim: Simulation = Depends(owned_simulation), settings: ServiceSetting
 @router.delete("/{sim_id}/inputs/{path:path}", status_code=204)
 def delete_input(path: str, sim: Simulation = Depends(owned_simulation),
                  settings: ServiceSettings = Depends(get_settings)) -> Response:
-    if not remove_input(ops.inputs_dir(settings, sim), path):
-        raise NotFound(f"input {path!r} not found (GET .../inputs lists them)")
+    ops.delete_input(settings, sim, path)
     return Response(status_code=204)
 
 
