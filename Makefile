@@ -12,7 +12,7 @@ export ITERATIVE_DO_NOT_TRACK := 1
 # dvc.yaml's stage commands call `python`: run dvc as if .venv were activated.
 IN_VENV := PATH="$(abspath $(BIN)):$$PATH"
 
-.PHONY: install repro test test-slow test-all bench clean plots-template setup-remote push pull lint-deploy
+.PHONY: install repro test test-slow test-all bench clean plots-template setup-remote push pull lint-deploy serve
 
 $(STAMP): pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,11 @@ push: setup-remote  ## push data, outputs and the run-cache (make push REMOTE=az
 
 pull: setup-remote  ## pull the data and outputs of this commit (make pull REMOTE=azure)
 	$(BIN)/flintcloud remote pull $(if $(REMOTE),-r $(REMOTE))
+
+# The service (docs/service.md). SERVE_ARGS e.g. "--port 9000 --workers 2"; env FLINTCLOUD_* work too.
+SERVE_ARGS ?=
+serve: install  ## start the HTTP API + 1 worker on 127.0.0.1:8080 with the built-in data dir data/service
+	$(IN_VENV) $(BIN)/flintcloud serve --data-dir data/service $(SERVE_ARGS)
 
 test: install  ## the default test suite (what .ci/run runs)
 	$(IN_VENV) $(BIN)/pytest -m "not slow" -n 2

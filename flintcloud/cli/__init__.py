@@ -31,6 +31,9 @@ _SUBCOMMANDS = [
     "history",
     "remote",
     "flint",
+    "serve",
+    "worker",
+    "token",
 ]
 
 

@@ -1,0 +1,172 @@
+"""What every route shares: the injected settings/store/queue, the caller's identity, errors as JSON."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+from fastapi import Depends, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from flintcloud.errors import FlintcloudError, ValidationError
+from flintcloud.service.paths import UnsafePathError, check_id
+from flintcloud.service.settings import ServiceSettings
+from flintcloud.service.store import ConflictError, Simulation, Store
+from flintcloud.service.uploads import UploadError, UploadTooLarge
+
+LOCAL_USER = "local"
+log = logging.getLogger("flintcloud.service")
+
+
+class NotFound(FlintcloudError, LookupError):
+    """The thing does not exist, or belongs to someone else (the same answer: 404)."""
+
+
+class Unauthorized(FlintcloudError, PermissionError):
+    """No valid API token."""
+
+
+class Conflict(FlintcloudError, RuntimeError):
+    """The request does not fit the current state (e.g. deleting a running simulation)."""
+
+
+def get_settings(request: Request) -> ServiceSettings:
+    return request.app.state.settings
+
+
+def get_store(request: Request) -> Store:
+    return request.app.state.store
+
+
+def get_queue(request: Request):
+    return request.app.state.queue
+
+
+def bearer_token(request: Request) -> str | None:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() == "bearer" and token.strip():
+        return token.strip()
+    return request.headers.get("x-api-token") or None
+
+
+def current_user(request: Request, store: Store = Depends(get_store)) -> str:
+    """The token's user; without any token configured (loopback-only server) everyone is 'local'."""
+    if not store.has_tokens():
+        return LOCAL_USER
+    token = bearer_token(request)
+    user = store.token_user(token) if token else None
+    if user is None:
+        raise Unauthorized("missing or invalid API token: send 'Authorization: Bearer <token>' "
+                           "(create one with `flintcloud token create USER`)")
+    return user
+
+
+def owned_simulation(sim_id: str, user: str = Depends(current_user), store: Store = Depends(get_store)) -> Simulation:
+    try:
+        check_id(sim_id, "simulation id")
+    except UnsafePathError as err:
+        raise NotFound(f"simulation {sim_id!r} not found") from err
+    sim = store.get_simulation(user, sim_id)
+    if sim is None:
+        raise NotFound(f"simulation {sim_id!r} not found")
+    return sim
+
+
+def error_body(status: int, message: str, **extra) -> JSONResponse:
+    return JSONResponse({"error": message, **extra}, status_code=status)
+
+
+def install_error_handlers(app) -> None:
+    statuses = [
+        (NotFound, 404), (Unauthorized, 401), (Conflict, 409), (ConflictError, 409), (UploadTooLarge, 413),
+        (UnsafePathError, 400), (UploadError, 400), (ValidationError, 422),
+    ]
+
+    async def flintcloud_error(request: Request, exc: FlintcloudError):
+        for cls, status in statuses:
+            if isinstance(exc, cls):
+                break
+        else:
+            status = 422  # bad input the pipeline named (ConfigError, LayerError, DatabaseError, ...)
+        extra = {"problems": exc.problems} if isinstance(exc, ValidationError) else {}
+        headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+        resp = error_body(status, str(exc), **extra)
+        if headers:
+            resp.headers.update(headers)
+        return resp
+
+    async def request_validation(request: Request, exc: RequestValidationError):
+        problems = []
+        for e in exc.errors():
+            where = ".".join(str(p) for p in e.get("loc", ()) if p not in ("body",))
+            problems.append(f"{where or 'request'}: {e.get('msg')}")
+        return error_body(422, "; ".join(problems), problems=problems)
+
+    async def http_error(request: Request, exc: StarletteHTTPException):
+        return error_body(exc.status_code, str(exc.detail))
+
+    async def unexpected(request: Request, exc: Exception):
+        log.exception("unexpected error on %s %s", request.method, request.url.path)
+        return error_body(500, f"internal error ({type(exc).__name__}); the server log has the details")
+
+    app.add_exception_handler(FlintcloudError, flintcloud_error)
+    app.add_exception_handler(RequestValidationError, request_validation)
+    app.add_exception_handler(StarletteHTTPException, http_error)
+    app.add_exception_handler(Exception, unexpected)
+
+
+class BodyLimit:
+    """ASGI middleware: refuse a request body larger than `limit` bytes (413), declared or streamed."""
+
+    def __init__(self, app, limit: int):
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        for key, value in scope.get("headers", []):
+            if key == b"content-length":
+                try:
+                    declared = int(value)
+                except ValueError:
+                    declared = 0
+                if declared > self.limit:
+                    return await error_body(413, f"request body of {declared} bytes exceeds the upload limit of "
+                                                 f"{self.limit} bytes")(scope, receive, send)
+        received = 0
+        too_large: str | None = None
+        replaced = False
+
+        async def limited_receive():
+            nonlocal received, too_large
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.limit:
+                    too_large = f"request body exceeds the upload limit of {self.limit} bytes"
+                    raise UploadTooLarge(too_large)
+            return message
+
+        async def replacing_send(message):
+            # Whatever the app answers once the body overflowed (a parser error, say), the client gets 413.
+            nonlocal replaced
+            if too_large is None:
+                return await send(message)
+            if replaced:
+                return
+            replaced = True
+            body = json.dumps({"error": too_large}).encode()
+            await send({"type": "http.response.start", "status": 413,
+                        "headers": [(b"content-type", b"application/json"),
+                                    (b"content-length", str(len(body)).encode())]})
+            await send({"type": "http.response.body", "body": body})
+
+        try:
+            await self.app(scope, limited_receive, replacing_send)
+        except UploadTooLarge:
+            if not replaced:
+                await replacing_send({})

@@ -1,0 +1,140 @@
+"""Runs over real HTTP: cancel, failure with its reason, restart of the server mid-run, queued runs surviving it."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+
+import pytest
+
+from .helpers import Server, wait_for
+
+pytestmark = pytest.mark.e2e
+
+
+def new_sim(c, title, demo_zip, params=None) -> str:
+    sim = c.post("/api/v1/simulations", json={"title": title, "params": params or {}}).json()
+    r = c.post(f"/api/v1/simulations/{sim['id']}/inputs", files={"files": ("demo.zip", demo_zip)})
+    assert r.status_code == 201 and r.json()["validation"]["valid"], r.text
+    return f"/api/v1/simulations/{sim['id']}"
+
+
+def start(c, base) -> str:
+    r = c.post(base + "/runs")
+    assert r.status_code == 202, r.text
+    return f"{base}/runs/{r.json()['id']}"
+
+
+def wait_running(c, url, timeout=120):
+    return wait_for(c, url, statuses=("running", "succeeded", "failed", "cancelled"), timeout=timeout)
+
+
+def leftovers(data_dir):
+    return [p for p in data_dir.rglob(".*tmp-*")]
+
+
+def test_cancel_and_failure_leave_earlier_results(server, demo_zip):
+    c = server.client()
+    base = new_sim(c, "cancel me", demo_zip)
+    first = start(c, base)
+    assert wait_for(c, first)["status"] == "succeeded"
+    metrics = c.get(first + "/results/metrics").json()
+    assert c.get(first + "/results/report.md").text.startswith("# cancel me\n")  # titled after the simulation
+    assert c.post(base + "/runs").status_code == 202  # a second run
+    second = c.get(base + "/runs").json()["items"][0]
+    second_url = f"{base}/runs/{second['id']}"
+    assert second["status"] in ("queued", "running")
+    assert c.post(base + "/runs").status_code == 409  # one active run per simulation
+    assert wait_running(c, second_url)["status"] == "running"
+    r = c.post(second_url + "/cancel")
+    assert r.status_code == 200 and r.json()["cancel_requested"] is True
+    done = wait_for(c, second_url)
+    assert done["status"] == "cancelled" and "cancelled" in done["error"]
+    assert c.post(second_url + "/cancel").status_code == 409
+    assert c.get(second_url + "/results/metrics").status_code == 409
+    assert c.get(first + "/results/metrics").json() == metrics
+    assert leftovers(server.data_dir) == []
+
+    # a failing run: the error names the culprit; the earlier results stay
+    r = c.patch(base, json={"params": {"simulation": {"engine": "gcbm-container"}}})
+    assert r.status_code == 200, r.text
+    failed = wait_for(c, start(c, base))
+    assert failed["status"] == "failed"
+    assert "gcbm_container.image" in failed["error"] or "Docker" in failed["error"] or "docker" in failed["error"]
+    log = c.get(f"{base}/runs/{failed['id']}/log").text
+    assert "stage simulate: started" in log and "error:" in log
+    assert c.get(first + "/results/metrics").json() == metrics
+    assert leftovers(server.data_dir) == []
+
+
+def test_api_only_server_and_a_separate_worker(tmp_path, demo_zip):
+    srv = Server(tmp_path / "data", workers=0).start()  # API only: nothing takes runs off the queue
+    try:
+        c = srv.client()
+        base = new_sim(c, "queued", demo_zip)
+        url = start(c, base)
+        assert c.get(url).json()["status"] == "queued"
+        assert c.get("/api/v1/ready").json()["queued_jobs"] == 1
+        r = c.post(url + "/cancel")
+        assert r.json()["status"] == "cancelled" and r.json()["error"] == "cancelled before it started"
+        # `flintcloud worker` on the same data dir takes the next run (the Compose/Kubernetes layout)
+        url = start(c, base)
+        worker = subprocess.Popen([sys.executable, "-c", "from flintcloud.cli import run; run()", "worker"],
+                                  env={**srv.env, "FLINTCLOUD_DATA_DIR": str(srv.data_dir), "FLINTCLOUD_WORKERS": "1"},
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        try:
+            assert wait_for(c, url)["status"] == "succeeded"
+        finally:
+            os.killpg(worker.pid, signal.SIGTERM)
+            worker.wait(timeout=60)
+    finally:
+        srv.stop()
+
+
+def test_restart_mid_run(tmp_path, demo_zip):
+    """SIGTERM the server while run A runs and run B waits: after the restart A is failed 'interrupted'
+    and restartable, B starts and succeeds; nothing half-written is left."""
+    data = tmp_path / "data"
+    srv = Server(data, workers=1).start()
+    c = srv.client()
+    # A simulates 2010-2060 so that it is surely still running when the server stops
+    long = {"simulation": {"end_year": 2060}}
+    a_base, b_base = new_sim(c, "A", demo_zip, long), new_sim(c, "B", demo_zip, long)
+    a, b = start(c, a_base), start(c, b_base)
+    assert wait_running(c, a)["status"] == "running"
+    assert c.get(b).json()["status"] == "queued"  # one worker: bounded concurrency
+    c.close()
+    srv.stop()
+    with sqlite3.connect(data / "flintcloud.db") as conn:
+        states = dict(conn.execute("SELECT simulation_id, status FROM runs"))
+    # as the stopping worker left them: A failed 'interrupted' (or still 'running' if it was killed before it
+    # could say so: the next start marks it), B still queued
+    assert states[a_base.rsplit("/", 1)[1]] in ("running", "failed") and states[b_base.rsplit("/", 1)[1]] == "queued"
+
+    srv.start()
+    try:
+        c = srv.client()
+        a_state = c.get(a).json()
+        assert a_state["status"] == "failed" and a_state["error"].startswith("interrupted")
+        b_done = wait_for(c, b)
+        assert b_done["status"] == "succeeded", (b_done, c.get(b + "/log").text[-2000:])
+        r = c.post(a + "/restart")
+        assert r.status_code == 202 and r.json()["status"] == "queued"
+        done = wait_for(c, a)
+        assert done["status"] == "succeeded", done
+        assert c.get(a + "/results/metrics").json() == c.get(b + "/results/metrics").json()
+        assert leftovers(data) == []
+    finally:
+        srv.stop()
+
+
+def test_without_tokens_only_loopback(tmp_path):
+    """Without tokens the server refuses a non-loopback address and says why."""
+    out = subprocess.run([sys.executable, "-c", "from flintcloud.cli import run; run()", "serve", "--host", "0.0.0.0",
+                          "--port", "0", "--data-dir", str(tmp_path / "d"), "--workers", "0"],
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 1
+    assert "no API tokens are configured, so the server only listens on loopback" in out.stderr

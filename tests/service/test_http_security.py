@@ -1,0 +1,198 @@
+"""Attacks over real HTTP: other users' simulations, tokens, path tricks, zips, sizes, types, SQL-ish values."""
+
+from __future__ import annotations
+
+import io
+import sqlite3
+import subprocess
+import sys
+
+import pytest
+
+from .helpers import Server
+from .test_uploads import tiff_bytes, zip_bytes
+
+CLI = [sys.executable, "-c", "from flintcloud.cli import run; run()"]
+
+
+def token(data_dir, user) -> str:
+    out = subprocess.run([*CLI, "token", "create", user, "--data-dir", str(data_dir)], capture_output=True, text=True,
+                         check=True)
+    return out.stdout.strip()
+
+
+@pytest.fixture(scope="module")
+def secured(tmp_path_factory):
+    """A server with tokens for alice and bob and small limits; no workers (nothing here runs)."""
+    data = tmp_path_factory.mktemp("secured") / "data"
+    tokens = {u: token(data, u) for u in ("alice", "bob", "mallory")}
+    subprocess.run([*CLI, "token", "revoke", "mallory", "--data-dir", str(data)], check=True, capture_output=True)
+    srv = Server(data, workers=0, env={"FLINTCLOUD_MAX_UPLOAD_BYTES": str(3 * 1024**2),
+                                       "FLINTCLOUD_MAX_FILES": "5", "FLINTCLOUD_MAX_TOTAL_BYTES": str(4 * 1024**2)})
+    srv.start()
+    yield srv, tokens
+    srv.stop()
+
+
+@pytest.fixture(scope="module")
+def alice_sim(secured):
+    srv, tokens = secured
+    c = srv.client(tokens["alice"])
+    sim = c.post("/api/v1/simulations", json={"title": "alice's forest"}).json()
+    r = c.post(f"/api/v1/simulations/{sim['id']}/inputs", files={"files": ("layer.tiff", tiff_bytes())})
+    assert r.status_code == 201, r.text
+    return sim
+
+
+def test_tokens_are_stored_hashed(secured):
+    srv, tokens = secured
+    with sqlite3.connect(srv.data_dir / "flintcloud.db") as conn:
+        stored = [r[0] for r in conn.execute("SELECT token_hash FROM tokens")]
+    assert len(stored) == 3 and all(len(h) == 64 for h in stored)
+    assert not any(t in h for t in tokens.values() for h in stored)
+
+
+def test_without_a_valid_token_401(secured, alice_sim):
+    srv, tokens = secured
+    for client in (srv.client(), srv.client("fct_not-a-token"), srv.client(tokens["mallory"])):
+        r = client.get("/api/v1/simulations")
+        assert r.status_code == 401 and "API token" in r.json()["error"]
+        assert client.post("/gcbm/new", data={"title": "x"}).status_code == 401
+    # liveness and readiness need no token
+    assert srv.client().get("/api/v1/health").json()["status"] == "ok"
+    assert srv.client().get("/api/v1/ready").status_code == 200
+
+
+def test_another_users_simulation_is_404(secured, alice_sim):
+    srv, tokens = secured
+    bob = srv.client(tokens["bob"])
+    base = f"/api/v1/simulations/{alice_sim['id']}"
+    for method, url in [("GET", base), ("GET", base + "/inputs"), ("GET", base + "/validation"),
+                        ("GET", base + "/runs"), ("POST", base + "/runs"), ("DELETE", base),
+                        ("PATCH", base), ("DELETE", base + "/inputs/layers/tiled/layer.tiff"),
+                        ("GET", base + "/runs/" + "0" * 32 + "/results/metrics")]:
+        kwargs = {"json": {"params": {}}} if method == "PATCH" else {}
+        r = bob.request(method, url, **kwargs)
+        assert r.status_code == 404, (method, url, r.text)
+        assert "not found" in r.json()["error"]
+    r = bob.post(base + "/inputs", files={"files": ("evil.tiff", tiff_bytes())})
+    assert r.status_code == 404
+    assert bob.get("/api/v1/simulations").json()["total"] == 0
+    assert bob.post("/gcbm/status", data={"title": "alice's forest"}).status_code == 404
+    assert bob.get("/gcbm/list").json()["data"] == []
+    alice = srv.client(tokens["alice"])
+    assert [f["path"] for f in alice.get(base + "/inputs").json()["files"]] == ["layers/tiled/layer.tiff"]
+
+
+@pytest.mark.parametrize("title", ["../../etc/passwd", "a/b", "C:\\x", "nul\x00byte", ".."])
+def test_path_titles_are_refused(secured, title):
+    srv, tokens = secured
+    c = srv.client(tokens["bob"])
+    r = c.post("/api/v1/simulations", json={"title": title})
+    assert r.status_code == 400, r.text
+    assert "title" in r.json()["error"]
+    assert c.post("/gcbm/new", data={"title": title}).status_code == 400
+    assert c.post("/gcbm/upload/db", data={"title": title}, files={"db": ("x.db", b"x")}).status_code == 400
+
+
+@pytest.mark.parametrize("filename", ["../../evil.tiff", "/etc/evil.tiff", "sub/evil.tiff", "..\\evil.tiff",
+                                      ".evil.json"])
+def test_path_file_names_are_refused(secured, alice_sim, filename):
+    srv, tokens = secured
+    r = srv.client(tokens["alice"]).post(f"/api/v1/simulations/{alice_sim['id']}/inputs",
+                                         files={"files": (filename, tiff_bytes())})
+    assert r.status_code == 400, r.text
+    assert "file name" in r.json()["error"] or "path" in r.json()["error"]
+    assert not list(srv.data_dir.parent.rglob("evil*")) and not list(srv.data_dir.parent.rglob(".evil*"))
+
+
+@pytest.mark.parametrize("entries,symlinks,status,message", [
+    ({"../../evil.json": b"{}"}, None, 400, "zip slip"),
+    ({"/etc/evil.json": b"{}"}, None, 400, "absolute path"),
+    ({"x.json": b"{}"}, {"evil.json": "/etc/passwd"}, 400, "symbolic link"),
+    ({"bomb.tiff": b"\0" * (2 * 1024**2)}, None, 413, "zip bomb"),
+    ({"big.tiff": b"\0" * (30 * 1024**2)}, None, 413, "uncompressed size exceeds the limit"),
+])
+def test_malicious_zips(secured, alice_sim, entries, symlinks, status, message):
+    srv, tokens = secured
+    r = srv.client(tokens["alice"]).post(f"/api/v1/simulations/{alice_sim['id']}/inputs",
+                                         files={"files": ("project.zip", zip_bytes(entries, symlinks))})
+    assert r.status_code == status, r.text
+    assert message in r.json()["error"]
+    assert not list(srv.data_dir.parent.rglob("evil*")) and not list(srv.data_dir.parent.rglob("bomb*"))
+
+
+def test_oversized_uploads_413(secured, alice_sim):
+    srv, tokens = secured
+    c = srv.client(tokens["alice"])
+    url = f"/api/v1/simulations/{alice_sim['id']}/inputs"
+    big = b'{"x": "' + b"y" * (4 * 1024**2) + b'"}'
+    r = c.post(url, files={"files": ("big.json", big)})
+    assert r.status_code == 413 and "upload limit" in r.json()["error"]
+    r = c.post(url, files=[("files", (f"s{i}.json", b"{}")) for i in range(6)])
+    assert r.status_code == 413 and "at most 5 input files" in r.json()["error"]
+    # a chunked body with no Content-Length is counted too
+    def chunked():
+        yield b'--bnd\r\nContent-Disposition: form-data; name="files"; filename="big.json"\r\n\r\n{"x": "'
+        for _ in range(80):
+            yield b"y" * 65536
+        yield b'"}\r\n--bnd--\r\n'
+
+    r = c.post(url, content=chunked(), headers={"content-type": "multipart/form-data; boundary=bnd"})
+    assert r.status_code == 413 and "upload limit" in r.json()["error"]
+    assert [f["path"] for f in c.get(url).json()["files"]] == ["layers/tiled/layer.tiff"]
+
+
+@pytest.mark.parametrize("name,data,message", [
+    ("fake.tiff", b"II*\x00 but not really a tiff", "cannot be opened as a GeoTIFF"),
+    ("fake.db", b"not sqlite", "is not a SQLite database"),
+    ("bad.json", b"{nope", "is not valid JSON (line 1, column 2"),
+    ("tool.exe", b"MZ", "type not accepted"),
+])
+def test_wrong_types_400_naming_the_file(secured, alice_sim, name, data, message):
+    srv, tokens = secured
+    r = srv.client(tokens["alice"]).post(f"/api/v1/simulations/{alice_sim['id']}/inputs",
+                                         files={"files": (name, data)})
+    assert r.status_code == 400, r.text
+    assert message in r.json()["error"] and repr(name) in r.json()["error"]
+
+
+def test_sql_ish_values_are_data(secured):
+    srv, tokens = secured
+    c = srv.client(tokens["bob"])
+    title = "x'; DROP TABLE simulations; --"
+    sim = c.post("/api/v1/simulations", json={"title": title}).json()
+    assert c.get(f"/api/v1/simulations/{sim['id']}").json()["title"] == title
+    assert c.get("/api/v1/simulations", params={"title": "%' OR 1=1 --"}).json()["total"] == 0
+    assert c.get("/api/v1/simulations", params={"title": "DROP TABLE"}).json()["total"] == 1
+    r = c.get("/api/v1/simulations", params={"status": "succeeded' OR '1'='1"})
+    assert r.status_code == 422 and "status" in r.json()["error"]
+    r = c.get("/api/v1/simulations", params={"limit": "1; DELETE FROM runs"})
+    assert r.status_code == 422 and "limit" in r.json()["error"]
+    r = c.post("/gcbm/getConfig", data={"title": title, "file_name": "x' OR 1=1"})
+    assert r.status_code == 404
+    alice = srv.client(tokens["alice"])
+    assert alice.get("/api/v1/simulations").json()["total"] >= 1  # the table is still there
+    with sqlite3.connect(srv.data_dir / "flintcloud.db") as conn:
+        assert conn.execute("SELECT COUNT(*) FROM simulations").fetchone()[0] >= 2
+
+
+@pytest.mark.parametrize("path", ["/api/v1/simulations/..%2F..%2Fetc", "/api/v1/simulations/%2e%2e",
+                                  "/api/v1/simulations/" + "0" * 31 + "g"])
+def test_path_ids_are_404(secured, path):
+    srv, tokens = secured
+    r = srv.client(tokens["alice"]).get(path)
+    assert r.status_code == 404
+
+
+def test_bad_params_are_422_naming_the_key(secured):
+    srv, tokens = secured
+    c = srv.client(tokens["alice"])
+    r = c.post("/api/v1/simulations", json={"title": "p", "params": {"simulation": {"start_yaer": 2000}}})
+    assert r.status_code == 422 and "params.simulation.start_yaer: unknown key" in r.json()["error"]
+    r = c.post("/api/v1/simulations", json={"title": "p", "params": {"project": {"dir": "/etc"}}})
+    assert r.status_code == 422 and "params.project.dir" in r.json()["error"]
+    r = c.post("/api/v1/simulations", json={"title": "p", "params": {"simulation": {"end_year": 1900}}})
+    assert r.status_code == 422 and "end_year" in r.json()["error"]
+    r = c.post("/api/v1/simulations", content=b"{not json", headers={"content-type": "application/json"})
+    assert r.status_code == 422 and "error" in r.json()
