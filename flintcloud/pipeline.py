@@ -21,8 +21,11 @@ from __future__ import annotations
 import contextlib
 import copy
 import hashlib
+import json
 import os
 import platform
+import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -70,10 +73,11 @@ def run_params(params: dict, project_subdir: str = PROJECT_SUBDIR) -> dict:
 
 
 def parse_pipeline_yaml(doc: dict) -> dict:
-    """dvc.yaml for a run's project: no demo_inputs stage, no deps on the flintcloud/ code. Pure."""
+    """dvc.yaml for a run's project: only the run's stages (no demo_inputs, no scenario stages), no deps on
+    the flintcloud/ code. Pure."""
     out = copy.deepcopy(doc)
-    stages = out.get("stages") or {}
-    stages.pop("demo_inputs", None)
+    stages = {name: stage for name, stage in (out.get("stages") or {}).items() if name in STAGES}
+    out["stages"] = stages
     for stage in stages.values():
         stage["deps"] = [d for d in stage.get("deps", []) if not str(d).startswith("flintcloud/")]
     return out
@@ -132,70 +136,100 @@ def working_directory(path: Path) -> Iterator[None]:
         os.chdir(old)
 
 
-def _section(params: dict, name: str) -> dict:
-    value = params.get(name)
-    if not isinstance(value, dict):
-        raise ConfigError(f"params.yaml: section {name!r} is missing or not a mapping, got {value!r}")
-    return value
+_INTERPOLATION = re.compile(r"\$\{([A-Za-z_][\w.]*)\}")
+
+
+def stage_commands(dvc_yaml: dict, params: dict, stages: tuple[str, ...] = STAGES) -> list[tuple[str, str, list[str]]]:
+    """(stage, script, argv) for each stage, from dvc.yaml's own `cmd` lines with ${...} filled from params.
+
+    dvc.yaml is the one place that says how a stage is called: `dvc repro` reads it, and so does the
+    service's run, so the two cannot drift apart. Pure."""
+    out = []
+    for name in stages:
+        try:
+            cmd = " ".join(str(dvc_yaml["stages"][name]["cmd"]).split())
+        except (KeyError, TypeError) as err:
+            raise ConfigError(f"dvc.yaml: stage {name!r} has no cmd") from err
+
+        def value(match: re.Match) -> str:
+            node: object = params
+            for part in match.group(1).split("."):
+                if not isinstance(node, dict) or part not in node:
+                    raise ConfigError(f"dvc.yaml: stage {name!r} interpolates ${{{match.group(1)}}}, "
+                                      f"which params.yaml does not set")
+                node = node[part]
+            return str(node)
+
+        argv = shlex.split(_INTERPOLATION.sub(value, cmd))
+        if len(argv) < 2 or argv[0] != "python" or not argv[1].startswith("stages/"):
+            raise ConfigError(f"dvc.yaml: stage {name!r} cmd {cmd!r} is not `python stages/<script>.py ...`")
+        out.append((name, argv[1], argv[2:]))
+    return out
+
+
+def _stage_main(script: Path) -> Callable[[list[str]], None]:
+    """The `main(args)` of a stage script (stages/ on sys.path for its `common` helper)."""
+    import importlib.util
+
+    folder = str(script.parent)
+    if folder not in sys.path:
+        sys.path.insert(0, folder)
+    spec = importlib.util.spec_from_file_location(f"flintcloud_stage_{script.stem}", script)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.main
+
+
+class _LineWriter:
+    """A text stream that hands each complete line to `log` (the stages print their one-line results).
+
+    While `log` runs, stdout/stderr are the streams from before the redirection, so a `log` that prints
+    (the service's runner does) writes to the real stream instead of back into this one."""
+
+    def __init__(self, log: Callable[[str], None]):
+        self.log, self.pending = log, ""
+        self.streams = (sys.stdout, sys.stderr)
+
+    def _emit(self, line: str) -> None:
+        redirected = (sys.stdout, sys.stderr)
+        sys.stdout, sys.stderr = self.streams
+        try:
+            self.log(line)
+        finally:
+            sys.stdout, sys.stderr = redirected
+
+    def write(self, text: str) -> int:
+        self.pending += text
+        *lines, self.pending = self.pending.split("\n")
+        for line in lines:
+            self._emit(line)
+        return len(text)
+
+    def flush(self) -> None:
+        if self.pending:
+            self._emit(self.pending)
+            self.pending = ""
 
 
 def run_stages(params: dict, progress: ProgressCallback | None = None, log: Callable[[str], None] = print) -> dict:
-    """Run the stages in the current directory (a run project), the calls stages/*.py make. Returns metrics."""
-    from flintcloud.gcbm.config_writer import settings_from_params, write_gcbm_config
-    from flintcloud.report.markdown import write_report as write_markdown
-    from flintcloud.report.summarize import summarize_run
-    from flintcloud.run import run_project
-    from flintcloud.validate import validate_project, write_report
-
+    """Run the stages in the current directory (a run project) exactly as `dvc repro` would: each stage
+    script's own `main` with the arguments of its dvc.yaml `cmd`, in dvc.yaml order. Returns metrics."""
+    with open("dvc.yaml", encoding="utf-8") as fh:
+        commands = stage_commands(yaml.safe_load(fh), params)
     done = 0.0
-
-    def stage(name: str) -> None:
+    for name, script, args in commands:
         if progress is not None:
             progress(name, done, f"stage {name}")
         log(f"stage {name}: started")
-
-    project_dir = Path(_section(params, "project")["dir"])
-
-    stage("validate")  # stages/validate.py
-    report = validate_project(project_dir, params=params, root=Path("."))
-    write_report(report, Path("reports/validation.json"))
-    for w in report.warnings:
-        log(f"validate: warning: {w.message}")
-    report.raise_for_errors()
-    log(f"validate: {project_dir} is valid ({len(report.warnings)} warning(s)) -> reports/validation.json")
-    done += STAGE_WEIGHTS["validate"]
-
-    stage("configure")  # stages/configure.py
-    settings = settings_from_params(params, base_dir=Path("."))
-    written = write_gcbm_config(project_dir, Path("build/config"), settings)
-    log(f"configure: {len(written)} files for {settings.start_year}-{settings.end_year} -> build/config/")
-    done += STAGE_WEIGHTS["configure"]
-
-    stage("simulate")  # stages/simulate.py (run_project also compiles the indicator tables)
-    simulation = _section(params, "simulation")
-    summary = run_project(
-        Path("build/config"), Path("build/output"), engine=simulation.get("engine", "libcbm"),
-        map_years=_section(params, "outputs").get("years"), overwrite=True,
-        image=(simulation.get("gcbm_container") or {}).get("image"), executor=params.get("executor"),
-    )
-    log(f"simulate: {summary.line()} -> build/output/")
-    done += STAGE_WEIGHTS["simulate"]
-
-    stage("summarize")  # stages/summarize.py
-    metrics = summarize_run(Path("build/output"), Path("reports/metrics.json"), Path("reports/plots"),
-                            Path("reports/figures"))
-    log(f"summarize: {metrics['start_year']}-{metrics['end_year']}, total ecosystem C "
-        f"{metrics['total_ecosystem_c_end_tc']:.1f} tC, cumulative NBP {metrics['cumulative_nbp_tc']:.1f} tC")
-    done += STAGE_WEIGHTS["summarize"]
-
-    stage("report")  # stages/report.py
-    text = write_markdown(Path("reports/report.md"), params=params, metrics_path=Path("reports/metrics.json"),
-                          plots_dir=Path("reports/plots"), figures_dir=Path("reports/figures"),
-                          validation_path=Path("reports/validation.json"))
-    log(f"report: reports/report.md ({len(text.splitlines())} lines)")
+        writer = _LineWriter(log)
+        with contextlib.redirect_stdout(writer), contextlib.redirect_stderr(writer):
+            _stage_main(Path(script).resolve())(args)
+        writer.flush()
+        done += STAGE_WEIGHTS[name]
     if progress is not None:
         progress("done", 1.0, "finished")
-    return metrics
+    with open("reports/metrics.json", encoding="utf-8") as fh:
+        return json.load(fh)
 
 
 def run_pipeline(project_dir: str | os.PathLike, params: dict, out_dir: str | os.PathLike, *,

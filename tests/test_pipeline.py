@@ -52,7 +52,7 @@ def test_progress_and_outputs(demo, tmp_path):
     assert [s for s, _ in seen] == [*STAGES, "done"]
     fractions = [f for _, f in seen]
     assert fractions == sorted(fractions) and fractions[0] == 0.0 and fractions[-1] == 1.0
-    assert metrics["total_ecosystem_c_end_tc"] == pytest.approx(211636.0, abs=0.1)
+    assert metrics["total_ecosystem_c_end_tc"] == pytest.approx(211639.928, abs=0.01)  # GCBM's own number (tests/test_gcbm_reference_cases.py)
     for rel in ("build/output/gcbm_output.db", "build/config/localdomain.json", "reports/report.md",
                 "reports/metrics.json", "data/project/input_database/gcbm_input.db", "dvc.yaml", "params.yaml"):
         assert (tmp_path / "run" / rel).is_file(), rel

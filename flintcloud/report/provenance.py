@@ -9,7 +9,9 @@ compare/history, which keep only numbers, ignore them) and shown at the top of r
 - `input_project` / `input_project_md5`: the project folder (params.yaml project.dir) and its
   DVC hash, from dvc.lock (the entry a stage recorded for that path: `dvc repro` writes each
   stage's lock entry as soon as it has run, so the simulate stage's is there before
-  summarize runs) or from `<project>.dvc` for a `dvc add`-ed project.
+  summarize runs) or from `<project>.dvc` for a `dvc add`-ed project; where neither records it
+  (the service runs the stages without DVC), computed as DVC computes it (`dvc_md5`), so a
+  report says the same whether `dvc repro` or the service made it.
 - `flintcloud_version`, `libcbm_version`, `engine`, `engine_version` (the run's
   run_summary.json).
 
@@ -86,6 +88,20 @@ def _version(dist: str) -> str:
         return UNKNOWN
 
 
+def dvc_md5(path: str | Path) -> str:
+    """The md5 DVC records for a file or folder (`<md5>.dir` for a folder), computed with DVC's own hashing."""
+    import tempfile
+
+    from dvc_data.hashfile.build import build
+    from dvc_data.hashfile.db.local import LocalHashFileDB
+    from dvc_objects.fs.local import LocalFileSystem
+
+    fs = LocalFileSystem()
+    with tempfile.TemporaryDirectory(prefix="flintcloud-md5-") as scratch:
+        _, _, obj = build(LocalHashFileDB(fs, scratch), str(Path(path).resolve()), fs, "md5")
+    return str(obj.hash_info.value)
+
+
 def collect_provenance(repo: str | Path, project_dir: str | None, output_dir: str | Path) -> dict:
     """The PROVENANCE_KEYS for a run's summary (unknown where git, DVC or the run do not say)."""
     repo = Path(repo)
@@ -105,6 +121,8 @@ def collect_provenance(repo: str | Path, project_dir: str | None, output_dir: st
         if md5 is None and dvc_file.is_file():
             md5 = parse_lock_hash({"stages": {"add": yaml.safe_load(dvc_file.read_text(encoding="utf-8"))}},
                                   project_dir)
+        if md5 is None and (repo / project_dir).exists():
+            md5 = dvc_md5(repo / project_dir)
     run_summary = Path(output_dir) / "run_summary.json"
     run = load_json(run_summary, ReportError, "run summary") if run_summary.is_file() else {}
     return {

@@ -127,3 +127,57 @@ def test_area_disturbed_once_counts_a_stand_once():
     out = area_disturbed_once(stands, events)
     assert out == {"Wildfire": 15.0, "Clearcut": 10.0, ANY: 15.0, EVENTS: 30.0}
     assert area_disturbed_once(stands, events.iloc[:0]) == {ANY: 0.0, EVENTS: 0.0}
+
+
+def test_workbook_bytes_do_not_depend_on_the_clock(monkeypatch):
+    """openpyxl stamps docProps/core.xml's `modified` with the time of saving; the workbook fixes it, so the
+    service's run and `dvc repro` of the same run give the same bytes."""
+    import datetime as dt
+    import io
+    import zipfile
+
+    import openpyxl.writer.excel as excel
+    import pandas as pd
+
+    from flintcloud.report.tables import workbook_bytes
+
+    tables = {"stocks": pd.DataFrame({"year": [2010, 2011], "total_ecosystem": [1.5, 2.5]})}
+    saved = []
+    for year in (2030, 2031):  # two different clocks at save time (openpyxl.writer.excel.save_workbook reads it)
+        class Clock(dt.datetime):
+            @classmethod
+            def now(cls, tz=None):
+                return dt.datetime(year, 1, 1, tzinfo=tz)
+
+        class FakeDatetimeModule:
+            datetime = Clock
+            timezone = dt.timezone
+
+        monkeypatch.setattr(excel, "datetime", FakeDatetimeModule)
+        saved.append(workbook_bytes(tables, {}))
+    assert saved[0] == saved[1]
+    core = zipfile.ZipFile(io.BytesIO(saved[0])).read("docProps/core.xml").decode()
+    assert "2000-01-01T00:00:00Z</dcterms:modified>" in core
+
+
+def test_project_hash_without_dvc_lock_is_dvcs_own(tmp_path):
+    """Where dvc.lock has no entry (the service runs the stages without DVC), the input project's hash is
+    computed as DVC computes it: the same md5 `dvc add` records."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from flintcloud.report.provenance import collect_provenance
+
+    project = tmp_path / "data" / "project"
+    (project / "layers").mkdir(parents=True)
+    (project / "layers" / "a.json").write_text('{"nodata": 0}')
+    (project / "gcbm_input.db").write_bytes(b"SQLite format 3\x00" + bytes(100))
+    dvc = str(Path(sys.executable).parent / "dvc")
+    env = {**os.environ, "DVC_NO_ANALYTICS": "1"}
+    subprocess.run([dvc, "init", "--no-scm", "-q"], cwd=tmp_path, check=True, env=env)
+    prov = collect_provenance(tmp_path, "data/project", tmp_path / "build")
+    subprocess.run([dvc, "add", "-q", "data/project"], cwd=tmp_path, check=True, env=env)
+    recorded = (tmp_path / "data" / "project.dvc").read_text()
+    assert prov["input_project_md5"].endswith(".dir") and f"md5: {prov['input_project_md5']}" in recorded
