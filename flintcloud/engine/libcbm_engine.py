@@ -103,6 +103,7 @@ class LibcbmCore:
             dm: np.array([col[(names[a], names[b])] for a, b in zip(src, sink)], dtype=np.int64)
             for dm, (src, sink, _) in params.matrices.items()
         }
+        self._splits: tuple[np.ndarray, np.ndarray] | None = None  # sorted unit ids, their splits
 
     def new_pools(self, n: int) -> np.ndarray:
         pools = np.zeros((n, self.n_pools), dtype=np.float64)
@@ -177,46 +178,73 @@ class LibcbmCore:
                 [DECAY_PROCESS] * 3, pools, flux, decay,
             )
 
+    def _split_rows(self, unit: np.ndarray) -> np.ndarray:
+        """(rows, 3) branch_snag / coarse_ag / fine_ag splits of each row's unit (NaN for an unknown unit)."""
+        if self._splits is None:
+            splits = self.params.splits
+            order = np.argsort(splits.index.to_numpy(dtype=np.int64), kind="stable")
+            self._splits = (
+                splits.index.to_numpy(dtype=np.int64)[order],
+                splits[["branch_snag_split", "coarse_ag_split", "fine_ag_split"]].to_numpy(dtype=np.float64)[order],
+            )
+        ids, values = self._splits
+        unit = unit.astype(np.int64)
+        pos = np.minimum(np.searchsorted(ids, unit), max(len(ids) - 1, 0))
+        out = np.full((len(unit), 3), np.nan)
+        found = ids[pos] == unit if len(ids) else np.zeros(len(unit), dtype=bool)
+        out[found] = values[pos[found]]
+        return out
+
     def _half_growth(self, half: np.ndarray, unit: np.ndarray, pools: np.ndarray, flux, grow: np.ndarray) -> None:
-        splits = self.params.splits.reindex(unit.astype(np.int64))
-        branch = splits["branch_snag_split"].to_numpy()
-        coarse = splits["coarse_ag_split"].to_numpy()
-        fine = splits["fine_ag_split"].to_numpy()
-        pi = self.pool_index
-        for g, comps in enumerate((BIOMASS_POOLS[:5], BIOMASS_POOLS[5:])):
-            cols = np.arange(5) + 5 * g
+        # Every (row, biomass pool) gets at most one addition here and the overmature transfers touch
+        # other elements (declining rows of that pool, DOM pools), so the growing increments are added
+        # in one masked operation and the transfers follow in the original per-pool order: the same
+        # floating-point operations on every element as a pool-by-pool loop.
+        decline = np.zeros(half.shape, dtype=bool)
+        for g in (0, 1):
+            cols = slice(5 * g, 5 * g + 5)
             overmature = grow & ((2.0 * half[:, cols]).sum(axis=1) < GCBM_OVERMATURE_TOLERANCE)
-            for c, pool in zip(cols, comps):
-                h = half[:, c]
-                decline = overmature & (h < 0)
-                up = ~decline & grow
-                x = pi[pool]
-                pools[up, x] += h[up]
+            if overmature.any():
+                decline[:, cols] = overmature[:, None] & (half[:, cols] < 0)
+        up = grow[:, None] & ~decline
+        sub = pools[:, self.biomass_idx]
+        np.add(sub, half, out=sub, where=up)
+        pools[:, self.biomass_idx] = sub
+        if flux is not None:
+            sub = flux[:, self.growth_cols]
+            np.add(sub, half, out=sub, where=up)
+            flux[:, self.growth_cols] = sub
+        if not decline.any():
+            return
+        pi = self.pool_index
+        for c, pool in enumerate(BIOMASS_POOLS):
+            rows = decline[:, c]
+            if not rows.any():
+                continue
+            x = pi[pool]
+            amount = -half[rows, c]
+            kind = pool.replace("Softwood", "").replace("Hardwood", "")
+            species = pool[:8]
+            if kind in ("Other", "CoarseRoots", "FineRoots"):
+                split = self._split_rows(unit[rows])
+            if kind == "Merch":
+                parts = [(f"{species}StemSnag", amount)]
+            elif kind == "Foliage":
+                parts = [("AboveGroundVeryFastSoil", amount)]
+            elif kind == "Other":
+                parts = [(f"{species}BranchSnag", amount * split[:, 0]),
+                         ("AboveGroundFastSoil", amount * (1 - split[:, 0]))]
+            elif kind == "CoarseRoots":
+                parts = [("AboveGroundFastSoil", amount * split[:, 1]),
+                         ("BelowGroundFastSoil", amount * (1 - split[:, 1]))]
+            else:  # FineRoots
+                parts = [("AboveGroundVeryFastSoil", amount * split[:, 2]),
+                         ("BelowGroundVeryFastSoil", amount * (1 - split[:, 2]))]
+            for sink, v in parts:
+                pools[rows, x] -= v
+                pools[rows, pi[sink]] += v
                 if flux is not None:
-                    flux[up, self.growth_flux_col[pool]] += h[up]
-                if not decline.any():
-                    continue
-                amount = -h[decline]
-                kind = pool.replace("Softwood", "").replace("Hardwood", "")
-                species = pool[:8]
-                if kind == "Merch":
-                    parts = [(f"{species}StemSnag", amount)]
-                elif kind == "Foliage":
-                    parts = [("AboveGroundVeryFastSoil", amount)]
-                elif kind == "Other":
-                    parts = [(f"{species}BranchSnag", amount * branch[decline]),
-                             ("AboveGroundFastSoil", amount * (1 - branch[decline]))]
-                elif kind == "CoarseRoots":
-                    parts = [("AboveGroundFastSoil", amount * coarse[decline]),
-                             ("BelowGroundFastSoil", amount * (1 - coarse[decline]))]
-                else:  # FineRoots
-                    parts = [("AboveGroundVeryFastSoil", amount * fine[decline]),
-                             ("BelowGroundVeryFastSoil", amount * (1 - fine[decline]))]
-                for sink, v in parts:
-                    pools[decline, x] -= v
-                    pools[decline, pi[sink]] += v
-                    if flux is not None:
-                        flux[decline, self.overmature_flux_col[(pool, sink)]] += v
+                    flux[rows, self.overmature_flux_col[(pool, sink)]] += v
 
     def disturb(self, unit, disturbance_type, pools, enabled, flux=None):
         """Apply each enabled row's disturbance matrix, as GCBM's proportional operation does.
