@@ -23,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -213,9 +214,18 @@ class MapWriter:
     `items`: WriteVariableGeotiff items (dicts as in modules_output.json, or OutputItems);
     `years`: the years to map (None: every simulated year); `stands`: the StandSet whose
     ``pixel_stand`` (-1 = not simulated) and ``grid`` place the stands on the input grid.
+
+    `threads` > 0: the GeoTIFFs are written by that many writer threads, off the simulation's
+    critical path (GDAL releases the GIL while it creates, compresses and closes a file); the
+    reporter call only computes each item's per-stand values. Every file is still written by one
+    thread with the same calls in the same order, so its bytes do not depend on `threads`. Use the
+    writer as a context manager (or call ``close()``): leaving it waits for the last files and
+    raises the first writer error. `atomic`: write each file under a temp name and move it into
+    place (False when the caller already writes into a temp folder, as ``run_project`` does).
     """
 
-    def __init__(self, out_dir: str | os.PathLike, items, years: Iterable[int] | None, stands):
+    def __init__(self, out_dir: str | os.PathLike, items, years: Iterable[int] | None, stands, *,
+                 threads: int = 0, atomic: bool = True):
         self.out_dir = Path(out_dir)
         self.items: list[OutputItem] = []
         for item in items:
@@ -228,6 +238,17 @@ class MapWriter:
                 f"pixel_stand has shape {self.pixel_stand.shape}, the grid is {self.grid.height}x{self.grid.width}"
             )
         self.written: list[Path] = []
+        self.atomic = atomic
+        self._profiles = [raster_profile(self.grid, item) for item in self.items]
+        self._pool = None
+        self._pending: list = []
+        # seconds spent in reporter calls and close() (the run's critical path), and by the writers
+        self.seconds = 0.0
+        self.writer_seconds = 0.0
+        if threads > 0:
+            from concurrent.futures import ThreadPoolExecutor
+
+            self._pool = ThreadPoolExecutor(max_workers=int(threads), thread_name_prefix="flintcloud-maps")
         # The simulated pixels' bounding window (rows, cols) and largest stand index, found once by
         # strips: maps write only this window; GDAL fills the blocks outside it with nodata on close.
         self._max_stand = -1
@@ -251,32 +272,75 @@ class MapWriter:
     def __call__(self, step: StepOutput) -> None:
         if step.step == 0 or (self.years is not None and step.year not in self.years):
             return
+        started = time.perf_counter()
+        try:
+            self._report(step)
+        finally:
+            self.seconds += time.perf_counter() - started
+
+    def _report(self, step: StepOutput) -> None:
         if self._max_stand >= step.n_stands:
             raise OutputError(
                 f"pixel_stand refers to stand {self._max_stand} but step {step.step} has {step.n_stands} stands"
             )
+        self._raise_failed()
         self.out_dir.mkdir(parents=True, exist_ok=True)
-        # index -1 -> nodata: per item one value per stand, never one per pixel
-        lookups = [
-            np.append(cast_values(indicator_per_stand(step, item), item), np.asarray(item.nodata).astype(item.dtype))
-            for item in self.items
-        ]
-        paths = [self.out_dir / f"{item.data_name}_{step.year}.tif" for item in self.items]
+        for item, profile in zip(self.items, self._profiles):
+            # index -1 -> nodata: per item one value per stand, never one per pixel
+            lookup = np.append(cast_values(indicator_per_stand(step, item), item), np.asarray(item.nodata).astype(item.dtype))
+            path = self.out_dir / f"{item.data_name}_{step.year}.tif"
+            if self._pool is None:
+                self._write(path, lookup, profile)
+            else:
+                self._pending.append(self._pool.submit(self._write, path, lookup, profile))
+            self.written.append(path)
+        if self._pool is not None and len(self._pending) > 4 * max(len(self.items), 1):
+            # keep at most a few years' lookups queued; waiting here also surfaces writer errors early
+            done, self._pending = self._pending[:len(self.items)], self._pending[len(self.items):]
+            for future in done:
+                future.result()
+
+    def _write(self, path: Path, lookup: np.ndarray, profile: dict) -> None:
+        """One map: row strips of the simulated window (memory per map is one strip, not the grid)."""
+        started = time.perf_counter()
         with contextlib.ExitStack() as stack:
-            tmps = [stack.enter_context(atomic_path(path)) for path in paths]
-            dsts = [
-                stack.enter_context(rasterio.open(tmp, "w", **raster_profile(self.grid, item)))
-                for tmp, item in zip(tmps, self.items)
-            ]
-            # Row strips of the simulated window: memory per map is one strip, not the grid.
+            target = stack.enter_context(atomic_path(path)) if self.atomic else path
+            dst = stack.enter_context(rasterio.open(target, "w", **profile))
             row0, row1, col0, col1 = self._window
             for row in range(row0, row1, MAP_STRIP_ROWS):
                 rows = min(MAP_STRIP_ROWS, row1 - row)
                 strip = self.pixel_stand[row:row + rows, col0:col1]
-                window = Window(col0, row, col1 - col0, rows)
-                for dst, lookup in zip(dsts, lookups):
-                    dst.write(lookup[strip], 1, window=window)
-        self.written.extend(paths)
+                dst.write(lookup[strip], 1, window=Window(col0, row, col1 - col0, rows))
+        self.writer_seconds += time.perf_counter() - started  # (a float += under the GIL: no lost update matters here)
+
+    def _raise_failed(self) -> None:
+        for future in self._pending:
+            if future.done() and future.exception() is not None:
+                self.close(wait=False)
+                raise future.exception()
+
+    def close(self, wait: bool = True) -> None:
+        """Wait for the writer threads (raising the first error); ``wait=False`` cancels queued files."""
+        if self._pool is None:
+            return
+        pending, self._pending = self._pending, []
+        started = time.perf_counter()
+        try:
+            if wait:
+                for future in pending:
+                    future.result()
+        finally:
+            for future in pending:
+                future.cancel()
+            self._pool.shutdown(wait=True)  # no thread may still write once the caller moves on
+            self._pool = None
+            self.seconds += time.perf_counter() - started
+
+    def __enter__(self) -> "MapWriter":
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        self.close(wait=exc_type is None)
 
 
 _BLOCK_NAME = re.compile(r"^(?P<block>\d+)_(?P<step>\d+)\.tiff?$")
