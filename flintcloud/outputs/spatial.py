@@ -363,8 +363,45 @@ def find_gcbm_blocks(gcbm_output_dir: str | os.PathLike) -> dict[tuple[str, int]
     return found
 
 
-def mosaic_gcbm_blocks(gcbm_output_dir: str | os.PathLike, out_dir: str | os.PathLike, start_year: int) -> list[Path]:
-    """Merge GCBM's per-block GeoTIFFs into ``<out_dir>/<Indicator>_<year>.tif``; returns the files written."""
+def block_window(grid, transform, crs, width: int, height: int, what: str) -> Window:
+    """Pure: where a GCBM block (its transform, CRS, size) sits on `grid` (a landscape Grid).
+
+    The block must share the grid's CRS and pixel size and sit on its pixel lattice, inside it
+    (GCBM's blocks are windows of its input tiles); otherwise a LayerError naming `what`.
+    """
+    from flintcloud.landscape.grid import Grid
+
+    g, b = grid.transform, transform
+    px = max(abs(g.a), abs(g.e))
+    problem = None
+    # (two one-pixel grids that differ only in CRS: Grid.mismatch's CRS comparison, EPSG-aware)
+    if grid.crs is not None and crs is not None and Grid(b, crs, 1, 1).mismatch(Grid(b, grid.crs, 1, 1)):
+        problem = f"CRS {crs.to_string()}, the input grid's is {grid.crs.to_string()}"
+    elif max(abs(b.a - g.a), abs(b.e - g.e), abs(b.b - g.b), abs(b.d - g.d)) > 1e-9 * px:
+        problem = f"pixel size ({b.a!r}, {b.e!r}), the input grid's is ({g.a!r}, {g.e!r})"
+    else:
+        col, row = (b.c - g.c) / g.a, (b.f - g.f) / g.e
+        if abs(col - round(col)) > 1e-6 or abs(row - round(row)) > 1e-6:
+            problem = f"origin ({b.c!r}, {b.f!r}) is off the input grid's pixel lattice (column {col:.6f}, row {row:.6f})"
+        else:
+            col, row = int(round(col)), int(round(row))
+            if col < 0 or row < 0 or col + width > grid.width or row + height > grid.height:
+                problem = (f"columns {col}..{col + width - 1}, rows {row}..{row + height - 1} are outside the "
+                           f"input grid's {grid.width} x {grid.height} pixels")
+            else:
+                return Window(col, row, width, height)
+    raise LayerError(f"GCBM block {what}: {problem}")
+
+
+def mosaic_gcbm_blocks(gcbm_output_dir: str | os.PathLike, out_dir: str | os.PathLike, start_year: int,
+                       grid=None) -> list[Path]:
+    """Merge GCBM's per-block GeoTIFFs into ``<out_dir>/<Indicator>_<year>.tif``; returns the files written.
+
+    `grid` (a landscape Grid: the input layers' transform, CRS and size): every map covers that grid,
+    as the embedded engine's maps do (docs/engine-outputs.md), with the blocks in their windows and
+    the item's nodata elsewhere; a block off the grid is a LayerError. Without `grid`: the blocks'
+    own extent (their union, as GCBM's create_tiffs.py merges them).
+    """
     blocks = find_gcbm_blocks(gcbm_output_dir)
     if not blocks:
         raise OutputError(
@@ -376,6 +413,7 @@ def mosaic_gcbm_blocks(gcbm_output_dir: str | os.PathLike, out_dir: str | os.Pat
     written = []
     for (indicator, timestep), paths in sorted(blocks.items()):
         year = int(start_year) + timestep - 1
+        target = out_dir / f"{indicator}_{year}.tif"
         try:
             with contextlib.ExitStack() as stack:
                 sources = [stack.enter_context(rasterio.open(p)) for p in paths]
@@ -383,6 +421,15 @@ def mosaic_gcbm_blocks(gcbm_output_dir: str | os.PathLike, out_dir: str | os.Pat
                 kinds = {(s.dtypes[0], s.nodata, s.crs) for s in sources}
                 if len(kinds) > 1:
                     raise LayerError(f"blocks of {indicator} timestep {timestep} differ in dtype/nodata/CRS: {paths}")
+                if grid is not None:
+                    windows = [block_window(grid, s.transform, s.crs, s.width, s.height, repr(str(p)))
+                               for s, p in zip(sources, paths)]
+                    profile = raster_profile(grid, OutputItem(indicator, "", first.dtypes[0], first.nodata))
+                    with atomic_path(target) as tmp, rasterio.open(tmp, "w", **profile) as dst:
+                        for src, window in zip(sources, windows):
+                            dst.write(src.read(1), 1, window=window)
+                    written.append(target)
+                    continue
                 array, transform = merge(sources, nodata=first.nodata)
                 profile = {
                     "driver": "GTiff",
@@ -401,5 +448,5 @@ def mosaic_gcbm_blocks(gcbm_output_dir: str | os.PathLike, out_dir: str | os.Pat
                 }
         except rasterio.errors.RasterioIOError as err:
             raise LayerError(f"cannot read GCBM block GeoTIFF(s) of {indicator} timestep {timestep}: {err}") from err
-        written.append(write_raster(out_dir / f"{indicator}_{year}.tif", array[0], profile))
+        written.append(write_raster(target, array[0], profile))
     return written
