@@ -164,7 +164,8 @@ class RawOutputWriter:
         self._expected_step = 0
         self._n_stands: int | None = None
         self._prev_location: np.ndarray | None = None
-        self.seconds = 0.0  # spent in reporter calls and close()
+        self.seconds = 0.0  # spent in reporter calls
+        self.close_seconds = 0.0  # in close()
 
     # -- lifecycle -------------------------------------------------------------------------
     def __enter__(self) -> RawOutputWriter:
@@ -192,7 +193,7 @@ class RawOutputWriter:
             raise
         self._closed = True
         self._stack.close()  # atomic_path: os.replace(tmp, path)
-        self.seconds += time.perf_counter() - started
+        self.close_seconds += time.perf_counter() - started
         return self.path
 
     def abort(self) -> None:

@@ -242,8 +242,9 @@ class MapWriter:
         self._profiles = [raster_profile(self.grid, item) for item in self.items]
         self._pool = None
         self._pending: list = []
-        # seconds spent in reporter calls and close() (the run's critical path), and by the writers
+        # seconds in reporter calls and in close() (together: what the run waits for), and in the writers
         self.seconds = 0.0
+        self.close_seconds = 0.0
         self.writer_seconds = 0.0
         if threads > 0:
             from concurrent.futures import ThreadPoolExecutor
@@ -334,7 +335,7 @@ class MapWriter:
                 future.cancel()
             self._pool.shutdown(wait=True)  # no thread may still write once the caller moves on
             self._pool = None
-            self.seconds += time.perf_counter() - started
+            self.close_seconds += time.perf_counter() - started
 
     def __enter__(self) -> "MapWriter":
         return self

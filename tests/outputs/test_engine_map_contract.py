@@ -14,20 +14,18 @@ import rasterio
 from flintcloud.engine.container import landscape_stands
 from flintcloud.gcbm.config import read_gcbm_config
 from flintcloud.outputs.spatial import mosaic_gcbm_blocks
-from flintcloud.run import run_project
 
 pytestmark = pytest.mark.shared
 RTOL = 1e-6  # as tests/test_gcbm_reference.py; float32 maps also allow one float32 ulp of GCBM's value
 
 
 @pytest.fixture(scope="module")
-def both_engines_maps(flint_demo, gcbm_reference_output, tmp_path_factory):
+def both_engines_maps(flint_demo, gcbm_reference_output, flint_demo_run, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("contract")
     config = read_gcbm_config(flint_demo / "config")
-    run_project(flint_demo / "config", tmp / "libcbm")
     stands = landscape_stands(config)
     written = mosaic_gcbm_blocks(gcbm_reference_output, tmp / "gcbm", config.start_year, grid=stands.grid)
-    return stands, tmp / "libcbm" / "spatial", tmp / "gcbm", written
+    return stands, flint_demo_run / "spatial", tmp / "gcbm", written
 
 
 def test_both_engines_write_the_same_maps_on_the_input_grid(both_engines_maps):
@@ -69,11 +67,11 @@ def test_every_pixel_of_gcbm_blocks_equals_the_libcbm_engines_map(both_engines_m
     assert compared == 231 * 11347  # every simulated pixel of every map
 
 
-def test_pixel_count_is_the_same_for_both_engines(both_engines_maps, flint_demo, tmp_path):
+def test_pixel_count_is_the_same_for_both_engines(both_engines_maps):
     stands, ours_dir, gcbm_dir, _ = both_engines_maps
     import json
 
-    record = json.loads((ours_dir.parent / "run_summary.json").read_text())
+    record = json.loads((ours_dir.parent / "run_summary.json").read_text())  # the libcbm engine's run
     assert record["pixels"] == stands.n_pixels == 11347
     with rasterio.open(gcbm_dir / "Age_2010.tif") as ds:
         assert int((ds.read(1) != ds.nodata).sum()) == stands.n_pixels  # the pixels GCBM itself simulated
