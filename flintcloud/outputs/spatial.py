@@ -151,8 +151,12 @@ def flux_weights(step: StepOutput, item: OutputItem) -> np.ndarray:
     return weights
 
 
-def indicator_per_stand(step: StepOutput, item: dict | OutputItem) -> np.ndarray:
-    """Pure: an item's per-hectare value for every stand (float64, before the cast to its data type)."""
+def indicator_per_stand(step: StepOutput, item: dict | OutputItem, weights: np.ndarray | None = None) -> np.ndarray:
+    """Pure: an item's per-hectare value for every stand (float64, before the cast to its data type).
+
+    `weights`: the item's ``flux_weights(step, item)`` when the caller already has them (MapWriter
+    computes them once per run: every step has the same flux keys).
+    """
     if not isinstance(item, OutputItem):
         item = parse_output_item(item)
     if item.variable_name == "age":
@@ -168,7 +172,7 @@ def indicator_per_stand(step: StepOutput, item: dict | OutputItem) -> np.ndarray
         missing = sorted({p for s in item.fluxes for p in s.sources + s.sinks} - known)
         if missing:
             raise ConfigError(f"WriteVariableGeotiff item {item.data_name!r}: flux pool(s) {missing} are not simulated pools")
-        return np.asarray(step.fluxes, dtype=np.float64) @ flux_weights(step, item)
+        return np.asarray(step.fluxes, dtype=np.float64) @ (flux_weights(step, item) if weights is None else weights)
     raise ConfigError(f"WriteVariableGeotiff item {item.data_name!r} maps nothing")
 
 
@@ -240,6 +244,8 @@ class MapWriter:
         self.written: list[Path] = []
         self.atomic = atomic
         self._profiles = [raster_profile(self.grid, item) for item in self.items]
+        self._flux_keys = None  # the flux keys the items' weights below were computed for
+        self._weights: list = []
         self._pool = None
         self._pending: list = []
         # seconds in reporter calls and in close() (together: what the run waits for), and in the writers
@@ -286,9 +292,13 @@ class MapWriter:
             )
         self._raise_failed()
         self.out_dir.mkdir(parents=True, exist_ok=True)
-        for item, profile in zip(self.items, self._profiles):
+        if self._flux_keys is not step.flux_keys and self._flux_keys != list(step.flux_keys):
+            self._weights = [flux_weights(step, item) if item.fluxes else None for item in self.items]
+        self._flux_keys = step.flux_keys
+        for item, profile, weights in zip(self.items, self._profiles, self._weights):
             # index -1 -> nodata: per item one value per stand, never one per pixel
-            lookup = np.append(cast_values(indicator_per_stand(step, item), item), np.asarray(item.nodata).astype(item.dtype))
+            values = indicator_per_stand(step, item, weights)
+            lookup = np.append(cast_values(values, item), np.asarray(item.nodata).astype(item.dtype))
             path = self.out_dir / f"{item.data_name}_{step.year}.tif"
             if self._pool is None:
                 self._write(path, lookup, profile)
