@@ -161,6 +161,39 @@ def test_map_writer_writes_the_simulated_window_and_nodata_elsewhere(tmp_path):
         assert (ds.read(1) == -32768).all()
 
 
+def test_threaded_map_writer_writes_the_same_bytes(tmp_path):
+    """Writer threads (run_project's way) give byte-identical files to writing in the reporter call."""
+    rng = np.random.default_rng(5)
+    pixel_stand = rng.integers(-1, 3, size=(600, 300))
+    pixel_stand[:, :40] = -1
+    grid = Grid(Affine(0.00025, 0, -106.0, 0, -0.00025, 55.0), WGS84, 300, 600)
+    stands = SimpleNamespace(pixel_stand=pixel_stand, grid=grid)
+    steps = three_stand_run()
+    inline = MapWriter(tmp_path / "inline", ITEMS, years=None, stands=stands)
+    with MapWriter(tmp_path / "threads", ITEMS, years=None, stands=stands, threads=2, atomic=False) as threaded:
+        for step in steps:
+            inline(step)
+            threaded(step)
+    assert [p.name for p in threaded.written] == [p.name for p in inline.written]
+    assert len(inline.written) == 4 * 2
+    for a, b in zip(inline.written, threaded.written):
+        assert a.read_bytes() == b.read_bytes(), a.name
+    assert threaded.writer_seconds > 0 and not [p for p in (tmp_path / "threads").rglob(".*")]
+
+
+def test_threaded_map_writer_raises_a_writer_error_and_stops(tmp_path):
+    stands = SimpleNamespace(pixel_stand=np.zeros((4, 5), dtype=np.int64), grid=_grid())
+    (tmp_path / "spatial").mkdir()
+    (tmp_path / "spatial" / "Age_2011.tif").mkdir()  # a folder where a map must go: rasterio cannot create it
+    writer = MapWriter(tmp_path / "spatial", [ITEMS[0]], years=None, stands=stands, threads=2, atomic=False)
+    with pytest.raises(rasterio.errors.RasterioIOError):
+        with writer:
+            for step in three_stand_run():
+                writer(step)
+    assert writer._pool is None  # the threads were shut down
+    assert (tmp_path / "spatial" / "Age_2010.tif").is_file()
+
+
 def _write_block(path, array, west, north, dtype="float32", nodata=None):
     path.parent.mkdir(parents=True, exist_ok=True)
     nodata = float(np.float32(-1e38)) if nodata is None else nodata
