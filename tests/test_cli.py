@@ -44,3 +44,19 @@ def test_run_help_imports_only_what_run_needs():
 def test_unknown_subcommand_is_a_usage_error():
     result = CliRunner().invoke(main, ["no-such-command"])
     assert result.exit_code == 2 and "No such command 'no-such-command'" in result.output
+
+
+def test_the_entry_point_stays_callable_after_the_run_command_loaded(tmp_path, monkeypatch, capsys):
+    # importing the `run` subcommand's module (flintcloud.cli.run) must not replace the entry point cli.run()
+    import pytest
+
+    from flintcloud import cli
+
+    monkeypatch.setattr("sys.argv", ["flintcloud", "run", "--help"])
+    cli.run()  # (help: click returns without exiting in non-standalone mode)
+    assert "CONFIG_DIR" in capsys.readouterr().out
+    assert callable(cli.run) and cli.run.__module__ == "flintcloud.cli"
+    monkeypatch.setattr("sys.argv", ["flintcloud", "run", str(tmp_path / "missing")])
+    with pytest.raises(SystemExit) as done:
+        cli.run()
+    assert done.value.code == 2

@@ -45,6 +45,9 @@ class LazyGroup(click.Group):
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         if cmd_name not in self.commands and cmd_name in SUBCOMMANDS:
             command = importlib.import_module(f"flintcloud.cli.{SUBCOMMANDS[cmd_name]}").command
+            # Importing flintcloud.cli.run binds this package's attribute `run` to that submodule; the
+            # console entry point `flintcloud.cli:run` (the function below) must stay what `run` names.
+            globals()["run"] = _entry_point
             if command.name != cmd_name:
                 raise ImportError(
                     f"flintcloud.cli.{SUBCOMMANDS[cmd_name]} defines command {command.name!r}, listed as {cmd_name!r}"
@@ -74,3 +77,6 @@ def run() -> None:
     except FlintcloudError as ex:
         click.echo(f"flintcloud: error: {ex}", err=True)
         sys.exit(1)
+
+
+_entry_point = run
