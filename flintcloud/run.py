@@ -39,6 +39,7 @@ SPATIAL_DIR = OUTPUT_LAYOUT.spatial_dir
 SUMMARY_FILE = OUTPUT_LAYOUT.summary_file
 # Above this many cell-years, map_years=None maps only some years (first, last, every 10th).
 LARGE_CELL_YEARS = 10**9
+MAP_THREADS = 2  # GeoTIFF writer threads beside the engine (flintcloud.outputs.spatial.MapWriter)
 
 
 def resolve_map_years(map_years, config: GcbmConfig, n_cells: int) -> list[int]:
@@ -267,10 +268,12 @@ def run_project(
     grouped_seconds = time.perf_counter() - started
 
     with _sigterm_as_interrupt(), atomic_dir(out_dir) as tmp:
-        maps = MapWriter(tmp / SPATIAL_DIR, config.output_items, years, stands)
-        # The raw writer builds its db beside its target and moves it there on success; on failure it
-        # discards it, and atomic_dir discards everything else: out_dir is never half-written.
-        with RawOutputWriter(
+        # Maps are written by threads beside the simulation, straight into the temp folder (atomic_dir
+        # moves the whole folder). The raw writer builds its db beside its target and moves it there on
+        # success; on failure it discards it, and atomic_dir discards everything else.
+        with MapWriter(
+            tmp / SPATIAL_DIR, config.output_items, years, stands, threads=MAP_THREADS, atomic=False
+        ) as maps, RawOutputWriter(
             tmp / RAW_DB, stands.classifier_names, config.age_class_range, config.age_maximum
         ) as raw:
             summary = simulate_with_executor(config, stands, inputs, [raw, maps], executor, progress=progress)
@@ -278,9 +281,16 @@ def run_project(
         compile_results(tmp / RAW_DB, tmp / COMPILED_DB)
         summary.seconds = time.perf_counter() - started
         summary.timings = {
+            **(summary.timings or {}),  # the engine's own split (libcbm: setup, spinup, steps)
             "grouping_seconds": round(float(grouped_seconds), 3),
             # engine + raw db + maps (the reporters run inside the engine's loop)
             "simulation_seconds": round(float(simulated_seconds - grouped_seconds), 3),
+            # what the run waits for: the writers' calls inside the engine's steps, then their close
+            # (maps: queueing, then waiting for the writer threads), and the map threads' own time
+            "reporters_in_steps_seconds": round(float(raw.seconds + maps.seconds), 3),
+            "raw_db_seconds": round(float(raw.seconds + raw.close_seconds), 3),
+            "maps_seconds": round(float(maps.seconds + maps.close_seconds), 3),
+            "map_writer_thread_seconds": round(float(maps.writer_seconds), 3),
             "compile_seconds": round(float(summary.seconds - simulated_seconds), 3),
         }
         record = {

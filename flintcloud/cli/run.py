@@ -6,6 +6,7 @@ with one summary line: pixels, unique stands, years, seconds.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import click
@@ -28,12 +29,20 @@ from flintcloud.run import ENGINES, run_project
               help="libcbm: run here, or chunks of stands on Dask workers (same outputs; docs/scaling.md).")
 @click.option("--scheduler", default=None, metavar="ADDRESS",
               help="Dask scheduler address (tcp://host:8786); implies --executor dask. Without it dask starts a LocalCluster.")
+@click.option("--timings", "timings_path", default=None, type=click.Path(dir_okay=False, path_type=Path),
+              help="Also write the run's wall-clock seconds by part (grouping, spinup, steps, maps, raw db, "
+                   "compile) as JSON to this file (kept out of OUT_DIR, whose files depend only on the inputs).")
 def command(config_dir: Path, out_dir: Path, engine: str, map_years: str | None, image: str | None,
-            overwrite: bool, progress: bool, executor: str, scheduler: str | None) -> None:
+            overwrite: bool, progress: bool, executor: str, scheduler: str | None, timings_path: Path | None) -> None:
     """Simulate the GCBM project in CONFIG_DIR (the folder holding gcbm_config.cfg)."""
     settings = {"kind": "dask", "address": scheduler} if scheduler else executor
     summary = run_project(config_dir, out_dir, engine=engine, map_years=map_years, overwrite=overwrite,
                           image=image, progress=progress, executor=settings)
+    if timings_path is not None:
+        record = {"seconds": round(float(summary.seconds), 3), "pixels": int(summary.n_pixels),
+                  "unique_stands": int(summary.n_stands), "years": int(summary.years), "engine": summary.engine,
+                  **(getattr(summary, "timings", None) or {})}
+        timings_path.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
     click.echo(
         f"{out_dir}: {summary.n_pixels} pixels, {summary.n_stands} unique stands, "
         f"{summary.years} years, {summary.seconds:.1f} s ({summary.engine})"

@@ -15,8 +15,10 @@
    (outputs owned by the calling user, no network, a time limit; the container is killed on timeout or
    interrupt).
 4. Collect: `gcbm_output.db` compiled into `compiled_gcbm_output.db` and GCBM's per-block GeoTIFFs
-   mosaicked into `spatial/<Indicator>_<year>.tif` by the same code the embedded engine's outputs go
-   through; GCBM's console output and log file kept in `logs/`; `run_summary.json`.
+   mosaicked into `spatial/<Indicator>_<year>.tif` on the input layers' grid, the grid the embedded
+   engine's maps are on (docs/engine-outputs.md), by the same code the embedded engine's outputs go
+   through; GCBM's console output and log file kept in `logs/`; `run_summary.json` with the pixel count
+   (the landscape grouped by the embedded engine's code, so both engines report the same count).
 Everything is written under a temp dir and moved to `out_dir` only when all of it succeeded.
 
 Pure helpers (`check_image`, `rewrite_config_docs`, `docker_run_command`, `mount_roots`) are tested
@@ -251,6 +253,7 @@ def run_gcbm_container(config_dir: str | os.PathLike, out_dir: str | os.PathLike
         run_dir = (tmp / RUN_DIR).resolve()
         run_config, gcbm_out, mounts = prepare_run_dir(Path(config_dir), run_dir)
         config = read_gcbm_config(run_config)  # the years, and a readable config before Docker starts
+        stands = landscape_stands(config)  # the input grid and pixel count, and bad layers fail before Docker
         name = f"flintcloud-gcbm-{uuid.uuid4().hex[:12]}"
         cmd = docker_run_command(image, run_config, mounts, uid=uid, gid=gid, name=name, docker=exe)
         logs = tmp / "logs"
@@ -279,15 +282,18 @@ def run_gcbm_container(config_dir: str | os.PathLike, out_dir: str | os.PathLike
         if not raw_db.is_file():
             kept = _keep_failed_log(console_log, out_dir)
             raise SimulationError(f"GCBM ({image}) finished but wrote no {raw_db.name} (log: {str(kept)!r})")
-        _collect_outputs(gcbm_out, tmp, config.start_year)
+        _collect_outputs(gcbm_out, tmp, config.start_year, stands.grid)
         shutil.copytree(run_config, logs / "gcbm_config")
         shutil.rmtree(run_dir)
         seconds = time.monotonic() - started
-        summary = RunSummary(n_pixels=0, n_stands=0, n_spinup_groups=0, years=config.n_years,
-                             seconds=seconds, engine=ENGINE_NAME)
+        summary = RunSummary(n_pixels=int(stands.n_pixels), n_stands=int(stands.n_stands), n_spinup_groups=0,
+                             years=config.n_years, seconds=seconds, engine=ENGINE_NAME)
         (tmp / "run_summary.json").write_text(json.dumps(
             {"engine": ENGINE_NAME, "image": image, "command": cmd, "seconds": round(seconds, 3),
-             "years": summary.years}, indent=2))
+             "years": summary.years, "start_year": int(config.start_year), "end_year": int(config.end_year),
+             # counted from the inputs by the embedded engine's landscape code (CBMBuildLandUnitModule's rules)
+             "pixels": summary.n_pixels, "unique_stands": summary.n_stands, "area_ha": float(stands.area_ha),
+             "excluded_pixels": {k: int(v) for k, v in stands.excluded.items()}}, indent=2))
     return summary
 
 
@@ -298,12 +304,26 @@ def _keep_failed_log(console_log: Path, out_dir: Path) -> Path:
     return kept
 
 
-def _collect_outputs(gcbm_out: Path, dest: Path, start_year: int) -> None:
-    """Raw db -> compiled tables, per-block tiles -> spatial/<Indicator>_<year>.tif (helper code shared
-    with the embedded engine), in `dest`."""
+def landscape_stands(config):
+    """The project's StandSet as the embedded engine groups it: the input grid the maps go on, and the
+    pixels GCBM simulates (CBMBuildLandUnitModule's rules), so both engines report the same count."""
+    from flintcloud.inputdb.reader import read_input_db
+    from flintcloud.landscape.raster import read_landscape
+    from flintcloud.landscape.stands import group_stands
+
+    inputs = read_input_db(config.db_path)
+    dt = inputs.disturbance_types
+    type_codes = {int(c): n for c, n in zip(dt["code"], dt["name"]) if c == c and c is not None}
+    return group_stands(read_landscape(config), inputs.spatial_unit_id, dict(zip(dt["name"], dt["id"].astype(int))),
+                        type_codes)
+
+
+def _collect_outputs(gcbm_out: Path, dest: Path, start_year: int, grid=None) -> None:
+    """Raw db -> compiled tables, per-block tiles -> spatial/<Indicator>_<year>.tif on the input `grid`
+    (helper code shared with the embedded engine), in `dest`."""
     from flintcloud.outputs.compile import compile_results
     from flintcloud.outputs.spatial import mosaic_gcbm_blocks
 
     shutil.move(str(gcbm_out / "gcbm_output.db"), dest / "gcbm_output.db")
     compile_results(dest / "gcbm_output.db", dest / "compiled_gcbm_output.db")
-    mosaic_gcbm_blocks(gcbm_out, dest / "spatial", start_year=start_year)
+    mosaic_gcbm_blocks(gcbm_out, dest / "spatial", start_year=start_year, grid=grid)

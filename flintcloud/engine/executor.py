@@ -23,7 +23,6 @@ address is given).
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import dataclasses
 import logging
@@ -290,6 +289,8 @@ class ChunkSimulation:
 
     async def next_step(self):
         """("step", StepOutput) | ("done", RunSummary) | ("error", exception); waits off the event loop."""
+        import asyncio  # (only dask's actors need it; a local run does not pay its import)
+
         return await asyncio.get_running_loop().run_in_executor(None, self._get)
 
     def cancel(self) -> bool:

@@ -26,6 +26,7 @@ import contextlib
 import math
 import os
 import sqlite3
+import time
 from importlib import resources
 from collections.abc import Mapping
 from pathlib import Path
@@ -163,6 +164,8 @@ class RawOutputWriter:
         self._expected_step = 0
         self._n_stands: int | None = None
         self._prev_location: np.ndarray | None = None
+        self.seconds = 0.0  # spent in reporter calls
+        self.close_seconds = 0.0  # in close()
 
     # -- lifecycle -------------------------------------------------------------------------
     def __enter__(self) -> RawOutputWriter:
@@ -178,6 +181,7 @@ class RawOutputWriter:
         """Finish the database and move it to `path`."""
         if self._closed:
             return self.path
+        started = time.perf_counter()
         if self._expected_step == 0:
             self.abort()
             raise OutputError(f"{self.path}: no StepOutput was reported; the raw output database would be empty")
@@ -189,6 +193,7 @@ class RawOutputWriter:
             raise
         self._closed = True
         self._stack.close()  # atomic_path: os.replace(tmp, path)
+        self.close_seconds += time.perf_counter() - started
         return self.path
 
     def abort(self) -> None:
@@ -204,11 +209,14 @@ class RawOutputWriter:
     def __call__(self, step: StepOutput) -> None:
         if self._closed:
             raise OutputError(f"{self.path}: StepOutput for step {step.step} reported after close()")
+        started = time.perf_counter()
         try:
             self._write_step(step)
         except BaseException:
             self.abort()
             raise
+        finally:
+            self.seconds += time.perf_counter() - started
 
     def _check(self, step: StepOutput) -> int:
         n = step.n_stands
@@ -388,10 +396,12 @@ class RawOutputWriter:
         stand_codes, rec_ids = dist_record
 
         frames = []
+        key_triples = []
         if is_annual.any():
             cols = np.flatnonzero(is_annual)
             tc = _group_sum(loc_codes, len(loc_ids), fluxes, area, cols)
             frames.append(self._flux_frame(tc, loc_ids, None, [keys[j] for j in cols], module_of, pool_id))
+            key_triples.append([(keys[j].module, keys[j].source, keys[j].sink) for j in cols])
         if is_dist.any():
             cols = np.flatnonzero(is_dist)
             undisturbed = stand_codes < 0
@@ -408,37 +418,46 @@ class RawOutputWriter:
                 rec_loc = np.empty(len(rec_ids), dtype=np.int64)
                 rec_loc[rec_codes] = loc_ids[loc_codes[hit]]
                 frames.append(self._flux_frame(tc, rec_loc, rec_ids, [keys[j] for j in cols], module_of, pool_id))
+                key_triples.append([(keys[j].module, keys[j].source, keys[j].sink) for j in cols])
         if not frames:
             return
-        df = pd.concat(frames, ignore_index=True)
-        df = df[df["value"] != 0.0]
+        cols = {c: np.concatenate([f[c] for f in frames]) for c in ("loc", "module", "dist", "src", "dst", "value")}
+        nonzero = cols["value"] != 0.0
+        cols = {c: v[nonzero] for c, v in cols.items()}
         group = ["loc", "module", "dist", "src", "dst"]
-        df = df.groupby(group, sort=False, dropna=False)["value"].sum().reset_index()
-        df = df[df["value"] != 0.0]
-        dist = [None if d < 0 else d for d in df["dist"].tolist()]
+        # Rows of one block have distinct (loc or record) x key; blocks differ in dist (-1 vs record ids):
+        # two rows can only share a group when a block's keys repeat a (module, source, sink).
+        if any(len(set(triples)) < len(triples) for triples in key_triples):
+            # The same (location, module, record, source, sink) twice: sum them, in order of first appearance.
+            df = pd.DataFrame(cols).groupby(group, sort=False, dropna=False)["value"].sum().reset_index()
+            df = df[df["value"] != 0.0]
+            cols = {c: df[c].to_numpy() for c in df.columns}
+        # (otherwise every row is its own group: a sum of one value is that value, so nothing to do)
+        dist = [None if d < 0 else d for d in cols["dist"].tolist()]
         self._conn.executemany(
             "INSERT INTO Fluxes VALUES (?, ?, ?, ?, ?, ?, ?)",
             zip(
-                self._take("flux", len(df)).tolist(),
-                df["loc"].tolist(),
-                df["module"].tolist(),
+                self._take("flux", len(cols["value"])).tolist(),
+                cols["loc"].tolist(),
+                cols["module"].tolist(),
                 dist,
-                df["src"].tolist(),
-                df["dst"].tolist(),
-                df["value"].tolist(),
+                cols["src"].tolist(),
+                cols["dst"].tolist(),
+                cols["value"].tolist(),
             ),
         )
 
     @staticmethod
-    def _flux_frame(tc, row_loc, row_dist, keys, module_of, pool_id) -> pd.DataFrame:
+    def _flux_frame(tc, row_loc, row_dist, keys, module_of, pool_id) -> dict[str, np.ndarray]:
+        """Columns loc, module, dist (-1: annual process), src, dst, value of one block of flux rows."""
         n_rows, n_keys = tc.shape
-        return pd.DataFrame(
-            {
-                "loc": np.repeat(row_loc, n_keys),
-                "module": np.tile([module_of[k.module] for k in keys], n_rows),
-                "dist": np.repeat(row_dist, n_keys) if row_dist is not None else np.full(n_rows * n_keys, -1),
-                "src": np.tile([pool_id[k.source] for k in keys], n_rows),
-                "dst": np.tile([pool_id[k.sink] for k in keys], n_rows),
-                "value": tc.ravel(),
-            }
-        )
+        return {
+            "loc": np.repeat(np.asarray(row_loc, dtype=np.int64), n_keys),
+            "module": np.tile(np.array([module_of[k.module] for k in keys], dtype=np.int64), n_rows),
+            "dist": (np.repeat(np.asarray(row_dist, dtype=np.int64), n_keys) if row_dist is not None
+                     else np.full(n_rows * n_keys, -1, dtype=np.int64)),
+            "src": np.tile(np.array([pool_id[k.source] for k in keys], dtype=np.int64), n_rows),
+            "dst": np.tile(np.array([pool_id[k.sink] for k in keys], dtype=np.int64), n_rows),
+            "value": tc.ravel(),
+        }
+

@@ -23,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -150,8 +151,12 @@ def flux_weights(step: StepOutput, item: OutputItem) -> np.ndarray:
     return weights
 
 
-def indicator_per_stand(step: StepOutput, item: dict | OutputItem) -> np.ndarray:
-    """Pure: an item's per-hectare value for every stand (float64, before the cast to its data type)."""
+def indicator_per_stand(step: StepOutput, item: dict | OutputItem, weights: np.ndarray | None = None) -> np.ndarray:
+    """Pure: an item's per-hectare value for every stand (float64, before the cast to its data type).
+
+    `weights`: the item's ``flux_weights(step, item)`` when the caller already has them (MapWriter
+    computes them once per run: every step has the same flux keys).
+    """
     if not isinstance(item, OutputItem):
         item = parse_output_item(item)
     if item.variable_name == "age":
@@ -167,7 +172,7 @@ def indicator_per_stand(step: StepOutput, item: dict | OutputItem) -> np.ndarray
         missing = sorted({p for s in item.fluxes for p in s.sources + s.sinks} - known)
         if missing:
             raise ConfigError(f"WriteVariableGeotiff item {item.data_name!r}: flux pool(s) {missing} are not simulated pools")
-        return np.asarray(step.fluxes, dtype=np.float64) @ flux_weights(step, item)
+        return np.asarray(step.fluxes, dtype=np.float64) @ (flux_weights(step, item) if weights is None else weights)
     raise ConfigError(f"WriteVariableGeotiff item {item.data_name!r} maps nothing")
 
 
@@ -213,9 +218,18 @@ class MapWriter:
     `items`: WriteVariableGeotiff items (dicts as in modules_output.json, or OutputItems);
     `years`: the years to map (None: every simulated year); `stands`: the StandSet whose
     ``pixel_stand`` (-1 = not simulated) and ``grid`` place the stands on the input grid.
+
+    `threads` > 0: the GeoTIFFs are written by that many writer threads, off the simulation's
+    critical path (GDAL releases the GIL while it creates, compresses and closes a file); the
+    reporter call only computes each item's per-stand values. Every file is still written by one
+    thread with the same calls in the same order, so its bytes do not depend on `threads`. Use the
+    writer as a context manager (or call ``close()``): leaving it waits for the last files and
+    raises the first writer error. `atomic`: write each file under a temp name and move it into
+    place (False when the caller already writes into a temp folder, as ``run_project`` does).
     """
 
-    def __init__(self, out_dir: str | os.PathLike, items, years: Iterable[int] | None, stands):
+    def __init__(self, out_dir: str | os.PathLike, items, years: Iterable[int] | None, stands, *,
+                 threads: int = 0, atomic: bool = True):
         self.out_dir = Path(out_dir)
         self.items: list[OutputItem] = []
         for item in items:
@@ -228,6 +242,20 @@ class MapWriter:
                 f"pixel_stand has shape {self.pixel_stand.shape}, the grid is {self.grid.height}x{self.grid.width}"
             )
         self.written: list[Path] = []
+        self.atomic = atomic
+        self._profiles = [raster_profile(self.grid, item) for item in self.items]
+        self._flux_keys = None  # the flux keys the items' weights below were computed for
+        self._weights: list = []
+        self._pool = None
+        self._pending: list = []
+        # seconds in reporter calls and in close() (together: what the run waits for), and in the writers
+        self.seconds = 0.0
+        self.close_seconds = 0.0
+        self.writer_seconds = 0.0
+        if threads > 0:
+            from concurrent.futures import ThreadPoolExecutor
+
+            self._pool = ThreadPoolExecutor(max_workers=int(threads), thread_name_prefix="flintcloud-maps")
         # The simulated pixels' bounding window (rows, cols) and largest stand index, found once by
         # strips: maps write only this window; GDAL fills the blocks outside it with nodata on close.
         self._max_stand = -1
@@ -251,32 +279,79 @@ class MapWriter:
     def __call__(self, step: StepOutput) -> None:
         if step.step == 0 or (self.years is not None and step.year not in self.years):
             return
+        started = time.perf_counter()
+        try:
+            self._report(step)
+        finally:
+            self.seconds += time.perf_counter() - started
+
+    def _report(self, step: StepOutput) -> None:
         if self._max_stand >= step.n_stands:
             raise OutputError(
                 f"pixel_stand refers to stand {self._max_stand} but step {step.step} has {step.n_stands} stands"
             )
+        self._raise_failed()
         self.out_dir.mkdir(parents=True, exist_ok=True)
-        # index -1 -> nodata: per item one value per stand, never one per pixel
-        lookups = [
-            np.append(cast_values(indicator_per_stand(step, item), item), np.asarray(item.nodata).astype(item.dtype))
-            for item in self.items
-        ]
-        paths = [self.out_dir / f"{item.data_name}_{step.year}.tif" for item in self.items]
+        if self._flux_keys is not step.flux_keys and self._flux_keys != list(step.flux_keys):
+            self._weights = [flux_weights(step, item) if item.fluxes else None for item in self.items]
+        self._flux_keys = step.flux_keys
+        for item, profile, weights in zip(self.items, self._profiles, self._weights):
+            # index -1 -> nodata: per item one value per stand, never one per pixel
+            values = indicator_per_stand(step, item, weights)
+            lookup = np.append(cast_values(values, item), np.asarray(item.nodata).astype(item.dtype))
+            path = self.out_dir / f"{item.data_name}_{step.year}.tif"
+            if self._pool is None:
+                self._write(path, lookup, profile)
+            else:
+                self._pending.append(self._pool.submit(self._write, path, lookup, profile))
+            self.written.append(path)
+        if self._pool is not None and len(self._pending) > 4 * max(len(self.items), 1):
+            # keep at most a few years' lookups queued; waiting here also surfaces writer errors early
+            done, self._pending = self._pending[:len(self.items)], self._pending[len(self.items):]
+            for future in done:
+                future.result()
+
+    def _write(self, path: Path, lookup: np.ndarray, profile: dict) -> None:
+        """One map: row strips of the simulated window (memory per map is one strip, not the grid)."""
+        started = time.perf_counter()
         with contextlib.ExitStack() as stack:
-            tmps = [stack.enter_context(atomic_path(path)) for path in paths]
-            dsts = [
-                stack.enter_context(rasterio.open(tmp, "w", **raster_profile(self.grid, item)))
-                for tmp, item in zip(tmps, self.items)
-            ]
-            # Row strips of the simulated window: memory per map is one strip, not the grid.
+            target = stack.enter_context(atomic_path(path)) if self.atomic else path
+            dst = stack.enter_context(rasterio.open(target, "w", **profile))
             row0, row1, col0, col1 = self._window
             for row in range(row0, row1, MAP_STRIP_ROWS):
                 rows = min(MAP_STRIP_ROWS, row1 - row)
                 strip = self.pixel_stand[row:row + rows, col0:col1]
-                window = Window(col0, row, col1 - col0, rows)
-                for dst, lookup in zip(dsts, lookups):
-                    dst.write(lookup[strip], 1, window=window)
-        self.written.extend(paths)
+                dst.write(lookup[strip], 1, window=Window(col0, row, col1 - col0, rows))
+        self.writer_seconds += time.perf_counter() - started  # (a float += under the GIL: no lost update matters here)
+
+    def _raise_failed(self) -> None:
+        for future in self._pending:
+            if future.done() and future.exception() is not None:
+                self.close(wait=False)
+                raise future.exception()
+
+    def close(self, wait: bool = True) -> None:
+        """Wait for the writer threads (raising the first error); ``wait=False`` cancels queued files."""
+        if self._pool is None:
+            return
+        pending, self._pending = self._pending, []
+        started = time.perf_counter()
+        try:
+            if wait:
+                for future in pending:
+                    future.result()
+        finally:
+            for future in pending:
+                future.cancel()
+            self._pool.shutdown(wait=True)  # no thread may still write once the caller moves on
+            self._pool = None
+            self.close_seconds += time.perf_counter() - started
+
+    def __enter__(self) -> "MapWriter":
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        self.close(wait=exc_type is None)
 
 
 _BLOCK_NAME = re.compile(r"^(?P<block>\d+)_(?P<step>\d+)\.tiff?$")
@@ -299,8 +374,45 @@ def find_gcbm_blocks(gcbm_output_dir: str | os.PathLike) -> dict[tuple[str, int]
     return found
 
 
-def mosaic_gcbm_blocks(gcbm_output_dir: str | os.PathLike, out_dir: str | os.PathLike, start_year: int) -> list[Path]:
-    """Merge GCBM's per-block GeoTIFFs into ``<out_dir>/<Indicator>_<year>.tif``; returns the files written."""
+def block_window(grid, transform, crs, width: int, height: int, what: str) -> Window:
+    """Pure: where a GCBM block (its transform, CRS, size) sits on `grid` (a landscape Grid).
+
+    The block must share the grid's CRS and pixel size and sit on its pixel lattice, inside it
+    (GCBM's blocks are windows of its input tiles); otherwise a LayerError naming `what`.
+    """
+    from flintcloud.landscape.grid import Grid
+
+    g, b = grid.transform, transform
+    px = max(abs(g.a), abs(g.e))
+    problem = None
+    # (two one-pixel grids that differ only in CRS: Grid.mismatch's CRS comparison, EPSG-aware)
+    if grid.crs is not None and crs is not None and Grid(b, crs, 1, 1).mismatch(Grid(b, grid.crs, 1, 1)):
+        problem = f"CRS {crs.to_string()}, the input grid's is {grid.crs.to_string()}"
+    elif max(abs(b.a - g.a), abs(b.e - g.e), abs(b.b - g.b), abs(b.d - g.d)) > 1e-9 * px:
+        problem = f"pixel size ({b.a!r}, {b.e!r}), the input grid's is ({g.a!r}, {g.e!r})"
+    else:
+        col, row = (b.c - g.c) / g.a, (b.f - g.f) / g.e
+        if abs(col - round(col)) > 1e-6 or abs(row - round(row)) > 1e-6:
+            problem = f"origin ({b.c!r}, {b.f!r}) is off the input grid's pixel lattice (column {col:.6f}, row {row:.6f})"
+        else:
+            col, row = int(round(col)), int(round(row))
+            if col < 0 or row < 0 or col + width > grid.width or row + height > grid.height:
+                problem = (f"columns {col}..{col + width - 1}, rows {row}..{row + height - 1} are outside the "
+                           f"input grid's {grid.width} x {grid.height} pixels")
+            else:
+                return Window(col, row, width, height)
+    raise LayerError(f"GCBM block {what}: {problem}")
+
+
+def mosaic_gcbm_blocks(gcbm_output_dir: str | os.PathLike, out_dir: str | os.PathLike, start_year: int,
+                       grid=None) -> list[Path]:
+    """Merge GCBM's per-block GeoTIFFs into ``<out_dir>/<Indicator>_<year>.tif``; returns the files written.
+
+    `grid` (a landscape Grid: the input layers' transform, CRS and size): every map covers that grid,
+    as the embedded engine's maps do (docs/engine-outputs.md), with the blocks in their windows and
+    the item's nodata elsewhere; a block off the grid is a LayerError. Without `grid`: the blocks'
+    own extent (their union, as GCBM's create_tiffs.py merges them).
+    """
     blocks = find_gcbm_blocks(gcbm_output_dir)
     if not blocks:
         raise OutputError(
@@ -312,6 +424,7 @@ def mosaic_gcbm_blocks(gcbm_output_dir: str | os.PathLike, out_dir: str | os.Pat
     written = []
     for (indicator, timestep), paths in sorted(blocks.items()):
         year = int(start_year) + timestep - 1
+        target = out_dir / f"{indicator}_{year}.tif"
         try:
             with contextlib.ExitStack() as stack:
                 sources = [stack.enter_context(rasterio.open(p)) for p in paths]
@@ -319,6 +432,15 @@ def mosaic_gcbm_blocks(gcbm_output_dir: str | os.PathLike, out_dir: str | os.Pat
                 kinds = {(s.dtypes[0], s.nodata, s.crs) for s in sources}
                 if len(kinds) > 1:
                     raise LayerError(f"blocks of {indicator} timestep {timestep} differ in dtype/nodata/CRS: {paths}")
+                if grid is not None:
+                    windows = [block_window(grid, s.transform, s.crs, s.width, s.height, repr(str(p)))
+                               for s, p in zip(sources, paths)]
+                    profile = raster_profile(grid, OutputItem(indicator, "", first.dtypes[0], first.nodata))
+                    with atomic_path(target) as tmp, rasterio.open(tmp, "w", **profile) as dst:
+                        for src, window in zip(sources, windows):
+                            dst.write(src.read(1), 1, window=window)
+                    written.append(target)
+                    continue
                 array, transform = merge(sources, nodata=first.nodata)
                 profile = {
                     "driver": "GTiff",
@@ -337,5 +459,5 @@ def mosaic_gcbm_blocks(gcbm_output_dir: str | os.PathLike, out_dir: str | os.Pat
                 }
         except rasterio.errors.RasterioIOError as err:
             raise LayerError(f"cannot read GCBM block GeoTIFF(s) of {indicator} timestep {timestep}: {err}") from err
-        written.append(write_raster(out_dir / f"{indicator}_{year}.tif", array[0], profile))
+        written.append(write_raster(target, array[0], profile))
     return written

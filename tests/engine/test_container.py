@@ -278,7 +278,18 @@ def test_full_run_gives_the_embedded_engines_layout(flint_demo, fake_docker, pre
     log = (out / "logs" / "moja.cli.log").read_text()
     assert f"--user {os.getuid()}:{os.getgid()}" in log and "Simulation complete" in log
     assert (out / "logs" / "Moja_Debug.log").read_text() == "debug log\n"
-    assert json.loads((out / "run_summary.json").read_text())["image"] == IMAGE
+    record = json.loads((out / "run_summary.json").read_text())
+    assert record["image"] == IMAGE
+    # the pixel count is recorded and printed as for the embedded engine (was "0 pixels, 0 unique stands")
+    assert record["pixels"] == summary.n_pixels == 11347 and record["unique_stands"] == summary.n_stands > 0
+    assert (record["start_year"], record["end_year"]) == (2010, 2020)
+    # maps on the input layers' grid (the whole 4000 x 4000 tile), not the one 400 x 400 block with data
+    import rasterio
+
+    with rasterio.open(flint_demo / "layers" / "tiled" / "initial_age.tiff") as layer:
+        grid = (layer.width, layer.height, layer.transform)
+    with rasterio.open(out / "spatial" / "NBP_2015.tif") as ds:
+        assert (ds.width, ds.height, ds.transform) == grid == (4000, 4000, ds.transform)
 
 
 def test_params_ship_the_placeholder_and_simulate_depends_on_it():

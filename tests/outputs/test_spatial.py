@@ -14,7 +14,7 @@ from outputs_fixtures import three_stand_run
 from rasterio.crs import CRS
 
 from flintcloud.cli import main
-from flintcloud.errors import ConfigError, OutputError
+from flintcloud.errors import ConfigError, LayerError, OutputError
 from flintcloud.landscape.grid import Grid, pixel_area_ha
 from flintcloud.outputs.spatial import (
     MapWriter,
@@ -161,6 +161,39 @@ def test_map_writer_writes_the_simulated_window_and_nodata_elsewhere(tmp_path):
         assert (ds.read(1) == -32768).all()
 
 
+def test_threaded_map_writer_writes_the_same_bytes(tmp_path):
+    """Writer threads (run_project's way) give byte-identical files to writing in the reporter call."""
+    rng = np.random.default_rng(5)
+    pixel_stand = rng.integers(-1, 3, size=(600, 300))
+    pixel_stand[:, :40] = -1
+    grid = Grid(Affine(0.00025, 0, -106.0, 0, -0.00025, 55.0), WGS84, 300, 600)
+    stands = SimpleNamespace(pixel_stand=pixel_stand, grid=grid)
+    steps = three_stand_run()
+    inline = MapWriter(tmp_path / "inline", ITEMS, years=None, stands=stands)
+    with MapWriter(tmp_path / "threads", ITEMS, years=None, stands=stands, threads=2, atomic=False) as threaded:
+        for step in steps:
+            inline(step)
+            threaded(step)
+    assert [p.name for p in threaded.written] == [p.name for p in inline.written]
+    assert len(inline.written) == 4 * 2
+    for a, b in zip(inline.written, threaded.written):
+        assert a.read_bytes() == b.read_bytes(), a.name
+    assert threaded.writer_seconds > 0 and not [p for p in (tmp_path / "threads").rglob(".*")]
+
+
+def test_threaded_map_writer_raises_a_writer_error_and_stops(tmp_path):
+    stands = SimpleNamespace(pixel_stand=np.zeros((4, 5), dtype=np.int64), grid=_grid())
+    (tmp_path / "spatial").mkdir()
+    (tmp_path / "spatial" / "Age_2011.tif").mkdir()  # a folder where a map must go: rasterio cannot create it
+    writer = MapWriter(tmp_path / "spatial", [ITEMS[0]], years=None, stands=stands, threads=2, atomic=False)
+    with pytest.raises(rasterio.errors.RasterioIOError):
+        with writer:
+            for step in three_stand_run():
+                writer(step)
+    assert writer._pool is None  # the threads were shut down
+    assert (tmp_path / "spatial" / "Age_2010.tif").is_file()
+
+
 def _write_block(path, array, west, north, dtype="float32", nodata=None):
     path.parent.mkdir(parents=True, exist_ok=True)
     nodata = float(np.float32(-1e38)) if nodata is None else nodata
@@ -203,6 +236,45 @@ def test_mosaic_blocks_in_gcbm_layout(tmp_path):
         mosaic_gcbm_blocks(tmp_path / "spatial", tmp_path / "x", 2010)
     with pytest.raises(OutputError, match="does not exist"):
         mosaic_gcbm_blocks(tmp_path / "nowhere", tmp_path / "x", 2010)
+
+
+def test_mosaic_blocks_onto_the_input_grid(tmp_path):
+    """With the input grid, the maps cover it exactly (as the embedded engine's do), blocks in their windows."""
+    gcbm = tmp_path / "output"
+    nd = np.float32(-1e38)
+    a = np.full((16, 16), 2.0, dtype=np.float32)
+    a[0, 0] = nd
+    _write_block(gcbm / "NPP" / "-106_055" / "NPP_-106_055_0_1.tif", a, -105.9, 54.9)
+    ages = np.full((16, 16), 31, dtype=np.int16)
+    _write_block(gcbm / "Age" / "-106_055" / "Age_-106_055_0_1.tif", ages, -105.9, 54.9, "int16", -32768)
+    # the input grid: 0.1/16 deg pixels from (-106, 55), 50 x 40 pixels; the blocks start at column 16, row 16
+    grid = Grid(Affine(0.1 / 16, 0, -106.0, 0, -0.1 / 16, 55.0), WGS84, 50, 40)
+    written = mosaic_gcbm_blocks(gcbm, tmp_path / "spatial", start_year=2010, grid=grid)
+    assert sorted(p.name for p in written) == ["Age_2010.tif", "NPP_2010.tif"]
+    with rasterio.open(tmp_path / "spatial" / "NPP_2010.tif") as ds:
+        m = ds.read(1)
+        assert (ds.width, ds.height) == (50, 40) and ds.transform == grid.transform and ds.crs == WGS84
+        assert ds.dtypes[0] == "float32" and ds.nodata == pytest.approx(float(nd))
+        assert ds.profile["tiled"] and ds.profile["compress"] == "deflate"
+    assert m[16, 16] == nd and m[17, 17] == 2.0 and m[31, 31] == 2.0
+    assert (m[:16] == nd).all() and (m[32:] == nd).all() and (m[:, :16] == nd).all() and (m[:, 32:] == nd).all()
+    with rasterio.open(tmp_path / "spatial" / "Age_2010.tif") as ds:
+        age = ds.read(1)
+        assert ds.nodata == -32768 and (age[16:32, 16:32] == 31).all() and (age == 31).sum() == 256
+
+    # a grid the blocks do not fit: the error names the block and what is wrong
+    shifted = Grid(Affine(0.1 / 16, 0, -106.0 + 0.1 / 32, 0, -0.1 / 16, 55.0), WGS84, 50, 40)
+    with pytest.raises(LayerError, match=r"Age_-106_055_0_1.tif.*off the input grid's pixel lattice"):
+        mosaic_gcbm_blocks(gcbm, tmp_path / "x", 2010, grid=shifted)
+    small = Grid(grid.transform, WGS84, 20, 20)
+    with pytest.raises(LayerError, match=r"outside the input grid's 20 x 20 pixels"):
+        mosaic_gcbm_blocks(gcbm, tmp_path / "x", 2010, grid=small)
+    coarse = Grid(Affine(0.1 / 8, 0, -106.0, 0, -0.1 / 8, 55.0), WGS84, 50, 40)
+    with pytest.raises(LayerError, match=r"pixel size .* the input grid's is"):
+        mosaic_gcbm_blocks(gcbm, tmp_path / "x", 2010, grid=coarse)
+    utm = Grid(grid.transform, CRS.from_epsg(32613), 50, 40)
+    with pytest.raises(LayerError, match=r"CRS EPSG:4326, the input grid's is EPSG:32613"):
+        mosaic_gcbm_blocks(gcbm, tmp_path / "x", 2010, grid=utm)
 
 
 def test_mosaic_gcbm_reference_blocks(gcbm_reference_output, tmp_path):
