@@ -13,7 +13,9 @@ from flintcloud.errors import ConfigError
 
 
 def worker_command(data_dir: Path, workers: int) -> list[str]:
-    return [sys.executable, "-m", "flintcloud.service.jobs", "--data-dir", str(data_dir), "--workers", str(workers)]
+    """`flintcloud worker` with this interpreter (the queue's task names are those of flintcloud.service.jobs)."""
+    return [sys.executable, "-c", "from flintcloud.cli import run; run()", "worker", "--data-dir", str(data_dir),
+            "--workers", str(workers)]
 
 
 @click.command("serve")

@@ -169,19 +169,3 @@ def run_consumer(settings: ServiceSettings) -> None:
                                     initial_delay=0.1, max_delay=1.0, backoff=1.15, check_worker_health=True)
     print(f"flintcloud worker: {max(1, settings.workers)} worker process(es) on {settings.queue_path}", flush=True)
     consumer.run()
-
-
-def main(argv: list[str] | None = None) -> None:  # python -m flintcloud.service.jobs (used by serve)
-    import argparse
-
-    from flintcloud.service.settings import read_settings
-
-    ap = argparse.ArgumentParser(prog="flintcloud-worker")
-    ap.add_argument("--data-dir", type=Path)
-    ap.add_argument("--workers", type=int)
-    args = ap.parse_args(argv)
-    run_consumer(read_settings(data_dir=args.data_dir, workers=args.workers))
-
-
-if __name__ == "__main__":
-    main()

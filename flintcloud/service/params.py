@@ -84,3 +84,50 @@ def effective_params(overrides: dict | None) -> dict:
     if problems:
         raise ValidationError([p.replace("params..", "params.") for p in problems], source="params")
     return merged
+
+
+def parse_config_params(docs: dict[str, Any]) -> dict:
+    """Simulation params a GCBM config set states (FLINT.Cloud's clients upload one). Pure.
+
+    `docs` maps config file name -> parsed JSON. Reads localdomain.json start_date/end_date (GCBM's
+    end is exclusive: end_year = end_date's year - 1) and variables.json admin_boundary/eco_boundary
+    when they are names (not layer references).
+    """
+    simulation: dict[str, Any] = {}
+    domain = (docs.get("localdomain.json") or {}).get("LocalDomain") or {}
+    for key, out, shift in (("start_date", "start_year", 0), ("end_date", "end_year", -1)):
+        value = domain.get(key)
+        if isinstance(value, str) and value[:4].isdigit():
+            simulation[out] = int(value[:4]) + shift
+    variables = (docs.get("variables.json") or {}).get("Variables") or {}
+    for key in ("admin_boundary", "eco_boundary"):
+        if isinstance(variables.get(key), str):
+            simulation[key] = variables[key]
+    return {"simulation": simulation} if simulation else {}
+
+
+def read_config_params(config_dir) -> dict:
+    """parse_config_params of the JSON files in an uploaded config folder (unreadable files are skipped:
+    validation reports them)."""
+    import json
+    from pathlib import Path
+
+    docs = {}
+    for name in ("localdomain.json", "variables.json"):
+        path = Path(config_dir) / name
+        try:
+            docs[name] = json.loads(path.read_text(encoding="utf-8-sig"))
+        except (OSError, ValueError):
+            continue
+    return parse_config_params(docs)
+
+
+def merge_overrides(base: dict, extra: dict) -> dict:
+    """`extra` under `base`: keys the user already set win. Pure."""
+    out = copy.deepcopy(extra)
+    for section, values in (base or {}).items():
+        if isinstance(values, dict) and isinstance(out.get(section), dict):
+            out[section].update(values)
+        else:
+            out[section] = copy.deepcopy(values)
+    return out
