@@ -70,20 +70,49 @@ class MapPreview:
                 "nodata_fraction": float(np.ma.getmaskarray(self.values).mean())}
 
 
-def read_preview(tif: Path, max_pixels: int = 640) -> MapPreview:
+def data_window(tif: Path):
+    """The smallest window holding every valid pixel (GCBM tiles are 1 degree; a project may fill a corner).
+
+    None when the map has no valid pixel."""
     import rasterio
-    from rasterio.enums import Resampling
+    from rasterio.windows import Window
 
     with rasterio.open(tif) as ds:
-        scale = max(ds.width, ds.height) / max_pixels
-        shape = (max(1, round(ds.height / scale)), max(1, round(ds.width / scale))) if scale > 1 else (ds.height, ds.width)
-        band = ds.read(1, out_shape=shape, resampling=Resampling.nearest, masked=True)
+        mask = ds.dataset_mask()
+    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+    if not rows.size:
+        return None
+    return Window(int(cols[0]), int(rows[0]), int(cols[-1] - cols[0] + 1), int(rows[-1] - rows[0] + 1))
+
+
+def union_window(a, b):
+    """The window covering both (either may be None)."""
+    from rasterio.windows import union
+
+    windows = [w for w in (a, b) if w is not None]
+    return union(*windows) if len(windows) > 1 else (windows[0] if windows else None)
+
+
+def read_preview(tif: Path, max_pixels: int = 640, window=None) -> MapPreview:
+    """The map cropped to ``window`` (default: its data window), decimated to at most ``max_pixels`` a side."""
+    import rasterio
+    from rasterio.enums import Resampling
+    from rasterio.windows import Window
+
+    window = window if window is not None else data_window(tif)
+    with rasterio.open(tif) as ds:
+        window = window if window is not None else Window(0, 0, ds.width, ds.height)
+        width, height = int(window.width), int(window.height)
+        scale = max(width, height) / max_pixels
+        shape = (max(1, round(height / scale)), max(1, round(width / scale))) if scale > 1 else (height, width)
+        band = ds.read(1, window=window, out_shape=shape, resampling=Resampling.nearest, masked=True)
         band = np.ma.masked_invalid(band.astype("float64"))
         aspect = abs(ds.transform.e / ds.transform.a) if ds.transform.a else 1.0
         if ds.crs is not None and ds.crs.is_geographic:
-            lat = (ds.bounds.top + ds.bounds.bottom) / 2
-            aspect /= max(math.cos(math.radians(lat)), 1e-6)
-        key = (ds.crs.to_string() if ds.crs else None, tuple(ds.transform)[:6], ds.width, ds.height)
+            bounds = ds.window_bounds(window)
+            aspect /= max(math.cos(math.radians((bounds[1] + bounds[3]) / 2)), 1e-6)
+        key = (ds.crs.to_string() if ds.crs else None, tuple(ds.transform)[:6], ds.width, ds.height,
+               (int(window.col_off), int(window.row_off), width, height))
         return MapPreview(values=band, width=ds.width, height=ds.height, aspect=aspect, grid_key=key)
 
 

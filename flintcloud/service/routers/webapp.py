@@ -21,7 +21,8 @@ from fastapi.responses import FileResponse, Response
 
 from flintcloud.service import ops, results
 from flintcloud.service.deps import Conflict, NotFound, current_user, get_settings, get_store, owned_simulation
-from flintcloud.service.map_preview import difference, map_catalogue, parse_map_name, read_preview, render_png, units
+from flintcloud.service.map_preview import (MapPreview, data_window, difference, map_catalogue, parse_map_name,
+                                            read_preview, render_png, union_window, units)
 from flintcloud.service.params import _defaults_text
 from flintcloud.service.params_form import form_fields
 from flintcloud.service.settings import ServiceSettings
@@ -163,24 +164,26 @@ def _run_ref(ref: str, user: str, store: Store, settings: ServiceSettings) -> tu
     return sim, run_id, _project(sim, run_id, store, settings)
 
 
+def _difference(name: str, a: str, b: str, user: str, store: Store, settings: ServiceSettings) -> MapPreview:
+    """Map ``name`` of run b minus the same map of run a, over the union of their data windows."""
+    paths = [results.map_path(_run_ref(ref, user, store, settings)[2], name) for ref in (a, b)]
+    window = union_window(*(data_window(p) for p in paths))
+    try:
+        return difference(*(read_preview(p, window=window) for p in paths))
+    except ValueError as err:
+        raise Conflict(f"{name}: {err}") from err
+
+
 @router.get("/api/v1/compare/maps/{name}/difference.png", tags=["webapp"])
 def difference_png(name: str, a: str = Query(..., description="<simulation id>:<run id>, the base"),
                    b: str = Query(..., description="<simulation id>:<run id>, shown as b - a"),
                    limit: float | None = Query(None, gt=0, description="symmetric scale: -limit..+limit"),
                    user: str = Depends(current_user), store: Store = Depends(get_store),
                    settings: ServiceSettings = Depends(get_settings)) -> Response:
-    previews = []
-    for ref in (a, b):
-        _, _, project = _run_ref(ref, user, store, settings)
-        previews.append(read_preview(results.map_path(project, name)))
-    try:
-        diff = difference(*previews)
-    except ValueError as err:
-        raise Conflict(f"{name}: {err}") from err
+    diff = _difference(name, a, b, user, store, settings)
     indicator, year = parse_map_name(name) or (name, None)
-    lim = limit if limit is not None else None
-    png = render_png(diff, f"difference in {indicator} {year} ({units(indicator)})", vmin=-lim if lim else None,
-                     vmax=lim, diverging=True)
+    png = render_png(diff, f"difference in {indicator} {year} ({units(indicator)})",
+                     vmin=-limit if limit else None, vmax=limit, diverging=True)
     return Response(png, media_type="image/png")
 
 
@@ -188,9 +191,4 @@ def difference_png(name: str, a: str = Query(..., description="<simulation id>:<
 def difference_info(name: str, a: str = Query(...), b: str = Query(...), user: str = Depends(current_user),
                     store: Store = Depends(get_store), settings: ServiceSettings = Depends(get_settings)) -> dict:
     """min/max/mean of b - a, so several difference maps can share one symmetric scale."""
-    previews = [read_preview(results.map_path(_run_ref(ref, user, store, settings)[2], name)) for ref in (a, b)]
-    try:
-        diff = difference(*previews)
-    except ValueError as err:
-        raise Conflict(f"{name}: {err}") from err
-    return {"name": name, **diff.stats()}
+    return {"name": name, **_difference(name, a, b, user, store, settings).stats()}

@@ -61,7 +61,14 @@ function unitOf(key) {
   if (/^n_/.test(key)) return "count";
   return "";
 }
-function label(key) { return key.replace(/_tc.*$|_ha$/, "").replace(/_/g, " ").replace(/^./, (c) => c.toUpperCase()); }
+const ACRONYMS = { npp: "NPP", nep: "NEP", nbp: "NBP", c: "C", n: "Number of" };
+function label(key) {
+  const words = key.replace(/_tc.*$|_ha$/, "").split("_").map((w) => ACRONYMS[w] || w);
+  const text = words.join(" ");
+  return text.charAt(0).toUpperCase() + text.slice(1);
+}
+// Years print as years (2012), everything else as a quantity (224,485.9).
+function value(key, v) { return unitOf(key) === "year" && typeof v === "number" ? String(v) : num(v); }
 function when(ts) { return ts ? new Date(ts * 1000).toLocaleString() : "–"; }
 function statusBadge(status) { return status ? `<span class="badge status-${esc(status)}">${esc(status)}</span>` : `<span class="badge">no run</span>`; }
 function problemList(problems) {
@@ -176,17 +183,18 @@ async function pageList(query) {
     </nav>`;
   where.replaceChildren(h(table));
   // Headline figures of succeeded runs on this page only, and live status while anything is active.
-  for (const r of rows) if (r.latest_run && r.latest_run.status === "succeeded") fillHeadlines(r.id, r.latest_run.id);
+  for (const r of rows) if (r.latest_run && r.latest_run.status === "succeeded") fillHeadlines(r.id, r.latest_run);
   if (rows.some((r) => r.latest_run && !FINAL.has(r.latest_run.status))) {
     const here = location.hash;
     setTimeout(() => { if (location.hash === here) route(); }, 3000);
   }
 }
 
-async function fillHeadlines(simId, runId) {
-  const cacheKey = `${simId}:${runId}`;
-  let m = metricsCache.get(cacheKey);
-  if (!m) { try { m = await api(`/api/v1/simulations/${simId}/runs/${runId}/results/metrics`); metricsCache.set(cacheKey, m); } catch (e) { return; } }
+// The run record carries its headline metrics; older records without them are asked for once.
+async function fillHeadlines(simId, run) {
+  const cacheKey = `${simId}:${run.id}`;
+  let m = (run.record && run.record.metrics) || metricsCache.get(cacheKey);
+  if (!m) { try { m = await api(`/api/v1/simulations/${simId}/runs/${run.id}/results/metrics`); metricsCache.set(cacheKey, m); } catch (e) { return; } }
   const row = document.querySelector(`tr[data-sim="${CSS.escape(simId)}"]`);
   if (!row) return;
   for (const [k] of HEADLINES) { const cell = row.querySelector(`[data-metric="${k}"]`); if (cell) cell.textContent = num(m[k]); }
@@ -511,7 +519,7 @@ async function pageResults(simId, runId) {
     <p><a href="#/sim/${esc(simId)}">Back to the simulation</a> · <a href="#/compare?runs=${encodeURIComponent(`${simId}:${runId}`)}">Compare with another run</a></p>
     <h2>Headline figures</h2>
     <table id="headline"><thead><tr><th scope="col">Quantity</th><th scope="col" class="num">Value</th><th scope="col">Unit</th></tr></thead>
-      <tbody>${Object.entries(metrics).filter(([, v]) => typeof v === "number").map(([k, v]) => `<tr><td>${esc(label(k))}</td><td class="num">${num(v)}</td><td>${esc(unitOf(k))}</td></tr>`).join("")}</tbody></table>
+      <tbody>${Object.entries(metrics).filter(([, v]) => typeof v === "number").map(([k, v]) => `<tr><td>${esc(label(k))}</td><td class="num">${value(k, v)}</td><td>${esc(unitOf(k))}</td></tr>`).join("")}</tbody></table>
     <h2>Charts</h2>
     <div class="grid2"><div class="chart" id="chart-stocks"></div><div class="chart" id="chart-fluxes"></div>
       <div class="chart" id="chart-disturbances"></div><div class="chart" id="chart-ages"></div></div>
@@ -537,6 +545,7 @@ function resultsPath(simId, runId) { return `/api/v1/simulations/${simId}/runs/$
 function wireMap(simId, runId, maps) {
   const sel = document.getElementById("map-indicator"), slider = document.getElementById("map-year"), img = document.getElementById("map-img");
   const prefer = ["Total_Ecosystem_C", "NBP"].find((i) => maps[i]); if (prefer) sel.value = prefer;
+  slider.max = maps[sel.value].years.length - 1; slider.value = slider.max;  // the run's last year first
   const update = async () => {
     const entry = maps[sel.value];
     slider.max = entry.years.length - 1; if (Number(slider.value) > entry.years.length - 1) slider.value = entry.years.length - 1;
@@ -605,7 +614,7 @@ async function drawComparison(refs, where) {
     ${iKeys.length ? `<p>${iKeys.length} input file(s) differ: ${iKeys.map(esc).join(", ")}</p>` : "<p>The same input files (by content hash).</p>"}
     <h2>Metrics</h2>
     <table id="metrics-diff"><thead><tr><th scope="col">Quantity</th><th scope="col">Unit</th>${runs.map((r, i) => `<th scope="col" class="num">${esc(r.name)}</th>${i ? `<th scope="col" class="num">${esc(r.name)} − ${esc(base.name)}</th>` : ""}`).join("")}</tr></thead>
-      <tbody>${mKeys.map((k) => `<tr><td>${esc(label(k))}</td><td>${esc(unitOf(k))}</td>${runs.map((r, i) => `<td class="num">${num(r.metrics[k])}</td>${i ? diffCell(r.metrics[k], base.metrics[k]) : ""}`).join("")}</tr>`).join("")}</tbody></table>
+      <tbody>${mKeys.map((k) => `<tr><td>${esc(label(k))}</td><td>${esc(unitOf(k))}</td>${runs.map((r, i) => `<td class="num">${value(k, r.metrics[k])}</td>${i ? diffCell(r.metrics[k], base.metrics[k]) : ""}`).join("")}</tr>`).join("")}</tbody></table>
     <h2>Yearly series</h2>
     <div class="grid2"><div class="chart" id="cmp-stocks"></div><div class="chart" id="cmp-nbp"></div></div>
     <h2>Difference maps</h2>
@@ -643,31 +652,61 @@ function wireDifferenceMaps(runs, base) {
 }
 
 // ---------------------------------------------------------------- FLINT examples
+// The first config document holds the run (LocalDomain dates, Pools); the form edits those, the JSON the rest.
+function poolsOf(doc) {
+  const pools = doc.Pools || {};
+  return Array.isArray(pools) ? pools.map((p) => Object.entries(p)[0]) : Object.entries(pools).map(([k, v]) => [k, typeof v === "object" ? v.value : v]);
+}
+function setPool(doc, name, value) {
+  if (Array.isArray(doc.Pools)) { const entry = doc.Pools.find((p) => name in p); if (entry) entry[name] = value; }
+  else if (doc.Pools && typeof doc.Pools[name] === "object") doc.Pools[name].value = value;
+  else if (doc.Pools) doc.Pools[name] = value;
+}
+
 async function pageFlint(which) {
   navCurrent("flint");
-  setPage("FLINT examples", `<h1>FLINT examples</h1><p><a href="#/flint/point">Point</a> · <a href="#/flint/rothc">RothC</a></p><div id="flint"></div>`);
+  setPage("FLINT examples", `<h1>FLINT examples</h1>
+    <p>FLINT's own example models, computed as FLINT computes them: <a href="#/flint/point">Point</a> (three pools and three test modules) ·
+      <a href="#/flint/rothc">RothC</a> (the Rothamsted soil carbon model, monthly).</p><div id="flint"></div>`);
   const where = document.getElementById("flint");
   let example;
-  try { example = await api(`/api/v1/flint/${which}/config`); } catch (err) {
-    where.replaceChildren(h(`<p>The FLINT example models are not available on this server (${esc(err.message)}).</p>`)); return;
-  }
+  try { example = await api(`/api/v1/flint/${which}/config`); } catch (err) { showError(where, err); return; }
+  const run = example.configs[0];
+  const pools = poolsOf(run);
   where.replaceChildren(h(`<h2>${which === "point" ? "Point" : "RothC"}</h2>
-    <form id="flint-form" class="panel"><div class="field"><label for="flint-config">Configuration (FLINT JSON)</label>
-      <p class="help" id="flint-help">FLINT's own configuration format; edit dates, pools and module settings, then run.</p>
-      <textarea id="flint-config" rows="16" cols="90" aria-describedby="flint-help">${esc(JSON.stringify(example.configs || example, null, 2))}</textarea></div>
-      <button type="submit">Run</button> <span id="flint-msg" aria-live="polite"></span></form>
-    <div class="chart" id="flint-chart"></div>`));
+    <form id="flint-form" class="panel">
+      <div class="toolbar">
+        <div><label for="flint-start">Start date</label><br><input id="flint-start" value="${esc(run.LocalDomain.start_date)}" pattern="\\d{4}/\\d{2}/\\d{2}" aria-describedby="flint-date-help"></div>
+        <div><label for="flint-end">End date</label><br><input id="flint-end" value="${esc(run.LocalDomain.end_date)}" pattern="\\d{4}/\\d{2}/\\d{2}" aria-describedby="flint-date-help"></div>
+        <p class="help" id="flint-date-help">yyyy/mm/dd, as FLINT's LocalDomain writes them.</p>
+      </div>
+      <fieldset><legend><strong>Initial pool values</strong></legend><div class="toolbar">
+        ${pools.map(([name, v], i) => `<div><label for="flint-pool-${i}">${esc(name)}</label><br><input type="number" step="any" id="flint-pool-${i}" data-pool="${esc(name)}" value="${v}"></div>`).join("")}
+      </div></fieldset>
+      <details><summary>The whole configuration (FLINT JSON: variables, time series, module settings)</summary>
+        <label for="flint-config">Configuration documents, merged in order</label>
+        <textarea id="flint-config" rows="18" cols="100">${esc(JSON.stringify(example.configs, null, 2))}</textarea></details>
+      <p><button type="submit">Run</button> <span id="flint-msg" aria-live="polite"></span></p></form>
+    <div class="chart" id="flint-chart"></div><div id="flint-table"></div>`));
   document.getElementById("flint-form").onsubmit = async (ev) => {
     ev.preventDefault();
     const msg = document.getElementById("flint-msg");
     let configs;
-    try { configs = JSON.parse(document.getElementById("flint-config").value); } catch (e) { msg.textContent = `Not JSON: ${e.message}`; return; }
+    try { configs = JSON.parse(document.getElementById("flint-config").value); } catch (e) { msg.textContent = `The configuration is not JSON: ${e.message}`; return; }
+    configs[0].LocalDomain.start_date = document.getElementById("flint-start").value;
+    configs[0].LocalDomain.end_date = document.getElementById("flint-end").value;
+    document.querySelectorAll("[data-pool]").forEach((input) => setPool(configs[0], input.dataset.pool, Number(input.value)));
+    msg.textContent = "Running…";
     try {
       const out = await api(`/api/v1/flint/${which}`, { method: "POST", json: { configs } });
-      msg.textContent = `${out.records.length} steps.`;
-      const pools = Object.keys(out.records[0] || {}).filter((k) => !["step", "date", "stepDate", "fracOfStep", "stepLenInYears"].includes(k));
-      embed("#flint-chart", { title: "Pools over time", data: { values: out.records.flatMap((r) => pools.map((p) => ({ step: r.step, pool: p, value: r[p] }))) },
-        mark: "line", encoding: { x: { field: "step", type: "quantitative" }, y: { field: "value", type: "quantitative" }, color: { field: "pool" } } });
+      msg.textContent = `${out.records.length} rows (FLINT's stock output).`;
+      const values = out.records.flatMap((r) => out.pools.map((p) => ({ step: r.step, date: r.stepDate, pool: p, value: r[p] })));
+      embed("#flint-chart", { title: "Pools over time", data: { values }, mark: "line",
+        encoding: { x: { field: "step", type: "quantitative", title: "step" }, y: { field: "value", type: "quantitative", title: "pool value" },
+          color: { field: "pool", title: "pool" }, tooltip: [{ field: "date" }, { field: "pool" }, { field: "value" }] } });
+      const last = out.records[out.records.length - 1];
+      document.getElementById("flint-table").replaceChildren(h(`<h3>At the last step (${esc(last.stepDate)})</h3><table id="flint-last"><thead><tr><th scope="col">Pool</th><th scope="col" class="num">Value</th></tr></thead>
+        <tbody>${out.pools.map((p) => `<tr><td>${esc(p)}</td><td class="num">${num(last[p], 3)}</td></tr>`).join("")}</tbody></table>`));
     } catch (err) { showError(msg, err); }
   };
 }
