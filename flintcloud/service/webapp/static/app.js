@@ -491,19 +491,35 @@ function embed(target, spec) {
 function fold(rows, keep) { return rows.flatMap((r) => Object.keys(r).filter((k) => !keep.includes(k)).map((k) => ({ ...Object.fromEntries(keep.map((c) => [c, r[c]])), series: k, value: r[k] }))); }
 
 function drawCharts(plots) {
-  if (plots.stocks) embed("#chart-stocks", { title: "Carbon stocks by pool (tC)", data: { values: fold(plots.stocks, ["year"]) },
-    mark: { type: "line", point: true }, encoding: { x: { field: "year", type: "quantitative", axis: { format: "d" } },
-      y: { field: "value", type: "quantitative", title: "tC" }, color: { field: "series", title: "pool" } } });
-  if (plots.stock_changes) embed("#chart-fluxes", { title: "NPP, Rh, NEP, NBP (tC/yr)",
-    data: { values: fold(plots.stock_changes.map((r) => ({ year: r.year, NPP: r.npp, Rh: r.rh, NEP: r.nep, NBP: r.nbp })), ["year"]) },
-    mark: { type: "line", point: true }, encoding: { x: { field: "year", type: "quantitative", axis: { format: "d" } },
-      y: { field: "value", type: "quantitative", title: "tC/yr" }, color: { field: "series", title: "flux" } } });
-  if (plots.disturbance_emissions) embed("#chart-disturbances", { title: "Emissions and removals to products by disturbance type (tC)",
-    data: { values: fold(plots.disturbance_emissions.map((r) => ({ disturbance_type: r.disturbance_type, emissions: r.emissions_tc, "to products": r.to_products_tc })), ["disturbance_type"]) },
+  const year = { field: "year", type: "quantitative", axis: { format: "d" } };
+  if (plots.stocks) {
+    // The first row is the state after spinup (the end of the year before the first simulated year).
+    const first = plots.stocks[0].year;
+    embed("#chart-stocks", { title: "Carbon stocks by pool (tC); dashed: after spinup", data: { values: fold(plots.stocks, ["year"]) },
+      layer: [{ mark: { type: "line", point: true }, encoding: { x: year, y: { field: "value", type: "quantitative", title: "tC" }, color: { field: "series", title: "pool" } } },
+        { mark: { type: "rule", strokeDash: [4, 4], color: "#555" }, encoding: { x: { datum: first, type: "quantitative" } } }] });
+  }
+  if (plots.stock_changes) embed("#chart-fluxes", { title: "NPP, Rh, NEP, NBP (tC/yr); bars: disturbance losses (NEP - NBP)",
+    layer: [
+      { data: { values: plots.stock_changes.filter((r) => r.disturbance_losses !== undefined).map((r) => ({ year: r.year, value: -r.disturbance_losses })) },
+        mark: { type: "bar", color: "#c9b3e6", opacity: 0.8 }, encoding: { x: year, y: { field: "value", type: "quantitative", title: "tC/yr" } } },
+      { data: { values: fold(plots.stock_changes.map((r) => ({ year: r.year, NPP: r.npp, Rh: r.rh, NEP: r.nep, NBP: r.nbp })), ["year"]) },
+        mark: { type: "line", point: true }, encoding: { x: year, y: { field: "value", type: "quantitative" }, color: { field: "series", title: "flux" } } }] });
+  if (plots.disturbance_emissions) embed("#chart-disturbances", { title: "Carbon lost by disturbance type over the run (tC)",
+    data: { values: fold(plots.disturbance_emissions.map((r) => ({ disturbance_type: r.disturbance_type, emitted: r.emissions_tc, "to products": r.to_products_tc,
+      ...(r.biomass_to_dom_tc !== undefined ? { "biomass to dead organic matter": r.biomass_to_dom_tc } : {}) })), ["disturbance_type"]) },
     mark: "bar", encoding: { y: { field: "disturbance_type", type: "nominal", title: null }, x: { field: "value", type: "quantitative", title: "tC" },
       color: { field: "series", title: "" } } });
-  if (plots.age_classes) embed("#chart-ages", { title: "Area by age class (ha)", data: { values: plots.age_classes },
-    mark: "bar", encoding: { x: { field: "age_range", type: "ordinal", sort: null, title: "age (years)" }, y: { field: "area_ha", type: "quantitative", title: "ha" } } });
+  if (plots.age_classes) {
+    const rows = plots.age_classes.flatMap((r) => [{ age_range: r.age_range, when: "end", area_ha: r.area_ha },
+      ...(r.area_ha_start !== undefined ? [{ age_range: r.age_range, when: "start", area_ha: r.area_ha_start }] : [])]);
+    embed("#chart-ages", { title: "Area by age class (ha), first and last year", data: { values: rows }, mark: "bar",
+      encoding: { x: { field: "age_range", type: "ordinal", sort: null, title: "age (years)" }, xOffset: { field: "when", sort: ["start", "end"] },
+        y: { field: "area_ha", type: "quantitative", title: "ha" }, color: { field: "when", sort: ["start", "end"], title: "" } } });
+  }
+  if (plots.emissions) embed("#chart-emissions", { title: "Net emissions (+) / removals (-), UNFCCC sign (tCO2e)",
+    data: { values: plots.emissions }, mark: "bar", encoding: { x: { field: "year", type: "ordinal" }, y: { field: "net_tco2e", type: "quantitative", title: "tCO2e" },
+      color: { condition: { test: "datum.net_tco2e > 0", value: "#b3261e" }, value: "#1a7f37" } } });
 }
 
 async function pageResults(simId, runId) {
@@ -522,7 +538,8 @@ async function pageResults(simId, runId) {
       <tbody>${Object.entries(metrics).filter(([, v]) => typeof v === "number").map(([k, v]) => `<tr><td>${esc(label(k))}</td><td class="num">${value(k, v)}</td><td>${esc(unitOf(k))}</td></tr>`).join("")}</tbody></table>
     <h2>Charts</h2>
     <div class="grid2"><div class="chart" id="chart-stocks"></div><div class="chart" id="chart-fluxes"></div>
-      <div class="chart" id="chart-disturbances"></div><div class="chart" id="chart-ages"></div></div>
+      <div class="chart" id="chart-disturbances"></div><div class="chart" id="chart-ages"></div>
+      <div class="chart" id="chart-emissions"></div></div>
     <h2>Maps</h2>
     ${indicators.length ? `<div class="toolbar"><div><label for="map-indicator">Indicator</label><br><select id="map-indicator">${indicators.map((i) => `<option>${esc(i)}</option>`).join("")}</select></div>
       <div class="grow"><label for="map-year">Year: <output id="map-year-label"></output></label><br><input type="range" id="map-year" min="0" value="0" step="1"></div></div>
