@@ -12,7 +12,7 @@ export ITERATIVE_DO_NOT_TRACK := 1
 # dvc.yaml's stage commands call `python`: run dvc as if .venv were activated.
 IN_VENV := PATH="$(abspath $(BIN)):$$PATH"
 
-.PHONY: install repro test test-slow test-all bench clean plots-template setup-remote push pull lint-deploy serve
+.PHONY: install repro test test-slow test-all bench clean plots-template setup-remote push pull lint-deploy serve screenshots webapp-vendor
 
 $(STAMP): pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
@@ -79,6 +79,19 @@ $(DEPLOY_STAMP): deploy/requirements-lint.lock deploy/requirements-hcl2.lock
 
 lint-deploy: $(DEPLOY_STAMP)  ## check Dockerfiles, workflows, Compose, Kubernetes and Terraform offline
 	$(DEPLOY_VENV)/bin/pytest -c deploy/pytest.ini deploy/tests
+
+# The web app's screenshots for the README (docs/images/), taken by its browser test (headless Chromium).
+screenshots: install
+	FLINTCLOUD_SCREENSHOTS=$(abspath docs/images) $(IN_VENV) $(BIN)/pytest -p no:cacheprovider -q \
+		tests/webapp/test_browser.py -k "whole_path or broken_upload or flint"
+
+# The web app's browser libraries (vega, vega-lite, vega-embed) from the npm registry, committed; rerun only to
+# change versions (the same ones as the offline plots template).
+WEBAPP_VENDOR := flintcloud/service/webapp/static/vendor
+webapp-vendor:
+	d=$$(mktemp -d) && (cd $$d && npm pack --silent $(PLOTS_TEMPLATE_NPM) && for f in *.tgz; do mkdir -p "$${f%.tgz}" && tar xzf "$$f" -C "$${f%.tgz}"; done) && \
+	cp $$d/vega-[0-9]*/package/build/vega.min.js $$d/vega-lite-*/package/build/vega-lite.min.js \
+	   $$d/vega-embed-*/package/build/vega-embed.min.js $(WEBAPP_VENDOR)/; rc=$$?; rm -rf $$d; exit $$rc
 
 clean:
 	rm -rf $(VENV) $(DEPLOY_VENV) .pytest_cache
