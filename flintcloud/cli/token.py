@@ -34,10 +34,19 @@ def command() -> None:
 
 @command.command("create")
 @click.argument("user")
+@click.option("--if-none", is_flag=True,
+              help="Only when no token exists yet (a deployment's first start; a later start creates nothing).")
 @_data_dir
-def create(user: str, data_dir) -> None:
+def create(user: str, if_none: bool, data_dir) -> None:
     """Create a token for USER and print it (once)."""
-    click.echo(_store(data_dir).create_token(_user(user)))
+    store = _store(data_dir)
+    if if_none and store.has_tokens():
+        click.echo("tokens exist already: none created")
+        return
+    token = store.create_token(_user(user))
+    click.echo(f"API token for {user} (shown once):" if if_none else token, err=if_none)
+    if if_none:
+        click.echo(token)
 
 
 @command.command("revoke")

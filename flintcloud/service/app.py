@@ -17,7 +17,7 @@ from flintcloud.service.settings import ServiceSettings
 from flintcloud.service.store import Store
 
 # Router modules under flintcloud/service/routers/, each defining `router`. Add yours here.
-ROUTERS = ["meta", "simulations", "runs", "gcbm", "webapp"]
+ROUTERS = ["meta", "simulations", "runs", "gcbm", "flint", "webapp"]
 
 
 def create_app(settings: ServiceSettings) -> FastAPI:

@@ -68,8 +68,12 @@ def check_overrides(overrides: Any) -> dict:
         raise ValidationError(problems, source="params")
     merged = effective_params(overrides)
     from flintcloud.gcbm.config_writer import params_problems
+    from flintcloud.params import params_key_problems
+    from flintcloud.service.params_form import range_problems
 
-    problems = params_problems(merged)
+    # the kinds params.yaml's keys take, what configure accepts, and the web form's choices and ranges
+    found = params_key_problems(merged, "params") + params_problems(merged) + range_problems(merged)
+    problems = list(dict.fromkeys(p.removeprefix("params: ") for p in found))  # each problem once
     if problems:
         raise ValidationError(problems, source="params")
     return overrides
