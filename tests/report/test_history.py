@@ -44,17 +44,17 @@ def test_history_over_three_commits_names_the_mover(repo):
     assert "3 commit(s) with results, 1 experiment(s)" in md
     g = shas["growth"][:7]
     # 2147 -> 2261 (+114) -> 2318 (+57): the growth commit moved end-year carbon most
-    assert f"| `total_ecosystem_c_end_tc` | `{g}` | faster growth | +114 | +5.31 % |" in md
+    assert f"| `total_ecosystem_c_end_tc` | `{g}` | faster growth | +114.0 tC | +5.31 % | params |" in md
     # NBP 38 -> 114 (+76) -> 171 (+57)
-    assert f"| `cumulative_nbp_tc` | `{g}` | faster growth | +76 | +200.00 % |" in md
+    assert f"| `cumulative_nbp_tc` | `{g}` | faster growth | +76.0 tC | +200.00 % | params |" in md
     rows = md.split("### Commits (oldest first)")[1].split("### DVC experiments")[0]
-    assert f"| `{shas['first'][:7]}` |" in rows and "| 2147 | 38 |" in rows
-    assert f"| `{g}` |" in rows and "`simulation.growth` 1.0 → 3.0 | 2261 (+114) | 114 (+76) |" in rows
-    assert "`simulation.end_year` 2012 → 2013 | 2318 (+57) | 171 (+57) |" in rows
+    assert f"| `{shas['first'][:7]}` |" in rows and "| (first) | 2,147.0 tC | 38.0 tC |" in rows
+    assert f"| `{g}` |" in rows and "params: `simulation.growth` 1\\.0 → 3\\.0 | 2,261.0 tC (+114.0 tC) | 114.0 tC (+76.0 tC) |" in rows
+    assert "params: `simulation.end_year` 2012 → 2013 | 2,318.0 tC (+57.0 tC) | 171.0 tC (+57.0 tC) |" in rows
     assert rows.index(shas["first"][:7]) < rows.index(g) < rows.index(shas["longer"][:7])
     # the experiment run from the last commit with growth 5: 2090 + 19*4*5 = 2470
     exps = md.split("### DVC experiments")[1]
-    assert f"| `{shas['longer'][:7]}` | simulation.growth=5.0 | 2470 | 285 |" in exps
+    assert f"| `{shas['longer'][:7]}` | simulation\\.growth\\=5\\.0 | 2,470.0 tC | 285.0 tC |" in exps
     assert "1 commit(s) without results (no metrics file) left out" in md
     png = path / "reports" / "history" / "headline_metrics.png"
     assert png.read_bytes()[:4] == b"\x89PNG"
@@ -66,7 +66,7 @@ def test_history_limits_commits_and_chosen_metric(repo):
     assert result.exit_code == 0, result.output
     md = (path / "reports" / "history.md").read_text()
     assert "2 commit(s) with results, 0 experiment(s)" in md
-    assert f"| `end_year` | `{shas['longer'][:7]}` | one more year | +1 | +0.05 % |" in md
+    assert f"| `end_year` | `{shas['longer'][:7]}` | one more year | +1 | +0.05 % | params |" in md
     assert shas["first"][:7] not in md
 
 
