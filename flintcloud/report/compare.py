@@ -189,18 +189,23 @@ def map_difference(base: MapRaster, branch: MapRaster) -> MapDiff:
 
 
 def window_warnings(base: Snapshot, others: Sequence[Snapshot]) -> list[str]:
-    """Sentences for revisions whose simulated window or area differs from the base's."""
+    """Sentences for revisions whose simulated window (start_year/end_year, whichever the metrics
+    have) or area differs from the base's."""
+    def window(m: Mapping[str, float], keys: list[str]) -> str:
+        if keys == ["start_year", "end_year"]:
+            return f"window {int(m['start_year'])}-{int(m['end_year'])}"
+        return " ".join(f"{k.replace('_', ' ')} {int(m[k])}" for k in keys)
+
     out = []
     for o in others:
-        for keys, what in ((("start_year", "end_year"), "window"), (("area_ha",), "area")):
-            a = tuple(base.metrics.get(k) for k in keys)
-            b = tuple(o.metrics.get(k) for k in keys)
-            if None in a or None in b or all(math.isclose(x, y, rel_tol=1e-9) for x, y in zip(a, b)):
-                continue
-            fmt = (lambda v: "-".join(str(int(x)) for x in v)) if what == "window" else (
-                lambda v: fmt_quantity(v[0], "ha"))
-            out.append(f"{o.label} simulates {what} {fmt(b)}, {base.label} {fmt(a)}: whole-run totals are not "
-                       "like for like")
+        keys = [k for k in ("start_year", "end_year") if k in base.metrics and k in o.metrics]
+        if any(base.metrics[k] != o.metrics[k] for k in keys):
+            out.append(f"{o.label} simulates {window(o.metrics, keys)}, {base.label} {window(base.metrics, keys)}: "
+                       "whole-run totals are not like for like")
+        a, b = base.metrics.get("area_ha"), o.metrics.get("area_ha")
+        if a is not None and b is not None and not math.isclose(a, b, rel_tol=1e-9):
+            out.append(f"{o.label} simulates area {fmt_quantity(b, 'ha')}, {base.label} {fmt_quantity(a, 'ha')}: "
+                       "whole-run totals are not like for like")
     return out
 
 

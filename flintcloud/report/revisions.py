@@ -124,7 +124,7 @@ def fmt_quantity(value: object, unit: str = "", signed: bool = False) -> str:
     if unit in ("year", "years") or (not unit and v.is_integer() and abs(v) < 1e15):
         text = f"{int(v):+d}" if signed and v != 0 else str(int(v))
     else:
-        decimals = 1 if abs(v) >= 10 else (2 if abs(v) >= 0.1 else 4)
+        decimals = 1 if abs(v) >= 10 or v == 0 else (2 if abs(v) >= 0.1 else 4)
         v = round(v, decimals) + 0.0  # never "-0.0"
         text = f"{v:+,.{decimals}f}" if signed and v != 0 else f"{v:,.{decimals}f}"
     return f"{text} {unit}".rstrip() if unit and unit not in ("year",) else text
