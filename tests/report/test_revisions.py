@@ -156,3 +156,22 @@ def test_compare_experiment_names_branches_and_commits_at_once(multi):
 def test_unknown_revision_lists_the_experiments(multi):
     with pytest.raises(ReportError, match=r"unknown git revision 'fats'.*experiments here: fast"):
         resolve_rev(multi, "fats")
+
+
+def test_temp_experiments_do_not_stack_and_compare_names_each(tmp_path):
+    """docs/scenarios.md: `dvc exp run --temp -S ...` leaves the workspace alone, so a second
+    experiment does not inherit the first one's override (a plain `dvc exp run` would)."""
+    path = init_repo(tmp_path / "repo")
+    write_params(path, growth=1.0)
+    repro_and_commit(path, "baseline run")
+    run([DVC, "exp", "run", "--temp", "-q", "-n", "faster", "-S", "simulation.growth=2.0"], path)
+    run([DVC, "exp", "run", "--temp", "-q", "-n", "to2013", "-S", "simulation.end_year=2013"], path)
+    assert "growth: 1.0" in (path / "params.yaml").read_text()  # the workspace is untouched
+    out = path / "reports" / "compare.md"
+    result = CliRunner().invoke(main, ["compare", "main", "faster", "to2013", "--repo", str(path), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    md = out.read_text()
+    # to2013 keeps growth 1.0 (no stacking): 2090 + 19 * 4 * 1.0 = 2166; faster: 2090 + 19 * 3 * 2.0 = 2204
+    assert "| `simulation.end_year` | 2012 | 2012 | 2013 |" in md
+    assert "| `simulation.growth` | 1\\.0 | 2\\.0 | 1\\.0 |" in md
+    assert "| 2,147.0 tC | 2,204.0 tC | +57.0 tC | +2.65 % | 2,166.0 tC | +19.0 tC | +0.88 % |" in md
