@@ -175,3 +175,31 @@ def test_temp_experiments_do_not_stack_and_compare_names_each(tmp_path):
     assert "| `simulation.end_year` | 2012 | 2012 | 2013 |" in md
     assert "| `simulation.growth` | 1\\.0 | 2\\.0 | 1\\.0 |" in md
     assert "| 2,147.0 tC | 2,204.0 tC | +57.0 tC | +2.65 % | 2,166.0 tC | +19.0 tC | +0.88 % |" in md
+
+
+def test_compare_and_history_follow_one_scenario(tmp_path):
+    """--scenario NAME reads reports/scenarios/NAME/ (metrics, plots) and build/scenarios/NAME/output."""
+    path = init_repo(tmp_path / "repo")
+    write_params(path, growth=1.0)
+    alt = path / "reports" / "scenarios" / "alt"
+    (alt / "plots").mkdir(parents=True)
+    shas = []
+    for nbp in (-100.0, -40.0):
+        (alt / "metrics.json").write_text(f'{{"end_year": 2012, "cumulative_nbp_tc": {nbp}}}\n')
+        (alt / "plots" / "stock_changes.csv").write_text(f"year,nbp\n2011,{nbp / 2}\n2012,{nbp / 2}\n")
+        shas.append(repro_and_commit(path, f"alt nbp {nbp}"))
+    out = path / "reports" / "compare.md"
+    result = CliRunner().invoke(main, ["compare", shas[0], shas[1], "--scenario", "alt", "--repo", str(path),
+                                       "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    md = out.read_text()
+    # the scenario's figures, not the baseline's; same sign, so a percent: +60 / |-100| = +60 %
+    assert "| `cumulative_nbp_tc` | tC | -100.0 tC | -40.0 tC | +60.0 tC | +60.00 % |" in md
+    assert "No difference map: no \\`spatial/Total\\_Ecosystem\\_C\\_\\<year\\>\\.tif\\` in build/scenarios/alt/output" in md
+    assert (path / "reports" / "compare" / "stock_changes.png").is_file()
+    hist = CliRunner().invoke(main, ["history", "--scenario", "alt", "--no-experiments", "--series", "stock_changes:nbp",
+                                     "--repo", str(path), "--out", str(path / "reports" / "history.md")])
+    assert hist.exit_code == 0, hist.output
+    text = (path / "reports" / "history.md").read_text()
+    assert "## History of `main` (scenario alt): 2 commit(s) with results" in text
+    assert "| -40.0 tC (+60.0 tC) |" in text
