@@ -504,13 +504,14 @@ def read_maps(fs, label: str, sources: Sources) -> tuple[dict[str, MapRaster], s
         if not by_year:
             continue
         years = sorted(by_year) if how == "sum" else [max(by_year)]
-        total = None
+        summed = mask = None  # a running sum: memory is two grids whatever the number of years
         for year in years:
             values, transform, crs = _read_raster(fs, by_year[year], label)
             arr = values.astype("float64").filled(np.nan)
-            total = arr[None] if total is None else np.concatenate([total, arr[None]])
-        summed = np.nansum(total, axis=0)
-        mask = np.all(np.isnan(total), axis=0)
+            if summed is None:
+                summed, mask = np.zeros(arr.shape), np.ones(arr.shape, bool)
+            summed += np.nan_to_num(arr, nan=0.0)
+            mask &= np.isnan(arr)  # masked only where every year is nodata (outside the landscape)
         maps[key] = MapRaster(path=by_year[years[-1]], year=years[-1], values=np.ma.masked_array(summed, mask=mask),
                               transform=transform, crs=crs, years=tuple(years))
     return maps, note

@@ -56,6 +56,10 @@ def test_compare_names_both_values_and_the_change(repo):
     # difference map: branch - base = 3 years * (2.0 - 1.0) on each of the 19 valid pixels
     assert ("(2012): 19 of 19 pixels changed; difference min 3.00 tC/ha, max 3.00 tC/ha, mean 3.00 tC/ha."
             in md)
+    # cumulative NBP maps (NBP_<year>.tif summed over 2010-2012): 3 years * (2.0 - 1.0) tC/ha
+    assert "- Cumulative NBP, feature" in md
+    assert md.count("(2012): 19 of 19 pixels changed; difference min 3.00 tC/ha, max 3.00 tC/ha") == 2
+    assert (repo / "reports" / "compare" / "nbp_difference.png").is_file()
 
 
 def test_compare_writes_charts_linked_from_the_markdown(repo):
