@@ -132,6 +132,8 @@ KEYS: tuple[Key, ...] = (
     Key("report.title", "str", "flintcloud run", "heading of report.md"),
     Key("report.decimals", "int", 1, "decimals of tC/ha figures in the report"),
     Key("report.include_maps", "bool", True, "include the maps in report.md"),
+    # scenarios: baseline + alternatives (flintcloud.scenarios.spec checks the section, naming scenario and key)
+    Key("scenarios", "mapping", None, "named scenarios: baseline, files_dir, alternatives (docs/scenarios.md)"),
     # report.inventory: the GHG-inventory view (flintcloud.report.inventory.parse_inventory_settings checks values)
     Key("report.inventory.gwp", "str", "AR5", "100-year GWP set", choices=("AR4", "AR5", "AR6")),
     Key("report.inventory.co", "str", "oxidised", "carbon emitted as CO: oxidised | separate",

@@ -41,6 +41,17 @@ def run_stage(name: str, main: Callable[[list[str]], None], argv: list[str] | No
         sys.exit(1)
 
 
+def params_option(args: list[str]) -> tuple[list[str], Path]:
+    """Split `--params FILE` off the arguments: a scenario's stages read the params file
+    stages/scenario_inputs.py wrote for it (default: params.yaml)."""
+    if "--params" not in args:
+        return args, PARAMS_FILE
+    i = args.index("--params")
+    if i + 1 >= len(args):
+        raise SystemExit("--params needs a file")
+    return args[:i] + args[i + 2:], Path(args[i + 1])
+
+
 def usage(name: str, args: list[str], expected: list[str]) -> None:
     if len(args) != len(expected):
         raise SystemExit(f"usage: python stages/{name}.py {' '.join(expected)} (got {len(args)} argument(s))")

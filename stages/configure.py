@@ -15,15 +15,16 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import load_params, run_stage, usage  # noqa: E402
+from common import load_params, params_option, run_stage, usage  # noqa: E402
 
 from flintcloud.gcbm.config_writer import settings_from_params, write_gcbm_config  # noqa: E402
 
 
 def main(args: list[str]) -> None:
+    args, params_file = params_option(args)
     usage("configure", args, ["PROJECT_DIR", "CONFIG_DIR"])
     project_dir, config_dir = (Path(a) for a in args)
-    settings = settings_from_params(load_params().data, base_dir=Path("."))
+    settings = settings_from_params(load_params(params_file).data, base_dir=Path("."))
     written = write_gcbm_config(project_dir, config_dir, settings)
     print(f"configure: {len(written)} files for {settings.start_year}-{settings.end_year} -> {config_dir}/")
 

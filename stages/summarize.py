@@ -1,6 +1,6 @@
 """Stage `summarize`: metrics.json, plot tables, figures and the report tables from the run's output.
 
-    python stages/summarize.py OUTPUT_DIR CONFIG_DIR METRICS_JSON PLOTS_DIR FIGURES_DIR TABLES_DIR
+    python stages/summarize.py [--params FILE] OUTPUT_DIR CONFIG_DIR METRICS_JSON PLOTS_DIR FIGURES_DIR TABLES_DIR
 
 CONFIG_DIR (the run's GCBM configuration) gives the area disturbed at least once; params.yaml
 `report.inventory` the GWP set, CO accounting and HWP pool; `project.dir` the input project
@@ -14,7 +14,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import load_params, run_stage, usage  # noqa: E402
+from common import load_params, params_option, run_stage, usage  # noqa: E402
 
 from flintcloud.report.inventory import parse_inventory_settings  # noqa: E402
 from flintcloud.report.provenance import collect_provenance  # noqa: E402
@@ -22,10 +22,12 @@ from flintcloud.report.summarize import summarize_run  # noqa: E402
 
 
 def main(args: list[str]) -> None:
+    args, params_file = params_option(args)  # a scenario's params file: its project, for the provenance
     usage("summarize", args, ["OUTPUT_DIR", "CONFIG_DIR", "METRICS_JSON", "PLOTS_DIR", "FIGURES_DIR", "TABLES_DIR"])
     output_dir, config_dir, metrics, plots, figures, tables = (Path(a) for a in args)
-    params = load_params()
-    settings = parse_inventory_settings((params.get("report") or {}).get("inventory"))
+    params = load_params(params_file)
+    # the inventory settings are params.yaml's (a scenario's params file has no report section)
+    settings = parse_inventory_settings((load_params().get("report") or {}).get("inventory"))
     provenance = collect_provenance(Path.cwd(), (params.get("project") or {}).get("dir"), output_dir)
     m = summarize_run(output_dir, metrics, plots, figures, tables_dir=tables, inventory=settings,
                       config_dir=config_dir, provenance=provenance)

@@ -13,17 +13,18 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import load_params_unchecked, run_stage, usage  # noqa: E402
+from common import load_params_unchecked, params_option, run_stage, usage  # noqa: E402
 
 from flintcloud.validate import validate_project, write_report  # noqa: E402
 
 
 def main(args: list[str]) -> None:
+    args, params_file = params_option(args)
     usage("validate", args, ["PROJECT_DIR", "VALIDATION_JSON"])
     project_dir, out = (Path(a) for a in args)
     # root=".": inputs must stay inside this repository; relative, so the report is the
     # same in every clone (and in `dvc exp run --temp`).
-    report = validate_project(project_dir, params=load_params_unchecked(), root=Path("."))
+    report = validate_project(project_dir, params=load_params_unchecked(params_file), root=Path("."))
     write_report(report, out)
     for w in report.warnings:
         print(f"validate: warning: {w.message}", file=sys.stderr)

@@ -1,24 +1,28 @@
-"""Compare this branch's pipeline results with another revision's (`flintcloud compare BASE_REV`).
+"""Compare pipeline results across revisions (`flintcloud compare BASE [REV ...]`).
 
-The base revision's outputs are read through DVC (`dvc.api.DVCFileSystem` at that git revision:
-git-tracked files come from git, DVC-tracked outputs from the local cache or the remote); the
-branch side is the workspace as `dvc repro` left it. Nothing is rerun and nothing needs a network
-except DVC's own fetch of a base output missing from the cache.
+`flintcloud compare main` compares the workspace (as `dvc repro` left it) with `main`;
+`flintcloud compare main exp-a exp-b` compares each named revision with the first. A revision is a
+branch, tag, commit or DVC experiment name (revisions.resolve_rev). Every revision's outputs are
+read through DVC (`dvc.api.DVCFileSystem`: git-tracked files from git, DVC outputs from the cache or
+the remote). Nothing is rerun.
 
-Layout: pure functions (`flatten`, `params_diff`, `metrics_diff`, `year_series`, `map_difference`,
-the `*_figure` builders and `render_markdown`) take and return plain values; `read_snapshot` and
+The report: params changed, headline metrics with units (change, and % change only where a percent
+means something: same sign, base not near zero), a warning when windows or areas differ, one chart
+per plot table (every revision, legend naming each; a second panel of revision − base), and
+difference maps (end-year total ecosystem C, cumulative NBP, cumulative total emissions), every
+revision's map of one quantity on one symmetric colour scale.
+
+Pure functions (`year_series`, `category_table`, `metrics_diff`, `map_difference`, the figure
+builders, `render_markdown`) take and return plain values; `read_snapshot` and
 `write_compare_report` are their I/O twins.
 """
 
 from __future__ import annotations
 
-import io
 import json
 import math
-import os
 import re
-import subprocess
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -28,35 +32,52 @@ import yaml
 
 from flintcloud.atomic import atomic_dir, atomic_file
 from flintcloud.errors import ReportError
-from flintcloud.mdtext import code_span, plain_or_escaped, relative_link
+from flintcloud.mdtext import code_span, escape_markdown, relative_link
+from flintcloud.report.revisions import (
+    DEFAULT_METRICS,
+    DEFAULT_PARAMS,
+    DEFAULT_PLOTS_DIR,
+    WORKSPACE,
+    Sources,
+    dvc_fs,
+    figure_png,
+    flatten,
+    fmt_pct,
+    fmt_quantity,
+    git,
+    is_experiment,
+    metric_unit,
+    numeric_metrics,
+    params_diff,
+    pct_change,
+    resolve_rev,
+    series_unit,
+)
+from flintcloud.report.revisions import read_text as _read_text
 
-# Where the pipeline writes what `compare` reads (issue 3's layout).
-DEFAULT_PARAMS = "params.yaml"
-DEFAULT_METRICS = "reports/metrics.json"
-DEFAULT_PLOTS_DIR = "reports/plots"
-# The end-year map: spatial/<Indicator>_<year>.tif inside one of the DVC outputs in dvc.lock.
-MAP_PATTERN = re.compile(r"^Total[_ ]?Ecosystem(?:[_ ]C)?_(\d{4})\.tif$", re.IGNORECASE)
-GIT_TIMEOUT = 60
+__all__ = ["DEFAULT_METRICS", "DEFAULT_PARAMS", "DEFAULT_PLOTS_DIR", "Sources", "write_compare_report"]
 
-
-@dataclass(frozen=True)
-class Sources:
-    """Repository-relative paths `compare`/`history` read at each revision."""
-
-    params: str = DEFAULT_PARAMS
-    metrics: str = DEFAULT_METRICS
-    plots_dir: str = DEFAULT_PLOTS_DIR
+# Difference maps: key -> (GeoTIFF data_name, "end" = end year / "sum" = summed over years, title).
+MAPS = {
+    "total_ecosystem": ("Total_Ecosystem_C", "end", "Total ecosystem C, end year"),
+    "nbp": ("NBP", "sum", "Cumulative NBP"),
+    "emissions": ("Total_Emissions", "sum", "Cumulative total emissions"),
+}
+MAP_FILE = re.compile(r"^(?P<name>[A-Za-z_]+?)_(?P<year>\d{4})\.tif$")
+BASE_STYLE = {"linestyle": "--", "color": "tab:gray"}
+COLORS = ("tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple", "tab:brown", "tab:pink", "tab:olive")
 
 
 @dataclass
 class MapRaster:
-    """One GeoTIFF band read through DVC: masked values plus the grid it sits on."""
+    """One map read through DVC (a year's GeoTIFF, or several years summed): masked values plus grid."""
 
     path: str
     year: int
     values: np.ma.MaskedArray
     transform: tuple
     crs: str
+    years: tuple[int, ...] = ()
 
 
 @dataclass
@@ -68,8 +89,12 @@ class Snapshot:
     params: dict[str, object]
     metrics: dict[str, float]
     plots: dict[str, pd.DataFrame] = field(default_factory=dict)
-    end_map: MapRaster | None = None
-    map_note: str | None = None  # why there is no end_map
+    maps: dict[str, MapRaster] = field(default_factory=dict)
+    map_note: str | None = None  # why there are no maps
+
+    @property
+    def end_map(self) -> MapRaster | None:
+        return self.maps.get("total_ecosystem")
 
 
 @dataclass
@@ -88,51 +113,12 @@ class MapDiff:
 # ----------------------------------------------------------------------------- pure functions
 
 
-def flatten(obj: Mapping, prefix: str = "") -> dict[str, object]:
-    """{"a": {"b": 1}} -> {"a.b": 1}; lists are kept as values."""
-    flat: dict[str, object] = {}
-    for key, value in obj.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, Mapping):
-            flat.update(flatten(value, name + "."))
-        else:
-            flat[name] = value
-    return flat
-
-
-def numeric_metrics(metrics: Mapping) -> dict[str, float]:
-    """Flattened metrics that are numbers (bools and strings are not headline figures)."""
-    out = {}
-    for key, value in flatten(metrics).items():
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            continue
-        out[key] = float(value)
-    return out
-
-
-def params_diff(base: Mapping[str, object], branch: Mapping[str, object]) -> pd.DataFrame:
-    """Rows for every flattened param whose value differs (added/removed keys show None)."""
-    rows = []
-    for key in sorted(set(base) | set(branch)):
-        a, b = base.get(key), branch.get(key)
-        if a != b or (key in base) != (key in branch):
-            rows.append({"param": key, "base": a, "branch": b})
-    return pd.DataFrame(rows, columns=["param", "base", "branch"], dtype=object)
-
-
 def metrics_diff(base: Mapping[str, float], branch: Mapping[str, float]) -> pd.DataFrame:
-    """base, branch, change = branch - base, pct_change = change / |base| * 100 (NaN when base is 0)."""
+    """base, branch, change = branch − base, pct_change (NaN across a sign change or from ~0)."""
     rows = []
     for key in list(base) + [k for k in branch if k not in base]:
         a, b = base.get(key, math.nan), branch.get(key, math.nan)
-        change = b - a
-        if a == 0.0 and b == 0.0:
-            pct = 0.0
-        elif a == 0.0 or math.isnan(a):
-            pct = math.nan  # no relative change from zero or from nothing
-        else:
-            pct = change / abs(a) * 100.0
-        rows.append({"metric": key, "base": a, "branch": b, "change": change, "pct_change": pct})
+        rows.append({"metric": key, "base": a, "branch": b, "change": b - a, "pct_change": pct_change(a, b)})
     return pd.DataFrame(rows, columns=["metric", "base", "branch", "change", "pct_change"])
 
 
@@ -179,7 +165,7 @@ def category_table(df: pd.DataFrame) -> pd.DataFrame | None:
 
 
 def map_difference(base: MapRaster, branch: MapRaster) -> MapDiff:
-    """branch - base on the same grid; ReportError if the grids differ."""
+    """branch − base on the same grid; ReportError if the grids differ."""
     if base.values.shape != branch.values.shape or not np.allclose(base.transform, branch.transform):
         raise ReportError(
             f"cannot difference {branch.path!r} and {base.path!r}: grids differ "
@@ -202,85 +188,120 @@ def map_difference(base: MapRaster, branch: MapRaster) -> MapDiff:
     )
 
 
-def fmt_number(value: object) -> str:
-    if value is None:
-        return "—"
-    if isinstance(value, float) and math.isnan(value):
-        return "—"
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return str(value)
-    if float(value).is_integer() and abs(value) < 1e15:
-        return f"{int(value):,}" if abs(value) >= 1e4 else str(int(value))  # years stay 2020
-    if abs(value) >= 1e3:
-        return f"{value:,.1f}"
-    return f"{value:.6g}"
+def window_warnings(base: Snapshot, others: Sequence[Snapshot]) -> list[str]:
+    """Sentences for revisions whose simulated window (start_year/end_year, whichever the metrics
+    have) or area differs from the base's."""
+    def window(m: Mapping[str, float], keys: list[str]) -> str:
+        if keys == ["start_year", "end_year"]:
+            return f"window {int(m['start_year'])}-{int(m['end_year'])}"
+        return " ".join(f"{k.replace('_', ' ')} {int(m[k])}" for k in keys)
+
+    out = []
+    for o in others:
+        keys = [k for k in ("start_year", "end_year") if k in base.metrics and k in o.metrics]
+        if any(base.metrics[k] != o.metrics[k] for k in keys):
+            out.append(f"{escape_markdown(o.label)} simulates {window(o.metrics, keys)}, {escape_markdown(base.label)} "
+                       f"{window(base.metrics, keys)}: "
+                       "whole-run totals are not like for like")
+        a, b = base.metrics.get("area_ha"), o.metrics.get("area_ha")
+        if a is not None and b is not None and not math.isclose(a, b, rel_tol=1e-9):
+            out.append(f"{escape_markdown(o.label)} simulates area {fmt_quantity(b, 'ha')}, {escape_markdown(base.label)} "
+                       f"{fmt_quantity(a, 'ha')}: "
+                       "whole-run totals are not like for like")
+    return out
 
 
-def fmt_change(value: float) -> str:
-    if math.isnan(value):
-        return "—"
-    return ("+" if value > 0 else "") + fmt_number(value)
-
-
-def fmt_pct(value: float) -> str:
-    if math.isnan(value):
-        return "—"
-    return f"{value:+.2f} %"
-
-
-def _md_cell(value: object) -> str:
-    """A params value as written in params.yaml (1.0 stays 1.0)."""
+def _fmt_param(value: object) -> str:
     text = "—" if value is None else (json.dumps(value) if isinstance(value, (list, dict)) else str(value))
-    return plain_or_escaped(text)
+    return escape_markdown(text)
 
 
-def params_table(diff: pd.DataFrame) -> str:
-    if diff.empty:
+def params_table(base: Snapshot, others: Sequence[Snapshot]) -> str:
+    keys: list[str] = []
+    for o in others:
+        keys += [k for k in params_diff(base.params, o.params)["param"] if k not in keys]
+    if not keys:
         return "No parameter changed.\n"
-    lines = ["| param | base | branch |", "|---|---:|---:|"]
-    for row in diff.itertuples(index=False):
-        lines.append(f"| {code_span(row.param)} | {_md_cell(row.base)} | {_md_cell(row.branch)} |")
+    head = "| param | " + " | ".join(escape_markdown(s.label) for s in (base, *others)) + " |"
+    lines = [head, "|---|" + "---:|" * (1 + len(others))]
+    for key in sorted(keys):
+        lines.append(f"| {code_span(key)} | " + " | ".join(_fmt_param(s.params.get(key)) for s in (base, *others)) + " |")
     return "\n".join(lines) + "\n"
 
 
-def metrics_table(diff: pd.DataFrame) -> str:
-    if diff.empty:
+def metrics_table(base: Snapshot, others: Sequence[Snapshot]) -> str:
+    keys = list(dict.fromkeys([*base.metrics, *(k for o in others for k in o.metrics)]))
+    if not keys:
         return "No metrics found.\n"
-    lines = ["| metric | base | branch | change | % change |", "|---|---:|---:|---:|---:|"]
-    for row in diff.itertuples(index=False):
-        lines.append(
-            f"| {code_span(row.metric)} | {fmt_number(row.base)} | {fmt_number(row.branch)} "
-            f"| {fmt_change(row.change)} | {fmt_pct(row.pct_change)} |"
-        )
+    cols = [escape_markdown(base.label)]
+    for o in others:
+        cols += [escape_markdown(o.label), "change", "% change"]
+    lines = ["| metric | unit | " + " | ".join(cols) + " |", "|---|---|" + "---:|" * len(cols)]
+    for key in keys:
+        unit = metric_unit(key)
+        a = base.metrics.get(key, math.nan)
+        cells = [fmt_quantity(a, unit)]
+        for o in others:
+            b = o.metrics.get(key, math.nan)
+            cells += [fmt_quantity(b, unit), fmt_quantity(b - a, unit, signed=True), fmt_pct(pct_change(a, b))]
+        lines.append(f"| {code_span(key)} | {unit or '—'} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
 
-def overlay_figure(title: str, base: pd.DataFrame | None, branch: pd.DataFrame | None,
-                   base_label: str, branch_label: str):
-    """One panel per series: base dashed, branch solid, by year. Returns a matplotlib Figure."""
+def _style(i: int) -> dict:
+    return dict(BASE_STYLE) if i == 0 else {"linestyle": "-", "color": COLORS[(i - 1) % len(COLORS)]}
+
+
+def overlay_figure(title: str, frames: Sequence[tuple[str, pd.DataFrame | None]], plot: str = "",
+                   difference: bool = True):
+    """One column per series: top row every revision by year (the base dashed grey), bottom row each
+    revision − base; y axes labelled with units, stock panels from zero. Returns a Figure."""
     from matplotlib.figure import Figure
     from matplotlib.ticker import MaxNLocator
 
-    series = list(dict.fromkeys(list(base.columns if base is not None else []) +
-                                list(branch.columns if branch is not None else [])))
+    series = list(dict.fromkeys(c for _, f in frames if f is not None for c in f.columns))
     n = max(1, len(series))
-    ncols = min(3, n)
-    nrows = math.ceil(n / ncols)
-    fig = Figure(figsize=(4.2 * ncols, 3.0 * nrows + 0.6), layout="constrained")
-    axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
-    for ax, name in zip(axes, series):
-        if base is not None and name in base:
-            ax.plot(base.index, base[name], "--", color="tab:gray", label=base_label)
-        if branch is not None and name in branch:
-            ax.plot(branch.index, branch[name], "-", color="tab:blue", label=branch_label)
+    rows = 2 if difference and len(frames) > 1 else 1
+    fig = Figure(figsize=(max(4.2 * min(n, 4), 6), 3.0 * rows * math.ceil(n / 4) + 0.8), layout="constrained")
+    ncols = min(4, n)
+    axes = fig.subplots(rows * math.ceil(n / ncols), ncols, squeeze=False)
+    base_label, base = frames[0]
+    for k, name in enumerate(series):
+        r, c = divmod(k, ncols)
+        ax = axes[r * rows][c]
+        unit = series_unit(plot, name)
+        lows = []
+        for i, (label, frame) in enumerate(frames):
+            if frame is not None and name in frame:
+                ax.plot(frame.index, frame[name], label=label, **_style(i))
+                lows.append(float(frame[name].min()))
+        if lows and min(lows) >= 0:
+            ax.set_ylim(bottom=0)  # a stock from zero: a 0.3 % change looks like 0.3 %
         ax.set_title(name, fontsize=9)
-        ax.set_xlabel("year", fontsize=8)
-        ax.tick_params(labelsize=7)
+        ax.set_ylabel(unit, fontsize=8)
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.tick_params(labelsize=7)
         ax.grid(alpha=0.3)
-    for ax in axes[len(series):]:
-        ax.set_visible(False)
-    axes[0].legend(fontsize=7)
+        if rows == 2:
+            dax = axes[r * rows + 1][c]
+            for i, (label, frame) in enumerate(frames[1:], start=1):
+                if frame is not None and base is not None and name in frame and name in base:
+                    d = (frame[name] - base[name]).dropna()
+                    dax.plot(d.index, d.values, label=f"{label} − {base_label}", **_style(i))
+            dax.axhline(0, color="black", lw=0.5)
+            dax.set_title(f"{name}: revision − base", fontsize=8)
+            dax.set_ylabel(unit, fontsize=8)
+            dax.xaxis.set_major_locator(MaxNLocator(integer=True))
+            dax.tick_params(labelsize=7)
+            dax.grid(alpha=0.3)
+    for k in range(len(series), axes.shape[0] * ncols // rows):
+        r, c = divmod(k, ncols)
+        for j in range(rows):
+            if r * rows + j < axes.shape[0]:
+                axes[r * rows + j][c].set_visible(False)
+    axes[0][0].legend(fontsize=7)
+    if rows == 2:
+        axes[1][0].legend(fontsize=7)
     fig.suptitle(title)
     return fig
 
@@ -297,26 +318,27 @@ def crop_to_data(values: np.ma.MaskedArray, margin: int = 2) -> np.ma.MaskedArra
     return values[r0:r1, c0:c1]
 
 
-def bars_figure(title: str, base: pd.DataFrame | None, branch: pd.DataFrame | None,
-                base_label: str, branch_label: str):
-    """One panel per column: base and branch bars side by side for each category."""
+def multi_bars_figure(title: str, frames: Sequence[tuple[str, pd.DataFrame | None]], plot: str = ""):
+    """One panel per column: every revision's bars side by side for each category (legend names each)."""
     from matplotlib.figure import Figure
 
-    frames = [f for f in (base, branch) if f is not None]
-    columns = list(dict.fromkeys(c for f in frames for c in f.columns))
-    categories = list(dict.fromkeys(i for f in frames for i in f.index))
+    present = [(label, f) for label, f in frames if f is not None]
+    columns = list(dict.fromkeys(c for _, f in present for c in f.columns))
+    categories = list(dict.fromkeys(i for _, f in present for i in f.index))
     n = max(1, len(columns))
     ncols = min(3, n)
     nrows = math.ceil(n / ncols)
     fig = Figure(figsize=(max(4.2, 0.6 * len(categories) + 2) * ncols, 3.4 * nrows + 0.6), layout="constrained")
     axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
     x = np.arange(len(categories))
+    width = 0.8 / max(1, len(frames))
     for ax, col in zip(axes, columns):
-        for frame, shift, color, label in ((base, -0.2, "tab:gray", base_label), (branch, 0.2, "tab:blue", branch_label)):
+        for i, (label, frame) in enumerate(frames):
             if frame is not None and col in frame:
-                ax.bar(x + shift, frame[col].reindex(categories).fillna(0).to_numpy(), width=0.4, color=color,
-                       label=label)
+                ax.bar(x - 0.4 + width * (i + 0.5), frame[col].reindex(categories).fillna(0).to_numpy(), width=width,
+                       color=_style(i)["color"], label=label)
         ax.set_title(str(col), fontsize=9)
+        ax.set_ylabel(series_unit(plot, str(col)), fontsize=8)
         ax.set_xticks(x)
         ax.set_xticklabels(categories, rotation=30, ha="right", fontsize=7)
         ax.tick_params(axis="y", labelsize=7)
@@ -328,118 +350,86 @@ def bars_figure(title: str, base: pd.DataFrame | None, branch: pd.DataFrame | No
     return fig
 
 
-def difference_map_figure(diff: MapDiff, title: str):
-    """branch - base on a diverging colour scale centred on zero."""
+def bars_figure(title: str, base: pd.DataFrame | None, branch: pd.DataFrame | None,
+                base_label: str, branch_label: str):
+    """Two revisions' bars side by side (multi_bars_figure for two)."""
+    return multi_bars_figure(title, [(base_label, base), (branch_label, branch)])
+
+
+def symmetric_bound(diffs: Sequence[MapDiff]) -> float:
+    return max([max(abs(d.min), abs(d.max)) for d in diffs] + [0.0]) or 1.0
+
+
+def difference_maps_figure(title: str, diffs: Sequence[tuple[str, MapDiff]], unit: str = "tC/ha"):
+    """One panel per revision (revision − base), all on one symmetric diverging scale centred on zero."""
     from matplotlib import colormaps
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(6.5, 5.0), layout="constrained")
-    ax = fig.subplots()
-    bound = max(abs(diff.min), abs(diff.max)) or 1.0
+    n = max(1, len(diffs))
+    fig = Figure(figsize=(5.0 * n + 1.2, 5.0), layout="constrained")
+    axes = fig.subplots(1, n, squeeze=False)[0]
+    bound = symmetric_bound([d for _, d in diffs])
     cmap = colormaps["RdBu"].with_extremes(bad="lightgray")  # nodata in grey, not the white of zero
-    image = ax.imshow(crop_to_data(diff.values), cmap=cmap, vmin=-bound, vmax=bound, interpolation="nearest")
-    fig.colorbar(image, ax=ax, label="branch − base")
-    ax.set_title(title, fontsize=10)
-    ax.set_xticks([])
-    ax.set_yticks([])
+    image = None
+    for ax, (label, diff) in zip(axes, diffs):
+        image = ax.imshow(crop_to_data(diff.values), cmap=cmap, vmin=-bound, vmax=bound, interpolation="nearest")
+        ax.set_title(label, fontsize=9)
+        ax.set_xticks([])
+        ax.set_yticks([])
+    if image is not None:
+        fig.colorbar(image, ax=list(axes), label=f"revision − base ({unit})", shrink=0.85)
+    fig.suptitle(title, fontsize=10)
     return fig
 
 
-def figure_png(fig) -> bytes:
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=100)
-    return buf.getvalue()
+def difference_map_figure(diff: MapDiff, title: str):
+    """One revision − base map (difference_maps_figure for one)."""
+    return difference_maps_figure(title, [("", diff)])
 
 
-def render_markdown(base: Snapshot, branch: Snapshot, images: Mapping[str, str],
-                    map_diff: MapDiff | None, map_note: str | None, missing_plots: list[str]) -> str:
+def render_markdown(base: Snapshot, others: Sequence[Snapshot], images: Mapping[str, str],
+                    map_diffs: Mapping[str, Sequence[tuple[str, MapDiff]]], map_notes: Sequence[str],
+                    missing_plots: Sequence[str]) -> str:
     """The comparison as GitHub-flavoured markdown; `images` maps section key -> relative png path."""
-    p_diff = params_diff(base.params, branch.params)
-    m_diff = metrics_diff(base.metrics, branch.metrics)
-    out = [
-        f"## Simulation results: {plain_or_escaped(branch.label)} vs {plain_or_escaped(base.label)}\n",
-        f"Base: **{plain_or_escaped(base.label)}** · branch: **{plain_or_escaped(branch.label)}**. "
-        "Change = branch − base; % change = change / |base|.\n",
-        "### Parameters changed\n",
-        params_table(p_diff),
-        "### Headline metrics\n",
-        metrics_table(m_diff),
-    ]
+    e = escape_markdown
+    names = ", ".join(e(o.label) for o in others)
+    out = [f"## Simulation results: {names} vs {e(base.label)}\n",
+           f"Base: **{e(base.label)}** · compared: " + ", ".join(f"**{e(o.label)}**" for o in others) + ". "
+           "Change = revision − base; % change = change / |base|, not shown across a sign change or from a "
+           "base near zero.\n"]
+    for w in window_warnings(base, others):
+        out.append(f"> **Warning:** {e(w)}.\n")
+    out += ["### Parameters changed\n", params_table(base, others), "### Headline metrics\n",
+            metrics_table(base, others)]
     charts = [k for k in images if k.startswith("plot:")]
     if charts or missing_plots:
-        out.append("### Charts (by year: base dashed, branch solid; by category: base grey, branch blue)\n")
+        out.append("### Charts (by year: base dashed grey, below: revision − base; by category: one bar each)\n")
         for key in charts:
-            out.append(f"![{plain_or_escaped(key[5:])}]({images[key]})\n")
+            out.append(f"![{e(key[5:])}]({images[key]})\n")
         for name in missing_plots:
-            out.append(f"- {code_span(name)}: only in one of the two revisions, not charted.\n")
-    out.append("### Total Ecosystem C at the end year: branch − base\n")
-    if map_diff is not None:
-        years = (f"end year {map_diff.branch_year}" if map_diff.base_year == map_diff.branch_year
-                 else f"branch {map_diff.branch_year} − base {map_diff.base_year} (the end years differ)")
-        out.append(f"![difference map]({images['map']})\n")
-        out.append(
-            f"{years}: {map_diff.n_changed:,} of {map_diff.n_valid:,} pixels changed; "
-            f"difference min {fmt_number(map_diff.min)}, max {fmt_number(map_diff.max)}, "
-            f"mean {fmt_number(map_diff.mean)} (tC/ha).\n"
-        )
-    else:
-        out.append(f"No difference map: {plain_or_escaped(map_note)}\n")
+            out.append(f"- {code_span(name)}: in only some of the revisions, not charted.\n")
+    out.append("### Difference maps (revision − base, one colour scale per quantity)\n")
+    for key, (_, _, title) in MAPS.items():
+        diffs = map_diffs.get(key) or []
+        if not diffs:
+            continue
+        out.append(f"![{title} difference]({images['map:' + key]})\n")
+        for label, d in diffs:
+            years = (f"{d.branch_year}" if d.base_year == d.branch_year
+                     else f"{d.branch_year} vs {d.base_year} (the end years differ)")
+            out.append(f"- {title}, {e(label)} ({years}): {d.n_changed:,} of {d.n_valid:,} pixels changed; "
+                       f"difference min {fmt_quantity(d.min, 'tC/ha')}, max {fmt_quantity(d.max, 'tC/ha')}, "
+                       f"mean {fmt_quantity(d.mean, 'tC/ha')}.")
+        out.append("")
+    for note in map_notes:
+        out.append(f"No difference map: {e(note)}\n")
     return "\n".join(out)
 
 
 # ----------------------------------------------------------------------------- I/O
 
 
-def _git(repo: Path, *args: str) -> str:
-    try:
-        proc = subprocess.run(["git", *args], cwd=repo, capture_output=True, text=True, timeout=GIT_TIMEOUT)
-    except (OSError, subprocess.TimeoutExpired) as err:
-        raise ReportError(f"git {' '.join(args)} failed in {str(repo)!r}: {err}") from err
-    if proc.returncode != 0:
-        raise ReportError(f"git {' '.join(args)} failed in {str(repo)!r}: {proc.stderr.strip()}")
-    return proc.stdout.strip()
-
-
-def resolve_rev(repo: Path, rev: str) -> str:
-    """The full commit sha of `rev`; ReportError naming the revision if git does not know it."""
-    try:
-        return _git(repo, "rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}")
-    except ReportError as err:
-        raise ReportError(unknown_rev_message(repo, rev)) from err
-
-
-def unknown_rev_message(repo: Path, rev: str, env: Mapping[str, str] | None = None) -> str:
-    """Why git does not know `rev`: not a repository at all, or (in CI) a shallow checkout, or a typo."""
-    env = os.environ if env is None else env
-    probe = subprocess.run(["git", "rev-parse", "--is-inside-work-tree"], cwd=repo, capture_output=True, text=True,
-                           timeout=GIT_TIMEOUT) if Path(repo).is_dir() else None
-    if probe is None or probe.returncode != 0:
-        return (f"{str(repo)!r} is not a git repository: compare and history read results from git commits "
-                "(run them in your project's clone, or pass --repo)")
-    if env.get("CI", "").lower() in ("1", "true", "yes") or env.get("GITHUB_ACTIONS"):
-        return f"unknown git revision {rev!r} in {str(repo)!r} (in CI, check out with fetch-depth: 0)"
-    return f"unknown git revision {rev!r} in {str(repo)!r} (see `git log --oneline` or `git branch -a`)"
-
-
-def _dvc_fs(repo: Path, rev: str | None):
-    from dvc.api import DVCFileSystem
-
-    try:
-        return DVCFileSystem(str(repo), rev=rev)
-    except Exception as err:  # dvc raises many types (SCMError, NotDvcRepoError, ...)
-        raise ReportError(f"cannot open {str(repo)!r} at revision {rev or 'workspace'!r} with DVC: {err}") from err
-
-
-def _read_text(fs, path: str, label: str) -> str:
-    try:
-        return fs.read_text(path)
-    except FileNotFoundError as err:
-        raise ReportError(f"{path!r} not found at {label} (run `dvc repro` there, or `dvc pull`)") from err
-    except Exception as err:  # missing from cache and remote, remote unreachable, ...
-        raise ReportError(f"cannot read {path!r} at {label} through DVC: {err}") from err
-
-
-def _read_map(fs, path: str, year: int, label: str) -> MapRaster:
+def _read_raster(fs, path: str, label: str):
     import rasterio
     from rasterio.io import MemoryFile
 
@@ -451,53 +441,87 @@ def _read_map(fs, path: str, year: int, label: str) -> MapRaster:
         ) from err
     try:
         with MemoryFile(data) as mem, mem.open() as src:
-            values = src.read(1, masked=True)
-            return MapRaster(path=path, year=year, values=values, transform=tuple(src.transform)[:6],
-                             crs=str(src.crs))
+            return src.read(1, masked=True), tuple(src.transform)[:6], str(src.crs)
     except rasterio.errors.RasterioError as err:
         raise ReportError(f"{path!r} at {label} is not a readable GeoTIFF: {err}") from err
 
 
-def _dvc_lock_outs(fs) -> list[str]:
+def _dvc_lock_outs(fs) -> list[tuple[str, str]]:
+    """(stage name, out path) for every out recorded in dvc.lock, in file order."""
     try:
         lock = yaml.safe_load(fs.read_text("dvc.lock")) or {}
     except FileNotFoundError:
         return []
     outs = []
-    for stage in (lock.get("stages") or {}).values():
-        for out in stage.get("outs") or []:
+    for stage, body in (lock.get("stages") or {}).items():
+        for out in body.get("outs") or []:
             if isinstance(out, dict) and "path" in out:
-                outs.append(str(out["path"]))
+                outs.append((stage, str(out["path"])))
     return outs
 
 
-def find_end_map(fs, label: str) -> tuple[MapRaster | None, str | None]:
-    """The latest-year Total Ecosystem map among the DVC outputs recorded in dvc.lock."""
-    candidates: list[tuple[int, str]] = []
-    for out in _dvc_lock_outs(fs):
+def _list_maps(fs, folder: str, label: str) -> dict[str, dict[int, str]]:
+    try:
+        if not fs.isdir(folder):
+            return {}
+        names = fs.ls(folder, detail=False)
+    except FileNotFoundError:
+        return {}
+    except Exception as err:  # e.g. the output's directory listing is in neither cache nor remote
+        raise ReportError(
+            f"cannot list DVC output {folder!r} at {label}: it is in neither the DVC cache nor a "
+            f"reachable remote (`dvc pull` it, or `dvc push` from the branch that made it): {err}"
+        ) from err
+    found: dict[str, dict[int, str]] = {}
+    for name in names:
+        m = MAP_FILE.match(Path(name).name)
+        if m:
+            found.setdefault(m.group("name").lower(), {})[int(m.group("year"))] = name
+    return found
+
+
+def find_spatial(fs, label: str, sources: Sources) -> tuple[dict[str, dict[int, str]], str | None]:
+    """The maps (data_name lower-case -> year -> path) of the run folder: `sources.output_dir`, else
+    the `simulate` stage's output, else the first output in dvc.lock with Total_Ecosystem_C maps."""
+    if sources.output_dir:
+        candidates = [("", sources.output_dir)]
+    else:
+        outs = _dvc_lock_outs(fs)
+        candidates = [o for o in outs if o[0] == "simulate"] + [o for o in outs if o[0] != "simulate"]
+    for _, out in candidates:
         for folder in (f"{out}/spatial", out):
-            try:
-                if not fs.isdir(folder):
-                    continue
-                names = fs.ls(folder, detail=False)
-            except FileNotFoundError:
-                continue
-            except Exception as err:  # e.g. the output's directory listing is in neither cache nor remote
-                raise ReportError(
-                    f"cannot list DVC output {folder!r} at {label}: it is in neither the DVC cache nor a "
-                    f"reachable remote (`dvc pull` it, or `dvc push` from the branch that made it): {err}"
-                ) from err
-            for name in names:
-                match = MAP_PATTERN.match(Path(name).name)
-                if match:
-                    candidates.append((int(match.group(1)), name))
-    if not candidates:
-        return None, f"no `spatial/Total_Ecosystem_C_<year>.tif` among the DVC outputs in dvc.lock at {label}"
-    year, path = max(candidates)
-    return _read_map(fs, path, year, label), None
+            maps = _list_maps(fs, folder, label)
+            if "total_ecosystem_c" in maps:
+                return maps, None
+    where = sources.output_dir or "the DVC outputs in dvc.lock"
+    return {}, f"no `spatial/Total_Ecosystem_C_<year>.tif` in {where} at {label}"
+
+
+def read_maps(fs, label: str, sources: Sources) -> tuple[dict[str, MapRaster], str | None]:
+    """MAPS read at one revision: end-year maps as they are, cumulative ones summed over every year."""
+    found, note = find_spatial(fs, label, sources)
+    maps: dict[str, MapRaster] = {}
+    for key, (data_name, how, _) in MAPS.items():
+        by_year = found.get(data_name.lower())
+        if not by_year:
+            continue
+        years = sorted(by_year) if how == "sum" else [max(by_year)]
+        summed = mask = None  # a running sum: memory is two grids whatever the number of years
+        for year in years:
+            values, transform, crs = _read_raster(fs, by_year[year], label)
+            arr = values.astype("float64").filled(np.nan)
+            if summed is None:
+                summed, mask = np.zeros(arr.shape), np.ones(arr.shape, bool)
+            summed += np.nan_to_num(arr, nan=0.0)
+            mask &= np.isnan(arr)  # masked only where every year is nodata (outside the landscape)
+        maps[key] = MapRaster(path=by_year[years[-1]], year=years[-1], values=np.ma.masked_array(summed, mask=mask),
+                              transform=transform, crs=crs, years=tuple(years))
+    return maps, note
 
 
 def _read_plots(fs, plots_dir: str) -> dict[str, pd.DataFrame]:
+    import io
+
     try:
         names = sorted(fs.ls(plots_dir, detail=False)) if fs.isdir(plots_dir) else []
     except FileNotFoundError:
@@ -510,86 +534,109 @@ def _read_plots(fs, plots_dir: str) -> dict[str, pd.DataFrame]:
 
 
 def read_snapshot(repo: str | Path, rev: str | None, label: str, sources: Sources = Sources()) -> Snapshot:
-    """Params, metrics, year plots and the end-year map of `rev` (None = workspace) via DVC."""
+    """Params, metrics, plot tables and maps of `rev` (None = workspace) via DVC."""
     repo = Path(repo)
-    fs = _dvc_fs(repo, rev)
-    where = label
-    params = flatten(yaml.safe_load(_read_text(fs, sources.params, where)) or {})
+    fs = dvc_fs(repo, rev)
+    params = flatten(yaml.safe_load(_read_text(fs, sources.params, label)) or {})
     try:
-        metrics = numeric_metrics(json.loads(_read_text(fs, sources.metrics, where)))
+        metrics = numeric_metrics(json.loads(_read_text(fs, sources.metrics, label)))
     except json.JSONDecodeError as err:
-        raise ReportError(f"{sources.metrics!r} at {where} is not valid JSON: {err}") from err
+        raise ReportError(f"{sources.metrics!r} at {label} is not valid JSON: {err}") from err
     plots = _read_plots(fs, sources.plots_dir)
-    end_map, note = find_end_map(fs, where)
-    return Snapshot(label=label, rev=rev, params=params, metrics=metrics, plots=plots, end_map=end_map,
-                    map_note=note)
+    maps, note = read_maps(fs, label, sources)
+    return Snapshot(label=label, rev=rev, params=params, metrics=metrics, plots=plots, maps=maps, map_note=note)
 
 
-def compare_snapshots(base: Snapshot, branch: Snapshot) -> tuple[str, dict[str, bytes]]:
-    """Markdown and PNGs (file name -> bytes) for base vs branch. Pure apart from rendering."""
+def compare_snapshots(base: Snapshot, others: Snapshot | Sequence[Snapshot]) -> tuple[str, dict[str, bytes]]:
+    """Markdown and PNGs (file name -> bytes) for every revision against the base."""
+    others = [others] if isinstance(others, Snapshot) else list(others)
+    snaps = [base, *others]
     images: dict[str, str] = {}
     pngs: dict[str, bytes] = {}
     missing = []
-    for name in list(dict.fromkeys(list(base.plots) + list(branch.plots))):
-        a = year_series(base.plots[name]) if name in base.plots else None
-        b = year_series(branch.plots[name]) if name in branch.plots else None
+    for name in list(dict.fromkeys(n for s in snaps for n in s.plots)):
+        frames = [(s.label, year_series(s.plots[name]) if name in s.plots else None) for s in snaps]
         draw = overlay_figure
-        if a is None and b is None:
-            a = category_table(base.plots[name]) if name in base.plots else None
-            b = category_table(branch.plots[name]) if name in branch.plots else None
-            draw = bars_figure
-            if a is None and b is None:
+        if all(f is None for _, f in frames):
+            frames = [(s.label, category_table(s.plots[name]) if name in s.plots else None) for s in snaps]
+            draw = multi_bars_figure
+            if all(f is None for _, f in frames):
                 continue
-        if a is None or b is None:
+        if any(f is None for _, f in frames):
             missing.append(name)
             continue
-        fig = draw(name.replace("_", " "), a, b, base.label, branch.label)
+        fig = draw(name.replace("_", " "), frames, plot=name)
         pngs[f"{name}.png"] = figure_png(fig)
         images[f"plot:{name}"] = f"{name}.png"
-    map_diff = None
-    note = base.map_note or branch.map_note
-    if base.end_map is not None and branch.end_map is not None:
-        try:
-            map_diff = map_difference(base.end_map, branch.end_map)
-        except ReportError as err:
-            note = str(err)
-        else:
-            years = (str(map_diff.branch_year) if map_diff.branch_year == map_diff.base_year
-                     else f"{map_diff.branch_year} vs {map_diff.base_year}")
-            fig = difference_map_figure(map_diff, f"Total Ecosystem C {years}, tC/ha\n{branch.label} − {base.label}")
-            pngs["total_ecosystem_difference.png"] = figure_png(fig)
-            images["map"] = "total_ecosystem_difference.png"
-    markdown = render_markdown(base, branch, images, map_diff, note, missing)
-    return markdown, pngs
+    map_diffs: dict[str, list[tuple[str, MapDiff]]] = {}
+    notes = [n for n in dict.fromkeys(s.map_note for s in snaps) if n]
+    for key, (_, _, title) in MAPS.items():
+        if key not in base.maps:
+            continue
+        for o in others:
+            if key not in o.maps:
+                continue
+            try:
+                map_diffs.setdefault(key, []).append((f"{o.label} − {base.label}",
+                                                      map_difference(base.maps[key], o.maps[key])))
+            except ReportError as err:
+                notes.append(str(err))
+        if map_diffs.get(key):
+            file = "total_ecosystem_difference.png" if key == "total_ecosystem" else f"{key}_difference.png"
+            pngs[file] = figure_png(difference_maps_figure(f"{title} (tC/ha)", map_diffs[key]))
+            images[f"map:{key}"] = file
+    return render_markdown(base, others, images, map_diffs, notes, missing), pngs
 
 
-def write_compare_report(base_rev: str, out: str | Path = "reports/compare.md", repo: str | Path = ".",
+def _workspace_label(repo: Path) -> str:
+    head = git(repo, "rev-parse", "--short", "HEAD")
+    branch_name = git(repo, "rev-parse", "--abbrev-ref", "HEAD")
+    dirty = bool(git(repo, "status", "--porcelain", "--untracked-files=no"))
+    return f"{branch_name} ({head}{' + uncommitted changes' if dirty else ''})"
+
+
+def _rev_label(repo: Path, rev: str, sha: str) -> str:
+    return f"{rev} (experiment {sha[:7]})" if is_experiment(repo, rev) else f"{rev} ({sha[:7]})"
+
+
+def write_compare_report(revs: str | Sequence[str], out: str | Path = "reports/compare.md", repo: str | Path = ".",
                          sources: Sources = Sources(), base_dir: str | Path | None = None) -> Path:
-    """Compare the workspace with `base_rev`; write `out` and `<out without .md>/*.png` atomically.
+    """Compare revisions; write `out` and `<out without .md>/*.png` atomically.
 
-    The base is read through DVC at `base_rev` in `repo` (its cache, else its remote), or, with
-    `base_dir`, from the workspace of another checkout of `base_rev` where `dvc repro` has run (CI
-    does this for pull requests from forks, which get no remote credentials).
+    `revs`: one revision = compare the workspace with it; several = compare each of the others with
+    the first (`workspace` names the workspace). Each revision is read through DVC in `repo` (its
+    cache, else its remote), or the base, with `base_dir`, from the workspace of another checkout
+    of it where `dvc repro` has run (CI does this for pull requests from forks).
     """
+    revs = [revs] if isinstance(revs, str) else list(revs)
+    if not revs:
+        raise ReportError("name at least one revision to compare with")
     repo = Path(repo).resolve()
     out = Path(out)
     if not out.is_absolute():
         out = repo / out
+    others_revs = revs[1:] or [WORKSPACE]
+    if len(set(revs)) != len(revs):
+        raise ReportError(f"a revision is named twice: {revs}")
+    base_rev = revs[0]
     sha = resolve_rev(repo, base_rev)
+    label = _rev_label(repo, base_rev, sha)
     if base_dir is None:
-        base = read_snapshot(repo, sha, f"{base_rev} ({sha[:7]})", sources)
+        base = read_snapshot(repo, sha, label, sources)
     else:
         base_dir = Path(base_dir).resolve()
         checked_out = resolve_rev(base_dir, "HEAD")
         if checked_out != sha:
             raise ReportError(f"{str(base_dir)!r} has {checked_out[:7]} checked out, not {base_rev} ({sha[:7]})")
-        base = read_snapshot(base_dir, None, f"{base_rev} ({sha[:7]})", sources)
-    head = _git(repo, "rev-parse", "--short", "HEAD")
-    branch_name = _git(repo, "rev-parse", "--abbrev-ref", "HEAD")
-    dirty = bool(_git(repo, "status", "--porcelain", "--untracked-files=no"))
-    branch_label = f"{branch_name} ({head}{' + uncommitted changes' if dirty else ''})"
-    branch = read_snapshot(repo, None, branch_label, sources)
-    markdown, pngs = compare_snapshots(base, branch)
+        base = read_snapshot(base_dir, None, label, sources)
+    others = []
+    for rev in others_revs:
+        if rev == WORKSPACE:
+            others.append(read_snapshot(repo, None, _workspace_label(repo), sources))
+        else:
+            rsha = resolve_rev(repo, rev)
+            others.append(read_snapshot(repo, rsha, _rev_label(repo, rev, rsha), sources))
+    markdown, pngs = compare_snapshots(base, others)
     img_dir = out.with_suffix("")
     # Links relative to the markdown file, as `cml comment` and GitHub resolve them.
     markdown = re.sub(r"\]\(([^)/]+\.png)\)", lambda m: f"]({relative_link(img_dir / m.group(1), out.parent)})", markdown)

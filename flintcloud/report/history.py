@@ -14,9 +14,7 @@ from __future__ import annotations
 
 import json
 import math
-import shutil
 import subprocess
-import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,19 +24,23 @@ import yaml
 
 from flintcloud.atomic import atomic_dir, atomic_file
 from flintcloud.errors import ReportError
-from flintcloud.mdtext import code_span, plain_or_escaped
-from flintcloud.report.compare import (
+from flintcloud.mdtext import code_span, escape_markdown
+from flintcloud.report.revisions import (
     Sources,
-    _dvc_fs,
-    _git,
+    default_dvc,
+    dvc_fs,
     figure_png,
     flatten,
-    fmt_change,
-    fmt_number,
     fmt_pct,
+    fmt_quantity,
+    git,
+    git_show,
+    metric_unit,
     numeric_metrics,
     params_diff,
+    pct_change,
     resolve_rev,
+    series_unit,
 )
 
 # Shown by default when present (issue 3's headline figures); otherwise the first numeric metrics.
@@ -54,12 +56,6 @@ MAX_FALLBACK_METRICS = 6
 DVC_TIMEOUT = 300
 
 
-def default_dvc() -> str:
-    """The dvc next to this Python (the project's .venv), else the one on PATH."""
-    local = Path(sys.executable).with_name("dvc")
-    return str(local) if local.exists() else (shutil.which("dvc") or "dvc")
-
-
 @dataclass
 class Point:
     """One commit of the branch, or one DVC experiment derived from a commit."""
@@ -72,6 +68,9 @@ class Point:
     params: dict[str, object] = field(default_factory=dict)
     metrics: dict[str, float] = field(default_factory=dict)
     baseline: str | None = None  # experiments: the commit they were run from
+    inputs: dict[str, str] = field(default_factory=dict)  # input path -> DVC hash (.dvc files, dvc.lock data deps)
+    code: tuple[str, ...] = ()  # code files changed since the previous commit (git diff)
+    series: pd.Series | None = None  # the yearly series followed (--series), indexed by year
 
 
 # ----------------------------------------------------------------------------- pure functions
@@ -129,17 +128,18 @@ def headline_metrics(points: Sequence[Point], wanted: Sequence[str] | None = Non
 
 
 def commit_changes(commits: Sequence[Point], metrics: Sequence[str]) -> pd.DataFrame:
-    """One row per (commit, metric) with value, change and % change from the previous commit."""
+    """One row per (commit, metric) with value, change, % change from the previous commit and what
+    changed with it (`cause`: params, inputs, code)."""
     rows = []
     for prev, cur in zip([None, *commits[:-1]], commits):
+        cause = ", ".join(attribution(prev, cur)) if prev is not None else ""
         for m in metrics:
             value = cur.metrics.get(m, math.nan)
             before = prev.metrics.get(m, math.nan) if prev is not None else math.nan
-            change = value - before
-            pct = math.nan if before == 0.0 or math.isnan(before) else change / abs(before) * 100
             rows.append({"rev": cur.rev, "name": cur.name, "subject": cur.subject, "metric": m,
-                         "value": value, "change": change, "pct_change": pct})
-    return pd.DataFrame(rows, columns=["rev", "name", "subject", "metric", "value", "change", "pct_change"])
+                         "value": value, "change": value - before, "pct_change": pct_change(before, value),
+                         "cause": cause})
+    return pd.DataFrame(rows, columns=["rev", "name", "subject", "metric", "value", "change", "pct_change", "cause"])
 
 
 def biggest_moves(changes: pd.DataFrame) -> pd.DataFrame:
@@ -152,8 +152,26 @@ def biggest_moves(changes: pd.DataFrame) -> pd.DataFrame:
     return moved.loc[idx.values].reset_index(drop=True)
 
 
+def changed_inputs(prev: Point, cur: Point) -> list[str]:
+    """Input paths whose DVC hash differs between two commits (added or removed ones too)."""
+    return sorted(k for k in set(prev.inputs) | set(cur.inputs) if prev.inputs.get(k) != cur.inputs.get(k))
+
+
+def attribution(prev: Point, cur: Point) -> list[str]:
+    """What changed from `prev` to `cur` that can move results: 'params', 'inputs', 'code'."""
+    out = []
+    if not params_diff(prev.params, cur.params).empty:
+        out.append("params")
+    if changed_inputs(prev, cur):
+        out.append("inputs")
+    if cur.code:
+        out.append("code")
+    return out
+
+
 def history_figure(commits: Sequence[Point], experiments: Sequence[Point], metrics: Sequence[str], title: str):
-    """One panel per metric: the branch's commits as a line, experiments as points at their baseline."""
+    """One panel per metric (unit on the axis): the branch's commits as a line, experiments as points
+    at their baseline."""
     from matplotlib.figure import Figure
 
     n = max(1, len(metrics))
@@ -171,6 +189,7 @@ def history_figure(commits: Sequence[Point], experiments: Sequence[Point], metri
         if ex:
             ax.scatter(*zip(*ex), marker="D", color="tab:orange", s=22, label="experiments", zorder=3)
         ax.set_title(m, fontsize=9)
+        ax.set_ylabel(metric_unit(m), fontsize=8)
         ax.set_xticks(range(len(commits)))
         ax.set_xticklabels(labels, rotation=60, fontsize=7, ha="right")
         ax.tick_params(axis="y", labelsize=7)
@@ -182,55 +201,104 @@ def history_figure(commits: Sequence[Point], experiments: Sequence[Point], metri
     return fig
 
 
+def series_figure(commits: Sequence[Point], series: str, unit: str, title: str):
+    """The yearly series at every commit that has it, one line each (older commits lighter)."""
+    from matplotlib import colormaps
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
+
+    fig = Figure(figsize=(8, 4.5), layout="constrained")
+    ax = fig.subplots()
+    have = [p for p in commits if p.series is not None]
+    cmap = colormaps["viridis"]
+    for i, p in enumerate(have):
+        ax.plot(p.series.index, p.series.values, marker="o", ms=3, color=cmap(i / max(1, len(have) - 1)),
+                label=f"{p.name} {p.subject[:40]}")
+    ax.set_title(series, fontsize=10)
+    ax.set_ylabel(unit, fontsize=8)
+    ax.set_xlabel("year", fontsize=8)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=6, loc="best")
+    fig.suptitle(title)
+    return fig
+
+
 def _changed_params(prev: Point | None, cur: Point) -> str:
     if prev is None:
         return ""
     diff = params_diff(prev.params, cur.params)
-    return ", ".join(f"{code_span(r.param)} {plain_or_escaped(r.base)} → {plain_or_escaped(r.branch)}"
-                     for r in diff.itertuples())
+    return ", ".join(f"{code_span(r.param)} {escape_markdown(r.base)} → {escape_markdown(r.branch)}" for r in diff.itertuples())
+
+
+def _cause_cell(prev: Point | None, cur: Point) -> str:
+    if prev is None:
+        return "(first)"
+    parts = []
+    params = _changed_params(prev, cur)
+    if params:
+        parts.append(f"params: {params}")
+    inputs = changed_inputs(prev, cur)
+    if inputs:
+        parts.append("inputs: " + ", ".join(f"{code_span((i))}" for i in inputs))
+    if cur.code:
+        shown = list(cur.code[:4]) + ([f"+{len(cur.code) - 4} more"] if len(cur.code) > 4 else [])
+        parts.append("code: " + ", ".join(f"{code_span((c))}" for c in shown))
+    return "; ".join(parts) or "nothing that moves results"
 
 
 def render_history_markdown(branch: str, commits: Sequence[Point], experiments: Sequence[Point],
-                            metrics: Sequence[str], chart: str | None, skipped: Sequence[Point]) -> str:
+                            metrics: Sequence[str], chart: str | None, skipped: Sequence[Point],
+                            series_chart: str | None = None, series: str | None = None,
+                            scenario: str | None = None) -> str:
     changes = commit_changes(commits, metrics)
     moves = biggest_moves(changes)
-    out = [f"## History of {code_span(branch)}: {len(commits)} commit(s) with results, {len(experiments)} experiment(s)\n"]
+    what = f" (scenario {escape_markdown(scenario)})" if scenario else ""
+    out = [f"## History of {code_span(branch)}{what}: {len(commits)} commit(s) with results, "
+           f"{len(experiments)} experiment(s)\n"]
     if chart:
         out.append(f"![headline metrics by commit]({chart})\n")
+    if series_chart:
+        out.append(f"![{escape_markdown(series)} by year at each commit]({series_chart})\n")
     out.append("### Which commit moved each metric most\n")
     if moves.empty:
         out.append("No headline metric changed between these commits.\n")
     else:
-        out += ["| metric | commit | message | change | % change |", "|---|---|---|---:|---:|"]
+        out += ["| metric | commit | message | change | % change | changed with it |", "|---|---|---|---:|---:|---|"]
         for r in moves.itertuples():
-            out.append(f"| {code_span(r.metric)} | {code_span(r.name)} | {plain_or_escaped(r.subject)} | {fmt_change(r.change)} | {fmt_pct(r.pct_change)} |")
+            out.append(f"| {code_span(r.metric)} | {code_span(r.name)} | {escape_markdown(r.subject)} | "
+                       f"{fmt_quantity(r.change, metric_unit(r.metric), signed=True)} | {fmt_pct(r.pct_change)} | "
+                       f"{r.cause or '—'} |")
         out.append("")
     out.append("### Commits (oldest first)\n")
-    head = "| commit | date | message | params changed | " + " | ".join(code_span(m) for m in metrics) + " |"
+    out.append("What changed with each commit: params (params.yaml), inputs (DVC hashes of `.dvc` files and of "
+               "the data dependencies in dvc.lock), code (files outside data/, reports/ and docs/).\n")
+    head = "| commit | date | message | changed | " + " | ".join(f"{code_span(m)}" for m in metrics) + " |"
     out += [head, "|---|---|---|---|" + "---:|" * len(metrics)]
     for prev, cur in zip([None, *commits[:-1]], commits):
         cells = []
         for m in metrics:
+            unit = metric_unit(m)
             value = cur.metrics.get(m, math.nan)
             before = prev.metrics.get(m, math.nan) if prev is not None else math.nan
             delta = value - before
-            cells.append(fmt_number(value) + (f" ({fmt_change(delta)})" if not math.isnan(delta) and delta != 0 else ""))
-        out.append(f"| {code_span(cur.name)} | {cur.date[:10]} | {plain_or_escaped(cur.subject)} | "
-                   f"{_changed_params(prev, cur)} | "
+            cells.append(fmt_quantity(value, unit)
+                         + (f" ({fmt_quantity(delta, unit, signed=True)})" if not math.isnan(delta) and delta != 0 else ""))
+        out.append(f"| {code_span(cur.name)} | {cur.date[:10]} | {escape_markdown(cur.subject)} | {_cause_cell(prev, cur)} | "
                    + " | ".join(cells) + " |")
     out.append("")
     if experiments:
         out.append("### DVC experiments\n")
-        out += ["| experiment | from commit | params | " + " | ".join(code_span(m) for m in metrics) + " |",
+        out += ["| experiment | from commit | params | " + " | ".join(f"{code_span(m)}" for m in metrics) + " |",
                 "|---|---|---|" + "---:|" * len(metrics)]
         names = {p.rev: p.name for p in commits}
         for e in experiments:
-            out.append(f"| {code_span(e.name)} | {code_span(names.get(e.baseline, (e.baseline or '')[:7]))} | "
-                       f"{plain_or_escaped(e.subject)} | "
-                       + " | ".join(fmt_number(e.metrics.get(m, math.nan)) for m in metrics) + " |")
+            out.append(f"| {code_span((e.name))} | {code_span(names.get(e.baseline, (e.baseline or '')[:7]))} | "
+                       f"{escape_markdown(e.subject)} | "
+                       + " | ".join(fmt_quantity(e.metrics.get(m, math.nan), metric_unit(m)) for m in metrics) + " |")
         out.append("")
     if skipped:
-        names = [code_span(p.name) for p in skipped]
+        names = [f"{code_span(p.name)}" for p in skipped]
         shown = ", ".join(names) if len(names) <= 6 else ", ".join(names[:3]) + ", …, " + ", ".join(names[-3:])
         out.append(f"{len(skipped)} commit(s) without results (no metrics file) left out: {shown}.\n")
     return "\n".join(out)
@@ -238,23 +306,44 @@ def render_history_markdown(branch: str, commits: Sequence[Point], experiments: 
 
 # ----------------------------------------------------------------------------- I/O
 
+# Files whose change is not a code change: results, data, docs (inputs are tracked by their DVC hash).
+NOT_CODE = ("data/", "reports/", "docs/", "build/", "README", "dvc.lock", "params.yaml", ".dvc/", ".gitignore")
+
 
 def branch_commits(repo: Path, branch: str, max_commits: int) -> list[Point]:
     """The last `max_commits` first-parent commits of `branch`, oldest first (no metrics yet)."""
     sha = resolve_rev(repo, branch)
-    log = _git(repo, "log", "--first-parent", f"--max-count={max_commits}", "--format=%H%x1f%h%x1f%cI%x1f%s", sha)
+    log = git(repo, "log", "--first-parent", f"--max-count={max_commits}", "--format=%H%x1f%h%x1f%cI%x1f%s", sha)
     points = []
     for line in reversed(log.splitlines()):
         full, short, date, subject = line.split("\x1f", 3)
-        points.append(Point(kind="commit", rev=full, name=short, subject=subject.replace("|", "\\|"), date=date))
+        points.append(Point(kind="commit", rev=full, name=short, subject=subject, date=date))
     return points
 
 
-def _git_show(repo: Path, rev: str, path: str) -> str | None:
-    """`path` at commit `rev` if git tracks it there, else None (then it may be a DVC output)."""
-    proc = subprocess.run(["git", "show", f"{rev}:{path}"], cwd=repo, capture_output=True, text=True,
-                          timeout=DVC_TIMEOUT)
-    return proc.stdout if proc.returncode == 0 else None
+def read_inputs(repo: Path, rev: str) -> dict[str, str]:
+    """Input path -> DVC hash at a commit: every `.dvc` file's outs, and the dvc.lock deps under data/."""
+    hashes: dict[str, str] = {}
+    listing = subprocess.run(["git", "ls-tree", "-r", "--name-only", rev], cwd=repo, capture_output=True, text=True,
+                             timeout=DVC_TIMEOUT)
+    for path in listing.stdout.splitlines():
+        if path.endswith(".dvc"):
+            doc = yaml.safe_load(git_show(repo, rev, path) or "") or {}
+            for o in doc.get("outs") or []:
+                if isinstance(o, dict) and "path" in o:
+                    hashes[str(Path(path).parent / o["path"])] = str(o.get("md5") or o.get("etag") or "")
+    lock = yaml.safe_load(git_show(repo, rev, "dvc.lock") or "") or {}
+    for stage in (lock.get("stages") or {}).values():
+        for d in stage.get("deps") or []:
+            if isinstance(d, dict) and str(d.get("path", "")).startswith("data/"):
+                hashes.setdefault(str(d["path"]), str(d.get("md5") or ""))
+    return hashes
+
+
+def code_changes(repo: Path, prev: str, cur: str) -> tuple[str, ...]:
+    """Files changed from `prev` to `cur` that are code (not data, results or docs)."""
+    names = git(repo, "diff", "--name-only", prev, cur).splitlines()
+    return tuple(n for n in names if n and not n.startswith(NOT_CODE) and not n.endswith((".dvc", ".md")))
 
 
 def _read_at(repo: Path, point: Point, path: str, fs_holder: list) -> str:
@@ -263,16 +352,38 @@ def _read_at(repo: Path, point: Point, path: str, fs_holder: list) -> str:
     Git-tracked files (params.yaml, metrics with cache: false) are read with `git show`: one
     process per commit is cheap and shares no state with other revisions read in this process.
     """
-    text = _git_show(repo, point.rev, path)
+    text = git_show(repo, point.rev, path)
     if text is not None:
         return text
     if not fs_holder:
-        fs_holder.append(_dvc_fs(repo, point.rev))
+        fs_holder.append(dvc_fs(repo, point.rev))
     return fs_holder[0].read_text(path)
 
 
-def read_commit_results(repo: Path, point: Point, sources: Sources) -> bool:
-    """Fill `point.params`/`point.metrics` from that commit; False if it has no metrics file."""
+def parse_series_name(series: str) -> tuple[str, str]:
+    """'stock_changes:nbp' -> ('stock_changes', 'nbp'); ReportError on another shape."""
+    if series.count(":") != 1 or not all(series.split(":")):
+        raise ReportError(f"--series {series!r}: expected PLOT:COLUMN, e.g. stock_changes:nbp or stocks:soil_carbon")
+    plot, column = series.split(":")
+    return plot.removesuffix(".csv"), column
+
+
+def read_series(repo: Path, point: Point, sources: Sources, series: str, fs_holder: list) -> pd.Series | None:
+    """A yearly series (plots CSV PLOT, column COLUMN, by year) at a commit; None when absent there."""
+    import io
+
+    plot, column = parse_series_name(series)
+    try:
+        frame = pd.read_csv(io.StringIO(_read_at(repo, point, f"{sources.plots_dir}/{plot}.csv", fs_holder)))
+    except FileNotFoundError:
+        return None
+    if "year" not in frame or column not in frame:
+        return None
+    return frame.groupby("year")[column].sum()
+
+
+def read_commit_results(repo: Path, point: Point, sources: Sources, series: str | None = None) -> bool:
+    """Fill `point.params`/`metrics`/`inputs` (and `series`) from that commit; False if it has no metrics file."""
     fs_holder: list = []
     try:
         text = _read_at(repo, point, sources.metrics, fs_holder)
@@ -290,6 +401,9 @@ def read_commit_results(repo: Path, point: Point, sources: Sources) -> bool:
         point.params = flatten(yaml.safe_load(_read_at(repo, point, sources.params, fs_holder)) or {})
     except FileNotFoundError:
         point.params = {}
+    point.inputs = read_inputs(repo, point.rev)
+    if series:
+        point.series = read_series(repo, point, sources, series, fs_holder)
     return True
 
 
@@ -299,52 +413,67 @@ def read_experiments(repo: Path, branch: str, max_commits: int, sources: Sources
     try:
         proc = subprocess.run(cmd, cwd=repo, capture_output=True, text=True, timeout=DVC_TIMEOUT)
     except (OSError, subprocess.TimeoutExpired) as err:
-        raise ReportError(f"`{' '.join(cmd)}` failed in {str(repo)!r}: {err}") from err
+        raise ReportError(f"{code_span(' '.join(cmd))} failed in {str(repo)!r}: {err}") from err
     if proc.returncode != 0:
-        raise ReportError(f"`{' '.join(cmd)}` failed in {str(repo)!r}: {proc.stderr.strip()[-500:]}")
+        raise ReportError(f"{code_span(' '.join(cmd))} failed in {str(repo)!r}: {proc.stderr.strip()[-500:]}")
     try:
         rows = json.loads(proc.stdout or "[]")
     except json.JSONDecodeError as err:
-        raise ReportError(f"`{' '.join(cmd)}` printed something that is not JSON: {err}") from err
+        raise ReportError(f"{code_span(' '.join(cmd))} printed something that is not JSON: {err}") from err
     return parse_exp_show(rows, sources)
 
 
 def collect_history(repo: str | Path, branch: str = "HEAD", max_commits: int = 50, sources: Sources = Sources(),
-                    with_experiments: bool = True, dvc: str | None = None) -> tuple[list[Point], list[Point], list[Point]]:
-    """(commits with results, experiments, commits without results) for `branch`."""
+                    with_experiments: bool = True, dvc: str | None = None,
+                    series: str | None = None) -> tuple[list[Point], list[Point], list[Point]]:
+    """(commits with results, experiments, commits without results) for `branch`; each commit with
+    results knows the code changed since the previous one with results."""
     repo = Path(repo).resolve()
     commits, skipped = [], []
     for point in branch_commits(repo, branch, max_commits):
-        (commits if read_commit_results(repo, point, sources) else skipped).append(point)
+        (commits if read_commit_results(repo, point, sources, series) else skipped).append(point)
+    for prev, cur in zip(commits, commits[1:]):
+        cur.code = code_changes(repo, prev.rev, cur.rev)
     experiments = read_experiments(repo, branch, max_commits, sources, dvc) if with_experiments else []
     return commits, experiments, skipped
 
 
 def write_history_report(repo: str | Path = ".", branch: str = "HEAD", out: str | Path = "reports/history.md",
                          max_commits: int = 50, metrics: Sequence[str] | None = None, sources: Sources = Sources(),
-                         with_experiments: bool = True, dvc: str | None = None) -> Path:
-    """Write `out` and `<out without .md>/headline_metrics.png` atomically."""
+                         with_experiments: bool = True, dvc: str | None = None, series: str | None = None,
+                         scenario: str | None = None) -> Path:
+    """Write `out` and `<out without .md>/headline_metrics.png` (and `series.png`) atomically."""
     repo = Path(repo).resolve()
     out = Path(out)
     if not out.is_absolute():
         out = repo / out
-    commits, experiments, skipped = collect_history(repo, branch, max_commits, sources, with_experiments, dvc)
+    if series:
+        parse_series_name(series)
+    commits, experiments, skipped = collect_history(repo, branch, max_commits, sources, with_experiments, dvc, series)
     if not commits:
         raise ReportError(
             f"no commit among the last {max_commits} of {branch!r} has {sources.metrics!r}: "
             "commit a pipeline run (dvc repro, then git commit dvc.lock and the metrics) first"
         )
+    if series and all(p.series is None for p in commits):
+        plot, column = parse_series_name(series)
+        raise ReportError(f"--series {series!r}: no commit has column {column!r} by year in "
+                          f"{sources.plots_dir}/{plot}.csv")
     if branch == "HEAD":
-        name = _git(repo, "rev-parse", "--abbrev-ref", "HEAD")
+        name = git(repo, "rev-parse", "--abbrev-ref", "HEAD")
         branch = name if name != "HEAD" else branch
     chosen = headline_metrics([*commits, *experiments], metrics)
     img_dir = out.with_suffix("")
-    fig = history_figure(commits, experiments, chosen, f"Headline metrics along {branch}")
-    png = figure_png(fig)
+    pngs = {"headline_metrics.png": figure_png(history_figure(commits, experiments, chosen,
+                                                                f"Headline metrics along {branch}"))}
+    if series:
+        plot, column = parse_series_name(series)
+        pngs["series.png"] = figure_png(series_figure(commits, series, series_unit(plot, column), f"{series} along {branch}"))
     markdown = render_history_markdown(branch, commits, experiments, chosen, f"{img_dir.name}/headline_metrics.png",
-                                       skipped)
+                                       skipped, f"{img_dir.name}/series.png" if series else None, series, scenario)
     with atomic_dir(img_dir) as tmp:
-        (tmp / "headline_metrics.png").write_bytes(png)
+        for name, data in pngs.items():
+            (tmp / name).write_bytes(data)
     with atomic_file(out) as fh:
         fh.write(markdown)
     return out

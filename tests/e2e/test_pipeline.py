@@ -27,6 +27,15 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 # No wall-clock assertion here (issue 12): the demo run time is measured by benchmarks/demo_pipeline.py.
 
 pytestmark = pytest.mark.e2e
+BASE_STAGES = {"validate", "configure", "simulate", "summarize", "report"}
+SCENARIO_STEPS = ("scenario_inputs", "scenario_validate", "scenario_configure", "scenario_simulate",
+                  "scenario_summarize")
+
+
+def _scenario_stages(*names: str) -> set[str]:
+    """The foreach stages of these alternatives (params.yaml scenarios.alternatives), plus the comparison."""
+    names = names or tuple(yaml.safe_load((REPO_ROOT / "params.yaml").read_text())["scenarios"]["alternatives"])
+    return {f"{step}@{n}" for step in SCENARIO_STEPS for n in names} | {"compare_scenarios"}
 
 
 def _env(repo: Path) -> dict:
@@ -152,7 +161,7 @@ def test_pipeline_end_to_end(repo: Path, tmp_path: Path):
     # git-tracked reports are rebuilt too unless the committed dvc.lock already describes them.
     assert {"demo_inputs", "configure", "simulate"} <= _ran(first)
     if not (REPO_ROOT / "dvc.lock").is_file():
-        assert _ran(first) == {"demo_inputs", "validate", "configure", "simulate", "summarize", "report"}
+        assert _ran(first) == {"demo_inputs"} | BASE_STAGES | _scenario_stages()
     m1 = _check_numbers(repo, 2020, imbalance)
     report = (repo / "reports" / "report.md").read_text()
     assert f"{m1['total_ecosystem_c_end_tc']:,.1f}" in report
@@ -165,6 +174,13 @@ def test_pipeline_end_to_end(repo: Path, tmp_path: Path):
     assert _ran(second) == set(), second.stdout
     assert "up to date" in _run(repo, "status").stdout.lower()
 
+    # 2b. one scenario's definition changed: only that scenario and the comparison rerun
+    params = (repo / "params.yaml").read_text()
+    assert "factor: 2.0, seed: 1}" in params
+    (repo / "params.yaml").write_text(params.replace("factor: 2.0, seed: 1}", "factor: 2.0, seed: 2}"))
+    changed = _run(repo, "repro")
+    assert _ran(changed) == _scenario_stages("wildfire_doubled"), changed.stdout
+
     # 3. a report-only parameter reruns only the report
     _set_param(repo, "report.title", "E2E title")
     third = _run(repo, "repro")
@@ -174,7 +190,7 @@ def test_pipeline_end_to_end(repo: Path, tmp_path: Path):
     # 4. the simulation window reruns validate (it checks the window) and configure onward
     _set_param(repo, "simulation.end_year", 2016)
     fourth = _run(repo, "repro")
-    assert _ran(fourth) == {"validate", "configure", "simulate", "summarize", "report"}
+    assert _ran(fourth) == BASE_STAGES | _scenario_stages()
     m4 = _check_numbers(repo, 2016, imbalance)
     assert m4["total_ecosystem_c_end_tc"] != m1["total_ecosystem_c_end_tc"]
     _git(repo, "add", "-A")
@@ -189,7 +205,7 @@ def test_pipeline_end_to_end(repo: Path, tmp_path: Path):
     _run(repo, "plots", "show", "--html-template", str(template), "-o", str(out))
     html = (out / "index.html").read_text()
     assert "cdn.jsdelivr" not in html and "<script src=" not in html  # nothing to fetch
-    assert html.count("vegaEmbed(") == 5  # dvc.yaml plots: stocks, changes, disturbances, ages, net emissions
+    assert html.count("vegaEmbed(") == 11  # 5 of the baseline (+ net emissions), 6 comparing the scenarios
     for col in ("total_ecosystem", "nbp", "emissions_tc", "area_ha"):
         assert col in html
     # .dvc/config points plots.html_template at the same template: offline without the flag too
@@ -201,10 +217,13 @@ def test_pipeline_end_to_end(repo: Path, tmp_path: Path):
     assert {"configure", "simulate", "summarize", "report"} <= _ran(exp)
     assert _metrics(repo)["end_year"] == 2013
     table = _run(repo, "exp", "show", "--csv").stdout
-    rows = list(pd.read_csv(__import__("io").StringIO(table)).to_dict("records"))
-    ends = {r.get("end_year") for r in rows}
+    frame = pd.read_csv(__import__("io").StringIO(table))
+    # several metrics files (the scenarios') share key names: DVC then prefixes them with the file
+    end_col = "reports/metrics.json:end_year" if "reports/metrics.json:end_year" in frame else "end_year"
+    rows = list(frame.to_dict("records"))
+    ends = {r.get(end_col) for r in rows}
     assert {2016, 2013} <= ends, table
-    assert any(r.get("Experiment") and r.get("end_year") == 2013 for r in rows), table
+    assert any(r.get("Experiment") and r.get(end_col) == 2013 for r in rows), table
     diff = _run(repo, "params", "diff").stdout
     assert re.search(r"simulation\.end_year\s+2016\s+2013", diff), diff
 

@@ -39,6 +39,12 @@ for i, year in enumerate(range(start, end + 1), start=1):
                        width=5, height=4, count=1, dtype="float32", nodata=-1, crs="EPSG:3005",
                        transform=from_origin(1000, 2000, 100, 100)) as dst:
         dst.write(tec, 1)
+    nbp = np.full((4, 5), growth, dtype="float32")
+    nbp[0, 0] = -1
+    with rasterio.open(out / "spatial" / f"NBP_{year}.tif", "w", driver="GTiff",
+                       width=5, height=4, count=1, dtype="float32", nodata=-1, crs="EPSG:3005",
+                       transform=from_origin(1000, 2000, 100, 100)) as dst:
+        dst.write(nbp, 1)
     rows.append({"year": year, "total_ecosystem": float(tec[tec >= 0].sum())})
 json.dump({"rows": rows}, open(out / "run_summary.json", "w"))
 '''

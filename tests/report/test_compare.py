@@ -43,18 +43,23 @@ def test_compare_names_both_values_and_the_change(repo):
     result = compare(repo, "main")
     assert result.exit_code == 0, result.output
     md = (repo / "reports" / "compare.md").read_text()
-    assert "| `simulation.growth` | 1.0 | 2.0 |" in md
+    assert "| `simulation.growth` | 1\\.0 | 2\\.0 |" in md  # user values escaped (mdtext)
     head = git(repo, "rev-parse", "--short", "HEAD")
-    assert f"## Simulation results: feature ({head} + uncommitted changes) vs main ({head})" in md
-    # headline metric: base, branch, change, % change
+    assert f"## Simulation results: feature \\({head} \\+ uncommitted changes\\) vs main \\({head}\\)" in md
+    # headline metric: unit, base, branch, change, % change; numbers as quantities (2147.0 tC is not "2147")
     pct = (END_TOTAL[2.0] - END_TOTAL[1.0]) / END_TOTAL[1.0] * 100
-    assert f"| `total_ecosystem_c_end_tc` | 2147 | 2204 | +57 | {pct:+.2f} % |" in md
-    assert "| `cumulative_nbp_tc` | 38 | 76 | +38 | +100.00 % |" in md
-    assert "| `end_year` | 2010 |" not in md and "| `end_year` | 2012 | 2012 | 0 | +0.00 % |" in md
+    assert f"| `total_ecosystem_c_end_tc` | tC | 2,147.0 tC | 2,204.0 tC | +57.0 tC | {pct:+.2f} % |" in md
+    assert "| `cumulative_nbp_tc` | tC | 38.0 tC | 76.0 tC | +38.0 tC | +100.00 % |" in md
+    assert "| `end_year` | year | 2010 |" not in md and "| `end_year` | year | 2012 | 2012 | 0 | +0.00 % |" in md
     # unchanged params are not listed
     assert "start_year" not in md.split("### Headline metrics")[0]
     # difference map: branch - base = 3 years * (2.0 - 1.0) on each of the 19 valid pixels
-    assert "end year 2012: 19 of 19 pixels changed; difference min 3, max 3, mean 3 (tC/ha)" in md
+    assert ("(2012): 19 of 19 pixels changed; difference min 3.00 tC/ha, max 3.00 tC/ha, mean 3.00 tC/ha."
+            in md)
+    # cumulative NBP maps (NBP_<year>.tif summed over 2010-2012): 3 years * (2.0 - 1.0) tC/ha
+    assert "- Cumulative NBP, feature" in md
+    assert md.count("(2012): 19 of 19 pixels changed; difference min 3.00 tC/ha, max 3.00 tC/ha") == 2
+    assert (repo / "reports" / "compare" / "nbp_difference.png").is_file()
 
 
 def test_compare_writes_charts_linked_from_the_markdown(repo):
@@ -158,7 +163,7 @@ def test_base_dir_reads_a_reproduced_checkout_of_the_base(repo, tmp_path):
                                            "--out", str(out)])
         assert result.exit_code == 0, result.output
         md = out.read_text()
-        assert "| `simulation.growth` | 1.0 | 2.0 |" in md and "| 2147 | 2204 | +57 |" in md
+        assert "| `simulation.growth` | 1\\.0 | 2\\.0 |" in md and "| 2,147.0 tC | 2,204.0 tC | +57.0 tC |" in md
         assert (tmp_path / "compare" / "total_ecosystem_difference.png").is_file()
         other = tmp_path / "other"
         other.mkdir()

@@ -44,17 +44,17 @@ def test_history_over_three_commits_names_the_mover(repo):
     assert "3 commit(s) with results, 1 experiment(s)" in md
     g = shas["growth"][:7]
     # 2147 -> 2261 (+114) -> 2318 (+57): the growth commit moved end-year carbon most
-    assert f"| `total_ecosystem_c_end_tc` | `{g}` | faster growth | +114 | +5.31 % |" in md
+    assert f"| `total_ecosystem_c_end_tc` | `{g}` | faster growth | +114.0 tC | +5.31 % | params |" in md
     # NBP 38 -> 114 (+76) -> 171 (+57)
-    assert f"| `cumulative_nbp_tc` | `{g}` | faster growth | +76 | +200.00 % |" in md
+    assert f"| `cumulative_nbp_tc` | `{g}` | faster growth | +76.0 tC | +200.00 % | params |" in md
     rows = md.split("### Commits (oldest first)")[1].split("### DVC experiments")[0]
-    assert f"| `{shas['first'][:7]}` |" in rows and "| 2147 | 38 |" in rows
-    assert f"| `{g}` |" in rows and "`simulation.growth` 1.0 → 3.0 | 2261 (+114) | 114 (+76) |" in rows
-    assert "`simulation.end_year` 2012 → 2013 | 2318 (+57) | 171 (+57) |" in rows
+    assert f"| `{shas['first'][:7]}` |" in rows and "| (first) | 2,147.0 tC | 38.0 tC |" in rows
+    assert f"| `{g}` |" in rows and "params: `simulation.growth` 1\\.0 → 3\\.0 | 2,261.0 tC (+114.0 tC) | 114.0 tC (+76.0 tC) |" in rows
+    assert "params: `simulation.end_year` 2012 → 2013 | 2,318.0 tC (+57.0 tC) | 171.0 tC (+57.0 tC) |" in rows
     assert rows.index(shas["first"][:7]) < rows.index(g) < rows.index(shas["longer"][:7])
     # the experiment run from the last commit with growth 5: 2090 + 19*4*5 = 2470
     exps = md.split("### DVC experiments")[1]
-    assert f"| `{shas['longer'][:7]}` | simulation.growth=5.0 | 2470 | 285 |" in exps
+    assert f"| `{shas['longer'][:7]}` | simulation\\.growth\\=5\\.0 | 2,470.0 tC | 285.0 tC |" in exps
     assert "1 commit(s) without results (no metrics file) left out" in md
     png = path / "reports" / "history" / "headline_metrics.png"
     assert png.read_bytes()[:4] == b"\x89PNG"
@@ -66,7 +66,7 @@ def test_history_limits_commits_and_chosen_metric(repo):
     assert result.exit_code == 0, result.output
     md = (path / "reports" / "history.md").read_text()
     assert "2 commit(s) with results, 0 experiment(s)" in md
-    assert f"| `end_year` | `{shas['longer'][:7]}` | one more year | +1 | +0.05 % |" in md
+    assert f"| `end_year` | `{shas['longer'][:7]}` | one more year | +1 | +0.05 % | params |" in md
     assert shas["first"][:7] not in md
 
 
@@ -101,3 +101,53 @@ def test_biggest_moves_picks_largest_absolute_change():
     assert moves.to_dict("records")[0]["name"] == "c2" and moves.iloc[0]["change"] == -6.0
     with pytest.raises(ReportError, match="'zz'"):
         headline_metrics(pts, ["zz"])
+
+
+@pytest.fixture(scope="module")
+def attributed(tmp_path_factory):
+    """Three commits with results: a first run, a code change (the model doubles growth), an input change."""
+    from ._gitdvc import SIM_SCRIPT
+
+    path = init_repo(tmp_path_factory.mktemp("attributed") / "repo")
+    (path / "data").mkdir()
+    (path / "data" / "inventory.csv").write_text("stand,area\nA,1\n")
+    run([DVC, "add", "-q", "data/inventory.csv"], path)
+    write_params(path, growth=1.0)
+    shas = {"first": repro_and_commit(path, "first run")}
+    (path / "sim.py").write_text(SIM_SCRIPT.replace("tec = base + growth * i", "tec = base + 2 * growth * i"))
+    shas["code"] = repro_and_commit(path, "engine fix")
+    (path / "data" / "inventory.csv").write_text("stand,area\nA,2\n")
+    run([DVC, "add", "-q", "data/inventory.csv"], path)
+    shas["inputs"] = repro_and_commit(path, "new inventory")
+    return path, shas
+
+
+def test_each_change_is_attributed_to_params_inputs_or_code(attributed):
+    path, shas = attributed
+    result = history(path, "--no-experiments", "--metric", "cumulative_nbp_tc", "--metric", "stocks.soil_c_end_tc")
+    assert result.exit_code == 0, result.output
+    md = (path / "reports" / "history.md").read_text()
+    rows = md.split("### Commits (oldest first)")[1]
+    code_row = next(line for line in rows.splitlines() if line.startswith(f"| `{shas['code'][:7]}`"))
+    inputs_row = next(line for line in rows.splitlines() if line.startswith(f"| `{shas['inputs'][:7]}`"))
+    assert "| code: `sim\\.py` |" in code_row and "params" not in code_row and "inputs" not in code_row
+    # NBP over 2011-2012 doubles: 38 -> 76 tC, with no param changed: the code did it
+    assert "| 76.0 tC (+38.0 tC) |" in code_row
+    assert "| inputs: `data/inventory\\.csv` |" in inputs_row and "code:" not in inputs_row
+    assert f"| `cumulative_nbp_tc` | `{shas['code'][:7]}` | engine fix | +38.0 tC | +100.00 % | code |" in md
+    assert "`stocks.soil_c_end_tc`" in md  # any metric, nested keys dotted
+
+
+def test_history_draws_a_yearly_series_and_follows_a_scenario(attributed):
+    path, _ = attributed
+    result = history(path, "--no-experiments", "--series", "stock_changes:delta_total_ecosystem_tc")
+    assert result.exit_code == 0, result.output
+    md = (path / "reports" / "history.md").read_text()
+    assert "![stock\\_changes\\:delta\\_total\\_ecosystem\\_tc by year at each commit](history/series.png)" in md
+    assert (path / "reports" / "history" / "series.png").read_bytes()[:4] == b"\x89PNG"
+    bad = history(path, "--no-experiments", "--series", "stock_changes:nope")
+    assert isinstance(bad.exception, ReportError) and "no commit has column 'nope'" in str(bad.exception)
+    # a scenario's results are read from reports/scenarios/<name>/: none in this repo, said clearly
+    missing = history(path, "--no-experiments", "--scenario", "no_clearcut")
+    assert isinstance(missing.exception, ReportError)
+    assert "'reports/scenarios/no_clearcut/metrics.json'" in str(missing.exception)
