@@ -80,13 +80,13 @@ def test_defaults_come_from_the_registry_when_a_key_is_absent():
 
 def test_adding_a_key_is_one_registration(monkeypatch):
     obj = repo_params()
-    obj["scenarios"] = {"warm": {"simulation.mean_annual_temperature": 3.0}}
-    with pytest.raises(ConfigError, match="unknown key 'scenarios'"):
+    obj["regions"] = {"north": {"simulation.mean_annual_temperature": 3.0}}
+    with pytest.raises(ConfigError, match="unknown key 'regions'"):
         P.parse_params(copy.deepcopy(obj))
     monkeypatch.setattr(P, "KEYS", P.KEYS)
     monkeypatch.setattr(P, "_BY_NAME", dict(P._BY_NAME))
-    P.register(P.Key("scenarios", "mapping", None, "named scenarios"))
-    assert P.parse_params(obj).get("scenarios")["warm"] == {"simulation.mean_annual_temperature": 3.0}
+    P.register(P.Key("regions", "mapping", None, "named regions"))
+    assert P.parse_params(obj).get("regions")["north"] == {"simulation.mean_annual_temperature": 3.0}
 
 
 def test_one_engine_registry_and_one_output_layout():
