@@ -214,3 +214,35 @@ def test_another_users_simulation_is_not_visible(users_server, browser):
     alert = wait(d).until(EC.presence_of_element_located((By.CSS_SELECTOR, "#err [role=alert]")))
     assert "not found" in alert.text
     assert "Alice's private simulation" not in d.find_element(By.ID, "main").text
+
+
+def test_flint_example_pages_run_flints_models(users_server, browser, artifacts):
+    """The RothC page: the form's defaults are FLINT.Cloud's, Run draws the pools and the last step's values are
+    the ones FLINT printed (../shared/flint-example, when present)."""
+    import os
+
+    server, d = users_server, browser
+    sign_in(d, server, "alice")
+    go(d, server, "/flint/rothc")
+    start = wait(d).until(EC.presence_of_element_located((By.ID, "flint-start")))
+    assert start.get_attribute("value") == "1920/01/01"
+    d.find_element(By.CSS_SELECTOR, "#flint-form button[type=submit]").click()
+    wait(d, 60).until(EC.presence_of_element_located((By.CSS_SELECTOR, "#flint-chart svg")))
+    table = wait(d).until(EC.presence_of_element_located((By.ID, "flint-last"))).text
+    published = Path(os.environ.get("FLINTCLOUD_FLINT_EXAMPLE", Path(__file__).resolve().parents[2].parent / "shared"
+                                    / "flint-example")) / "output" / "default_point_rothc_output.csv"
+    if published.is_file():
+        lines = [ln.rstrip(",") for ln in published.read_text().splitlines()]
+        header = next(ln for ln in lines if ln.startswith("notification,")).split(",")
+        last = next(ln for ln in reversed(lines) if ln.startswith("onOutputStep")).split(",")
+        soil_hum = float(last[header.index("SoilHUM")])
+        assert f"{soil_hum:.4g}".rstrip("0").rstrip(".") in table.replace(",", "")
+    shot(d, artifacts, "flint-rothc")
+    # the Point page edits a pool and a date through the form
+    go(d, server, "/flint/point")
+    pool = wait(d).until(EC.element_to_be_clickable((By.ID, "flint-pool-0")))
+    pool.clear()
+    pool.send_keys("200")
+    d.find_element(By.CSS_SELECTOR, "#flint-form button[type=submit]").click()
+    wait(d, 60).until(EC.presence_of_element_located((By.CSS_SELECTOR, "#flint-chart svg")))
+    assert "rows" in d.find_element(By.ID, "flint-msg").text

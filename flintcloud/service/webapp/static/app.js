@@ -670,13 +670,17 @@ function wireDifferenceMaps(runs, base) {
 
 // ---------------------------------------------------------------- FLINT examples
 // The first config document holds the run (LocalDomain dates, Pools); the form edits those, the JSON the rest.
+// FLINT's Pools: a list of names (initial value 0), of {name: value}, or an object {name: value | {value}}.
 function poolsOf(doc) {
   const pools = doc.Pools || {};
-  return Array.isArray(pools) ? pools.map((p) => Object.entries(p)[0]) : Object.entries(pools).map(([k, v]) => [k, typeof v === "object" ? v.value : v]);
+  if (Array.isArray(pools)) return pools.map((p) => (typeof p === "string" ? [p, 0] : Object.entries(p)[0]));
+  return Object.entries(pools).map(([k, v]) => [k, v !== null && typeof v === "object" ? v.value : v]);
 }
 function setPool(doc, name, value) {
-  if (Array.isArray(doc.Pools)) { const entry = doc.Pools.find((p) => name in p); if (entry) entry[name] = value; }
-  else if (doc.Pools && typeof doc.Pools[name] === "object") doc.Pools[name].value = value;
+  if (Array.isArray(doc.Pools)) {
+    const i = doc.Pools.findIndex((p) => (typeof p === "string" ? p === name : name in p));
+    if (i >= 0 && (typeof doc.Pools[i] !== "string" || value !== 0)) doc.Pools[i] = { [name]: value };
+  } else if (doc.Pools && doc.Pools[name] !== null && typeof doc.Pools[name] === "object") doc.Pools[name].value = value;
   else if (doc.Pools) doc.Pools[name] = value;
 }
 
