@@ -31,6 +31,14 @@ def load_params_unchecked(path: Path = PARAMS_FILE):
     return load_params_file(_here(path))
 
 
+def section(params, name: str) -> dict:
+    """One section of params (a Params or a parsed mapping) as a dict; ConfigError naming it when absent."""
+    value = params.get(name)
+    if not isinstance(value, dict):
+        raise ConfigError(f"params.yaml: section {name!r} is missing or not a mapping, got {value!r}")
+    return value
+
+
 def run_stage(name: str, main: Callable[[list[str]], None], argv: list[str] | None = None) -> None:
     """Run `main(argv)`; a FlintcloudError becomes one `stage <name>: error: ...` message and exit 1."""
     args = sys.argv[1:] if argv is None else argv

@@ -10,7 +10,6 @@ import pandas as pd
 import pytest
 
 from flintcloud.engine import simulate
-from flintcloud.errors import SimulationError
 
 MILD = "Mountain pine beetle — Low impact"  # leaves the stand standing: no biomass age reset
 
@@ -69,14 +68,6 @@ def test_a_transition_that_changes_classifiers_rematches_the_growth_curve(demo_r
     # every other stand is untouched by the re-match
     others = np.arange(len(stands.stands)) != sid
     np.testing.assert_allclose(changed[-1].pools[others], same[-1].pools[others], rtol=0, atol=0)
-
-
-def test_a_transition_to_a_classifier_set_without_a_curve_is_named(demo_run_inputs):
-    config, stands, db = demo_run_inputs
-    sid = _stand(stands, "TA", "7")
-    db = _with_rules(db, [(2, "absolute", -1, 0)], [(2, "Classifier1", "XX")])
-    with pytest.raises(SimulationError, match=r"no growth curve for classifier set .*'XX'"):
-        _steps(config, _one_event(stands, db, sid, 2012, MILD, 2), db)
 
 
 @pytest.mark.parametrize("offset", [-5, -1000])

@@ -8,7 +8,7 @@ import uuid
 
 import pytest
 
-from flintcloud import remote
+from remote import azurite as azurite_harness  # tests/remote/azurite.py: Azurite from the npm lock
 
 from .helpers import Server, wait_for
 
@@ -19,8 +19,8 @@ pytestmark = [pytest.mark.azurite, pytest.mark.e2e]
 def azurite(tmp_path_factory):
     if shutil.which("npm") is None:
         pytest.skip("npm not found: Azurite (the local Azure Blob endpoint) is installed with npm ci")
-    binary = remote.install_azurite()
-    with remote.run_azurite(binary, tmp_path_factory.mktemp("azurite")) as server:
+    binary = azurite_harness.install_azurite()
+    with azurite_harness.run_azurite(binary, tmp_path_factory.mktemp("azurite")) as server:
         yield server
 
 

@@ -15,10 +15,9 @@ import zipfile
 from pathlib import Path
 
 import httpx
-import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
-from selenium.webdriver.support.ui import Select, WebDriverWait
+from selenium.webdriver.support.ui import WebDriverWait
 
 RUN_TIMEOUT = 600  # a demo run takes ~30 s on an idle 2-core machine; generous for a loaded one
 
@@ -28,6 +27,9 @@ def wait(driver, timeout=60):
 
 
 def go(driver, server, fragment: str):
+    """A fresh page load (not a hash change): nothing of the previous page can be found while the next renders.
+    The token is in the tab's sessionStorage, which survives navigation within the tab."""
+    driver.get("about:blank")
     driver.get(f"{server.url}/#{fragment}")
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import _path  # noqa: E402,F401
-from common import load_params, run_stage, usage  # noqa: E402
+from common import load_params_unchecked as load_params, run_stage, usage  # noqa: E402  (params.yaml here is the RothC site's, checked by flintcloud.flint.site)
 
 from flintcloud.flint.site import parse_site_params, read_site_inputs, site_configs, write_site_configs  # noqa: E402
 

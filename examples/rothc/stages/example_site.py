@@ -11,7 +11,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import _path  # noqa: E402,F401
-from common import load_params, run_stage, section, usage  # noqa: E402
+from common import load_params_unchecked as load_params, run_stage, section, usage  # noqa: E402  (the RothC site's params.yaml, checked by flintcloud.flint.site)
 
 from flintcloud.flint.site import write_example_site_inputs  # noqa: E402
 
