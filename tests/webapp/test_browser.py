@@ -113,6 +113,7 @@ def test_whole_path_create_upload_run_results_compare(users_server, browser, art
     assert d.find_element(By.ID, "run-status").text == "succeeded"
     assert d.find_element(By.ID, "run-progress").get_attribute("value") == "100"
     assert d.find_element(By.ID, "run-pct").text == "100 %"
+    wait(d).until(lambda drv: drv.find_element(By.ID, "run-elapsed").text.endswith(" s"))  # the run's own duration
     # the log arrived while the page stayed put: more lines over time, ending with the report stage's line
     assert counts[-1] > 5 and len(set(counts)) > 1, counts
     assert "report" in d.find_element(By.ID, "run-log").text
@@ -122,6 +123,7 @@ def test_whole_path_create_upload_run_results_compare(users_server, browser, art
     wait(d).until(EC.presence_of_element_located((By.CSS_SELECTOR, "#chart-stocks svg")))
     headline = d.find_element(By.ID, "headline").text
     assert "Total ecosystem C end" in headline and "tC" in headline and "2012" in headline
+    assert "CH4 emissions" in headline and "t CH4" in headline and "tCO2e" in headline  # the inventory's units
     img = wait(d, 60).until(lambda drv: drv.execute_script(
         "const i = document.getElementById('map-img'); return i && i.complete && i.naturalWidth > 0 ? i : null"))
     assert "Total_Ecosystem_C" in img.get_attribute("alt") and "2012" in img.get_attribute("alt")

@@ -52,6 +52,9 @@ function num(v, digits) {
 }
 // Units from the metric names metrics.json uses (…_tc, …_tc_per_ha, …_ha, …_tc_per_ha_yr).
 function unitOf(key) {
+  if (/_tco2e$/.test(key)) return "tCO2e";
+  const gas = key.match(/^(co2|ch4|co)_.*_t$/);
+  if (gas) return `t ${gas[1].toUpperCase()}`;
   if (/_tc_per_ha_yr$/.test(key)) return "tC/ha/yr";
   if (/_tc_per_yr$/.test(key)) return "tC/yr";
   if (/_tc_per_ha$/.test(key)) return "tC/ha";
@@ -61,9 +64,10 @@ function unitOf(key) {
   if (/^n_/.test(key)) return "count";
   return "";
 }
-const ACRONYMS = { npp: "NPP", nep: "NEP", nbp: "NBP", c: "C", n: "Number of" };
+const ACRONYMS = { npp: "NPP", nep: "NEP", nbp: "NBP", c: "C", n: "Number of", co2: "CO2", ch4: "CH4", co: "CO",
+  hwp: "HWP", dom: "dead organic matter" };
 function label(key) {
-  const words = key.replace(/_tc.*$|_ha$/, "").split("_").map((w) => ACRONYMS[w] || w);
+  const words = key.replace(/_tco2e$|_tc.*$|_ha$|_t$/, "").split("_").map((w) => ACRONYMS[w] || w);
   const text = words.join(" ");
   return text.charAt(0).toUpperCase() + text.slice(1);
 }
@@ -428,7 +432,7 @@ async function pageRun(simId, runId) {
   document.getElementById("cancel-run").onclick = async () => {
     try { await api(`/api/v1/simulations/${simId}/runs/${runId}/cancel`, { method: "POST" }); } catch (err) { showError(document.getElementById("run-error"), err); }
   };
-  const started = run.started;
+  let started = run.started;
   const tick = setInterval(() => {
     if (!document.getElementById("run-elapsed")) { clearInterval(tick); return; }
     if (started) document.getElementById("run-elapsed").textContent = `${Math.round(Date.now() / 1000 - started)} s`;
@@ -440,6 +444,7 @@ async function pageRun(simId, runId) {
       log.append(document.createTextNode(data + "\n"));
       log.scrollTop = log.scrollHeight;
     } else if (event === "status" || event === "end") {
+      if (!started && data.status === "running") started = Date.now() / 1000;
       document.getElementById("run-status").innerHTML = statusBadge(data.status);
       document.getElementById("run-stage").textContent = data.stage || "–";
       const pct = Math.round(100 * (data.status === "succeeded" ? 1 : data.progress || 0));
@@ -447,6 +452,9 @@ async function pageRun(simId, runId) {
       document.getElementById("run-pct").textContent = `${pct} %`;
       if (FINAL.has(data.status)) {
         clearInterval(tick);
+        api(`/api/v1/simulations/${simId}/runs/${runId}`).then((r) => {  // the run's own start and end
+          if (r.started && r.finished) document.getElementById("run-elapsed").textContent = `${Math.round(r.finished - r.started)} s`;
+        }).catch(() => {});
         document.getElementById("cancel-run").disabled = true;
         if (data.status === "succeeded") document.getElementById("run-links").innerHTML = `<a class="button" id="results-link" href="#/sim/${esc(simId)}/runs/${esc(runId)}/results">See the results</a>`;
         if (data.status === "failed") document.getElementById("run-error").replaceChildren(h(`<div role="alert"><p class="error-text">${esc(data.error || "the run failed")}</p>
@@ -485,7 +493,9 @@ async function followEvents(simId, runId, onEvent) {
 
 // ---------------------------------------------------------------- results
 function embed(target, spec) {
-  return vegaEmbed(target, { $schema: "https://vega.github.io/schema/vega-lite/v5.json", width: "container", height: 240, ...spec },
+  // titles start at the left and wrap instead of overflowing a narrow chart
+  const title = typeof spec.title === "string" ? { text: spec.title.split("; "), anchor: "start", fontSize: 12 } : spec.title;
+  return vegaEmbed(target, { $schema: "https://vega.github.io/schema/vega-lite/v5.json", width: "container", height: 240, ...spec, title },
     { actions: { export: true, source: false, compiled: false, editor: false }, renderer: "svg" });
 }
 function fold(rows, keep) { return rows.flatMap((r) => Object.keys(r).filter((k) => !keep.includes(k)).map((k) => ({ ...Object.fromEntries(keep.map((c) => [c, r[c]])), series: k, value: r[k] }))); }
