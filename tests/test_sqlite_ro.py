@@ -32,3 +32,14 @@ def test_ro_open_never_creates_a_missing_db(tmp_path):
             pass
     assert not (tmp_path / "missing.db").exists()
     assert ro_uri(tmp_path / "run#1" / "x.db").endswith("run%231/x.db?mode=ro")
+
+
+def test_no_module_builds_its_own_read_only_uri():
+    """Every read-only open goes through sqlite_ro.ro_uri (a hand-built `file:{path}?mode=ro` breaks on `#`)."""
+    import re
+    from pathlib import Path
+
+    package = Path(__file__).resolve().parents[1] / "flintcloud"
+    offenders = [str(p.relative_to(package)) for p in package.rglob("*.py")
+                 if p.name != "sqlite_ro.py" and re.search(r"mode=ro", p.read_text(encoding="utf-8"))]
+    assert offenders == []

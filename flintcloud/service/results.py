@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from flintcloud.service.deps import NotFound
+from flintcloud.sqlite_ro import ro_uri
 
 COMPILED_DB = "build/output/compiled_gcbm_output.db"
 RAW_DB = "build/output/gcbm_output.db"
@@ -75,7 +76,7 @@ def map_path(project: Path, name: str) -> Path:
 def _connect_ro(path: Path) -> sqlite3.Connection:
     if not path.is_file():
         raise NotFound(f"{path.name} not found in the run's outputs")
-    return sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    return sqlite3.connect(ro_uri(path), uri=True)  # safe for # ? % in the data directory's path
 
 
 def table_names(project: Path) -> list[str]:

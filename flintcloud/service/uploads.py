@@ -29,6 +29,7 @@ from typing import BinaryIO
 
 from flintcloud.errors import FlintcloudError
 from flintcloud.service.paths import UnsafePathError, check_name, check_relative
+from flintcloud.sqlite_ro import ro_uri
 from flintcloud.service.settings import Limits
 
 LAYERS_DIR = "layers/tiled"
@@ -101,7 +102,7 @@ def check_sqlite(path: Path, name: str) -> None:
         if fh.read(16) != SQLITE_HEADER:
             raise UploadError(f"file {name!r} is not a SQLite database (no 'SQLite format 3' header)")
     try:
-        conn = sqlite3.connect(f"file:{path}?mode=ro&immutable=1", uri=True)
+        conn = sqlite3.connect(ro_uri(path) + "&immutable=1", uri=True)  # read-only, never locking
         try:
             conn.execute("PRAGMA quick_check").fetchone()
             check_schema(conn, Path(name))
