@@ -13,7 +13,6 @@ sampled every 0.1 s).
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import os
 import shutil
@@ -25,11 +24,12 @@ import sys
 import tempfile
 import threading
 import time
-import zipfile
 from pathlib import Path
 
 import httpx
 import psutil
+
+from flintcloud.service.routers.webapp import demo_zip
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -38,18 +38,6 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def demo_zip(work: Path) -> bytes:
-    from flintcloud.demo.project import generate_demo_project
-
-    project = generate_demo_project(work / "demo")
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
-        for p in sorted(project.rglob("*")):
-            if p.is_file():
-                zf.write(p, p.relative_to(project).as_posix())
-    return buf.getvalue()
 
 
 class Memory(threading.Thread):
@@ -127,7 +115,7 @@ def main(argv=None) -> None:
     args = ap.parse_args(argv)
 
     work = Path(tempfile.mkdtemp(prefix="flintcloud-load-"))
-    payload = demo_zip(work)
+    payload = demo_zip()  # the bytes the web app's 'built-in demo' button uploads
     port = free_port()
     env = {**os.environ, "DVC_NO_ANALYTICS": "1", "ITERATIVE_DO_NOT_TRACK": "1"}
     log = open(work / "serve.log", "wb")

@@ -5,7 +5,7 @@
 Only the sections a simulation may override (flintcloud.service.params.OVERRIDABLE, less `project`, whose
 inputs are the uploaded files) become fields. Types come from the default values; the help text is the
 comment block above each key, as written in params.yaml. Choices and ranges that a comment cannot carry
-are in CONSTRAINTS, each one a rule the server enforces too (params_problems, the engine registry): the
+are in CONSTRAINTS or, for choices, in flintcloud.params' key registry; the server enforces both: the
 browser checks first for a quick answer, the server checks again and has the last word.
 """
 
@@ -16,6 +16,8 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 import yaml
+
+from flintcloud.params import registered_key
 
 FORM_SECTIONS = ("simulation", "outputs", "report", "executor")
 # Keys that are not for a web form: container images and thread counts belong to whoever runs the service.
@@ -39,12 +41,6 @@ class Field:
         return {k: v for k, v in asdict(self).items() if v is not None}
 
 
-def _engines() -> list[str]:
-    from flintcloud.gcbm.config_writer import KNOWN_ENGINES
-
-    return list(KNOWN_ENGINES)
-
-
 def _indicators() -> list[str]:
     from flintcloud.gcbm.config_writer import indicator_catalogue
 
@@ -57,7 +53,6 @@ def _indicators() -> list[str]:
 CONSTRAINTS: dict[str, dict[str, Any]] = {
     "simulation.start_year": {"minimum": 1800, "maximum": 2200},
     "simulation.end_year": {"minimum": 1800, "maximum": 2200},
-    "simulation.engine": {"choices": _engines},
     "simulation.initial_age": {"minimum": 0, "maximum": 1000},
     "simulation.mean_annual_temperature": {"minimum": -60, "maximum": 60},
     "simulation.age_class_range": {"minimum": 1, "maximum": 100},
@@ -67,7 +62,6 @@ CONSTRAINTS: dict[str, dict[str, Any]] = {
     "simulation.spinup.minimum_rotation": {"minimum": 1, "maximum": 1000},
     "outputs.indicators": {"choices": _indicators, "multiple": True},
     "report.decimals": {"minimum": 0, "maximum": 6},
-    "executor.kind": {"choices": lambda: ["local", "dask"]},
 }
 
 _KEY = re.compile(r"^(?P<indent> *)(?P<key>[A-Za-z_][\w-]*):(?P<rest>.*)$")
@@ -133,6 +127,9 @@ def form_fields(params_text: str) -> list[Field]:
             if key in HIDDEN:
                 continue
             rule = {k: (v() if callable(v) else v) for k, v in CONSTRAINTS.get(key, {}).items()}
+            registered = registered_key(key)  # choices params.yaml's registry already has (engines, GWP sets...)
+            if "choices" not in rule and registered is not None and registered.choices:
+                rule["choices"] = list(registered.choices)
             kind = NULLABLE_TYPES.get(key, "str") if default is None else _type_of(default)
             fields.append(Field(key=key, type=kind, default=default, help=helps.get(key, ""),
                                 nullable=default is None, **rule))

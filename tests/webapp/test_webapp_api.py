@@ -70,15 +70,25 @@ def test_params_schema_is_params_yaml_documented(users_server):
 def test_form_ranges_are_checked_on_the_server_too():
     fields = {f.key: f for f in form_fields(open("params.yaml").read())}
     assert fields["report.decimals"].minimum == 0 and fields["report.decimals"].maximum == 6
-    problems = range_problems({"simulation": {"start_year": 1700, "engine": "gcbm"}, "report": {"decimals": 9},
+    problems = range_problems({"simulation": {"start_year": 1700}, "report": {"decimals": 9},
                                "outputs": {"indicators": ["NBP", "Carbon"]}})
     assert problems == [
         "params.simulation.start_year: 1700 is below the minimum 1800",
-        "params.simulation.engine: 'gcbm' is not one of libcbm, gcbm-container",
         "params.outputs.indicators: 'Carbon' is not one of " + ", ".join(fields["outputs.indicators"].choices),
         "params.report.decimals: 9 is above the maximum 6",
     ]
     assert range_problems(yaml.safe_load(open("params.yaml"))) == []
+    # choices come from flintcloud.params' registry, which the server checks with the params' kinds
+    assert fields["simulation.engine"].choices == ["libcbm", "gcbm-container"]
+    assert fields["report.inventory.gwp"].choices == ["AR4", "AR5", "AR6"]
+    from flintcloud.errors import ValidationError
+    from flintcloud.service.params import check_overrides
+
+    with pytest.raises(ValidationError) as err:
+        check_overrides({"simulation": {"engine": "gcbm", "start_year": 1700}})
+    problems = err.value.problems
+    assert problems[0] == "simulation.engine is 'gcbm'; expected one of libcbm, gcbm-container"
+    assert "params.simulation.start_year: 1700 is below the minimum 1800" in problems
 
 
 def test_plots_are_the_runs_csv_series(run):
