@@ -45,6 +45,46 @@ def reference(gcbm_reference_output):
         yield conn
 
 
+
+# GCBM's output database (CBMAggregatorSQLiteWriter's star schema) summed the way each test compares; shared with
+# tests/test_gcbm_reference_cases.py.
+REFERENCE_SQL = {
+    "pools": (
+        "SELECT d.year, p.poolName AS pool, SUM(x.poolValue) AS value FROM Pools x "
+        "JOIN LocationDimension l ON l.id = x.locationDimId JOIN DateDimension d ON d.id = l.dateDimId "
+        "JOIN PoolDimension p ON p.id = x.poolId GROUP BY 1, 2"
+    ),
+    "fluxes": (
+        "SELECT d.year, m.moduleName AS module, ps.poolName AS source, pd.poolName AS sink, SUM(x.fluxValue) AS value "
+        "FROM Fluxes x JOIN LocationDimension l ON l.id = x.locationDimId JOIN DateDimension d ON d.id = l.dateDimId "
+        "JOIN ModuleInfoDimension m ON m.id = x.moduleInfoDimId JOIN PoolDimension ps ON ps.id = x.poolSrcDimId "
+        "JOIN PoolDimension pd ON pd.id = x.poolDstDimId GROUP BY 1, 2, 3, 4"
+    ),
+    "fluxes_by_module": (
+        "SELECT d.year, m.moduleName AS module, SUM(x.fluxValue) AS value FROM Fluxes x "
+        "JOIN LocationDimension l ON l.id = x.locationDimId JOIN DateDimension d ON d.id = l.dateDimId "
+        "JOIN ModuleInfoDimension m ON m.id = x.moduleInfoDimId GROUP BY 1, 2"
+    ),
+    "disturbance_fluxes": (
+        "SELECT d.year, t.disturbanceTypeName AS disturbance_type, ps.poolName AS source, pd.poolName AS sink, "
+        "SUM(x.fluxValue) AS value FROM Fluxes x JOIN LocationDimension l ON l.id = x.locationDimId "
+        "JOIN DateDimension d ON d.id = l.dateDimId JOIN DisturbanceDimension dd ON dd.id = x.disturbanceDimId "
+        "JOIN DisturbanceTypeDimension t ON t.id = dd.disturbanceTypeDimId "
+        "JOIN PoolDimension ps ON ps.id = x.poolSrcDimId JOIN PoolDimension pd ON pd.id = x.poolDstDimId "
+        "GROUP BY 1, 2, 3, 4"
+    ),
+    "disturbed_area": (
+        "SELECT d.year, t.disturbanceTypeName AS disturbance_type, SUM(dd.area) AS value FROM DisturbanceDimension dd "
+        "JOIN LocationDimension l ON l.id = dd.locationDimId JOIN DateDimension d ON d.id = l.dateDimId "
+        "JOIN DisturbanceTypeDimension t ON t.id = dd.disturbanceTypeDimId GROUP BY 1, 2"
+    ),
+    "age_area": (
+        "SELECT d.year, c.startAge AS start_age, SUM(a.area) AS value FROM AgeArea a "
+        "JOIN LocationDimension l ON l.id = a.locationDimId JOIN DateDimension d ON d.id = l.dateDimId "
+        "JOIN AgeClassDimension c ON c.id = a.ageClassDimId GROUP BY 1, 2"
+    ),
+}
+
 def _compare(ours: pd.DataFrame, ref: pd.DataFrame, keys: list[str], what: str) -> None:
     """Outer-join on keys; fail listing every row whose relative difference exceeds RTOL."""
     m = ref.merge(ours, on=keys, how="outer", suffixes=("_gcbm", "_engine")).fillna({"value_gcbm": 0.0, "value_engine": 0.0})
@@ -64,12 +104,7 @@ def _compare(ours: pd.DataFrame, ref: pd.DataFrame, keys: list[str], what: str) 
 
 def test_pool_totals_every_year_including_spinup(engine_totals, reference):
     _, totals, _, _ = engine_totals
-    ref = pd.read_sql(
-        "SELECT d.year, p.poolName AS pool, SUM(x.poolValue) AS value FROM Pools x "
-        "JOIN LocationDimension l ON l.id = x.locationDimId JOIN DateDimension d ON d.id = l.dateDimId "
-        "JOIN PoolDimension p ON p.id = x.poolId GROUP BY 1, 2",
-        reference,
-    )
+    ref = pd.read_sql(REFERENCE_SQL["pools"], reference)
     ours = totals.pool_frame()
     assert sorted(ours["year"].unique()) == [0] + list(range(2010, 2021))
     assert set(ref["pool"]) <= set(ours["pool"])
@@ -78,13 +113,7 @@ def test_pool_totals_every_year_including_spinup(engine_totals, reference):
 
 def test_fluxes_by_module_and_pool_pair(engine_totals, reference):
     _, totals, _, _ = engine_totals
-    ref = pd.read_sql(
-        "SELECT d.year, m.moduleName AS module, ps.poolName AS source, pd.poolName AS sink, SUM(x.fluxValue) AS value "
-        "FROM Fluxes x JOIN LocationDimension l ON l.id = x.locationDimId JOIN DateDimension d ON d.id = l.dateDimId "
-        "JOIN ModuleInfoDimension m ON m.id = x.moduleInfoDimId JOIN PoolDimension ps ON ps.id = x.poolSrcDimId "
-        "JOIN PoolDimension pd ON pd.id = x.poolDstDimId GROUP BY 1, 2, 3, 4",
-        reference,
-    )
+    ref = pd.read_sql(REFERENCE_SQL["fluxes"], reference)
     ours = totals.flux_frame().groupby(["year", "module", "source", "sink"], as_index=False)["value"].sum()
     assert set(ref["module"]) == {"CBMGrowthModule", "CBMDecayModule", "CBMDisturbanceEventModule"}
     _compare(ours, ref, ["year", "module", "source", "sink"], "flux (tC)")
@@ -92,27 +121,14 @@ def test_fluxes_by_module_and_pool_pair(engine_totals, reference):
 
 def test_fluxes_by_module_totals(engine_totals, reference):
     _, totals, _, _ = engine_totals
-    ref = pd.read_sql(
-        "SELECT d.year, m.moduleName AS module, SUM(x.fluxValue) AS value FROM Fluxes x "
-        "JOIN LocationDimension l ON l.id = x.locationDimId JOIN DateDimension d ON d.id = l.dateDimId "
-        "JOIN ModuleInfoDimension m ON m.id = x.moduleInfoDimId GROUP BY 1, 2",
-        reference,
-    )
+    ref = pd.read_sql(REFERENCE_SQL["fluxes_by_module"], reference)
     ours = totals.flux_frame().groupby(["year", "module"], as_index=False)["value"].sum()
     _compare(ours, ref, ["year", "module"], "flux total by module (tC)")
 
 
 def test_disturbance_fluxes_by_type_and_pool_pair(engine_totals, reference):
     _, totals, _, _ = engine_totals
-    ref = pd.read_sql(
-        "SELECT d.year, t.disturbanceTypeName AS disturbance_type, ps.poolName AS source, pd.poolName AS sink, "
-        "SUM(x.fluxValue) AS value FROM Fluxes x JOIN LocationDimension l ON l.id = x.locationDimId "
-        "JOIN DateDimension d ON d.id = l.dateDimId JOIN DisturbanceDimension dd ON dd.id = x.disturbanceDimId "
-        "JOIN DisturbanceTypeDimension t ON t.id = dd.disturbanceTypeDimId "
-        "JOIN PoolDimension ps ON ps.id = x.poolSrcDimId JOIN PoolDimension pd ON pd.id = x.poolDstDimId "
-        "GROUP BY 1, 2, 3, 4",
-        reference,
-    )
+    ref = pd.read_sql(REFERENCE_SQL["disturbance_fluxes"], reference)
     fl = totals.flux_frame()
     ours = fl[fl["disturbance_type_id"] > 0].groupby(
         ["year", "disturbance_type", "source", "sink"], as_index=False)["value"].sum()
@@ -122,12 +138,7 @@ def test_disturbance_fluxes_by_type_and_pool_pair(engine_totals, reference):
 
 def test_disturbed_area_by_type(engine_totals, reference):
     _, totals, _, _ = engine_totals
-    ref = pd.read_sql(
-        "SELECT d.year, t.disturbanceTypeName AS disturbance_type, SUM(dd.area) AS value FROM DisturbanceDimension dd "
-        "JOIN LocationDimension l ON l.id = dd.locationDimId JOIN DateDimension d ON d.id = l.dateDimId "
-        "JOIN DisturbanceTypeDimension t ON t.id = dd.disturbanceTypeDimId GROUP BY 1, 2",
-        reference,
-    )
+    ref = pd.read_sql(REFERENCE_SQL["disturbed_area"], reference)
     ours = pd.DataFrame(
         [(y, totals.type_names[t], a) for (y, t), a in totals.disturbed_area.items()],
         columns=["year", "disturbance_type", "value"],
@@ -138,12 +149,7 @@ def test_disturbed_area_by_type(engine_totals, reference):
 
 def test_area_by_age_class(engine_totals, reference):
     config, totals, _, _ = engine_totals
-    ref = pd.read_sql(
-        "SELECT d.year, c.startAge AS start_age, SUM(a.area) AS value FROM AgeArea a "
-        "JOIN LocationDimension l ON l.id = a.locationDimId JOIN DateDimension d ON d.id = l.dateDimId "
-        "JOIN AgeClassDimension c ON c.id = a.ageClassDimId GROUP BY 1, 2",
-        reference,
-    )
+    ref = pd.read_sql(REFERENCE_SQL["age_area"], reference)
     width, top = config.age_class_range, config.age_maximum
     rows = [(y, top if a >= top else (a // width) * width, v) for (y, a), v in totals.age_area.items()]
     ours = pd.DataFrame(rows, columns=["year", "start_age", "value"]).groupby(["year", "start_age"], as_index=False).sum()

@@ -32,7 +32,7 @@ import pytest
 from flintcloud.engine import simulate
 from flintcloud.engine.step import StepTotals
 from shared_paths import REPO_ROOT
-from test_gcbm_reference import RTOL, _compare
+from test_gcbm_reference import REFERENCE_SQL, RTOL, _compare
 
 pytestmark = pytest.mark.shared
 
@@ -142,14 +142,9 @@ def ours_raw(case, tmp_path_factory):
     return path
 
 
-_POOLS = ("SELECT d.year, p.poolName AS pool, SUM(x.poolValue) AS value FROM Pools x "
-          "JOIN LocationDimension l ON l.id = x.locationDimId JOIN DateDimension d ON d.id = l.dateDimId "
-          "JOIN PoolDimension p ON p.id = x.poolId GROUP BY 1, 2")
-
-
 def test_pool_totals_every_year_including_spinup(case, reference):
     name, _, _, totals, _, _ = case
-    ref = pd.read_sql(_POOLS, reference)
+    ref = pd.read_sql(REFERENCE_SQL["pools"], reference)
     ours = totals.pool_frame()
     assert sorted(ours["year"].unique()) == [0] + CASES[name][1]
     assert sorted(ref["year"].unique()) == [0] + CASES[name][1]
@@ -158,13 +153,7 @@ def test_pool_totals_every_year_including_spinup(case, reference):
 
 def test_fluxes_by_module_and_pool_pair(case, reference):
     name, _, _, totals, _, _ = case
-    ref = pd.read_sql(
-        "SELECT d.year, m.moduleName AS module, ps.poolName AS source, pd.poolName AS sink, SUM(x.fluxValue) AS value "
-        "FROM Fluxes x JOIN LocationDimension l ON l.id = x.locationDimId JOIN DateDimension d ON d.id = l.dateDimId "
-        "JOIN ModuleInfoDimension m ON m.id = x.moduleInfoDimId JOIN PoolDimension ps ON ps.id = x.poolSrcDimId "
-        "JOIN PoolDimension pd ON pd.id = x.poolDstDimId GROUP BY 1, 2, 3, 4",
-        reference,
-    )
+    ref = pd.read_sql(REFERENCE_SQL["fluxes"], reference)
     ours = totals.flux_frame().groupby(["year", "module", "source", "sink"], as_index=False)["value"].sum()
     _compare(ours, ref, ["year", "module", "source", "sink"], f"{name}: flux (tC)")
     by_module = ours.groupby(["year", "module"], as_index=False)["value"].sum()
@@ -174,15 +163,7 @@ def test_fluxes_by_module_and_pool_pair(case, reference):
 
 def test_disturbance_fluxes_by_type_and_pool_pair(case, reference):
     name, _, _, totals, _, _ = case
-    ref = pd.read_sql(
-        "SELECT d.year, t.disturbanceTypeName AS disturbance_type, ps.poolName AS source, pd.poolName AS sink, "
-        "SUM(x.fluxValue) AS value FROM Fluxes x JOIN LocationDimension l ON l.id = x.locationDimId "
-        "JOIN DateDimension d ON d.id = l.dateDimId JOIN DisturbanceDimension dd ON dd.id = x.disturbanceDimId "
-        "JOIN DisturbanceTypeDimension t ON t.id = dd.disturbanceTypeDimId "
-        "JOIN PoolDimension ps ON ps.id = x.poolSrcDimId JOIN PoolDimension pd ON pd.id = x.poolDstDimId "
-        "GROUP BY 1, 2, 3, 4",
-        reference,
-    )
+    ref = pd.read_sql(REFERENCE_SQL["disturbance_fluxes"], reference)
     fl = totals.flux_frame()
     ours = fl[fl["disturbance_type_id"] > 0].groupby(
         ["year", "disturbance_type", "source", "sink"], as_index=False)["value"].sum()
@@ -192,12 +173,7 @@ def test_disturbance_fluxes_by_type_and_pool_pair(case, reference):
 
 def test_disturbed_area_by_type(case, reference):
     name, _, _, totals, _, _ = case
-    ref = pd.read_sql(
-        "SELECT d.year, t.disturbanceTypeName AS disturbance_type, SUM(dd.area) AS value FROM DisturbanceDimension dd "
-        "JOIN LocationDimension l ON l.id = dd.locationDimId JOIN DateDimension d ON d.id = l.dateDimId "
-        "JOIN DisturbanceTypeDimension t ON t.id = dd.disturbanceTypeDimId GROUP BY 1, 2",
-        reference,
-    )
+    ref = pd.read_sql(REFERENCE_SQL["disturbed_area"], reference)
     ours = pd.DataFrame(
         [(y, totals.type_names[t], a) for (y, t), a in totals.disturbed_area.items()],
         columns=["year", "disturbance_type", "value"],
@@ -208,12 +184,7 @@ def test_disturbed_area_by_type(case, reference):
 
 def test_area_by_age_class(case, reference):
     name, config, _, totals, _, _ = case
-    ref = pd.read_sql(
-        "SELECT d.year, c.startAge AS start_age, SUM(a.area) AS value FROM AgeArea a "
-        "JOIN LocationDimension l ON l.id = a.locationDimId JOIN DateDimension d ON d.id = l.dateDimId "
-        "JOIN AgeClassDimension c ON c.id = a.ageClassDimId GROUP BY 1, 2",
-        reference,
-    )
+    ref = pd.read_sql(REFERENCE_SQL["age_area"], reference)
     width, top = config.age_class_range, config.age_maximum
     rows = [(y, top if a >= top else (a // width) * width, v) for (y, a), v in totals.age_area.items()]
     ours = pd.DataFrame(rows, columns=["year", "start_age", "value"]).groupby(["year", "start_age"], as_index=False).sum()
