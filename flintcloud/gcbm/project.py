@@ -159,7 +159,10 @@ def default_boundaries(admin: str | None, eco: str | None, layer_names: Sequence
 
 @dataclass(frozen=True)
 class DiscoveryProblem:
-    """One thing wrong with a project folder's layers: `check` is project | sidecar."""
+    """One thing wrong with a project folder's layers: `check` is project | sidecar.
+
+    Not validate.Problem: gcbm comes before validate in the data flow and cannot import it; validate turns
+    each of these into its own Problem (same fields, plus the offending value)."""
 
     check: str
     message: str
