@@ -77,12 +77,15 @@ def set_end_year_and_run(driver, server, sim_id: str, end_year: int) -> str:
     driver.find_element(By.CSS_SELECTOR, "#params-form button[type=submit]").click()
     wait(driver).until(EC.text_to_be_present_in_element((By.ID, "params-msg"), "Saved."))
     driver.find_element(By.ID, "start-run").click()
-    wait(driver).until(lambda d: "/runs/" in d.current_url)
+    wait(driver, 180).until(lambda d: "/runs/" in d.current_url)  # starting validates the inputs first
     return driver.current_url.rsplit("/", 1)[1]
 
 
 def wait_for_run(driver, timeout=RUN_TIMEOUT) -> list[int]:
     """Until the run ends; returns the number of log lines seen at each poll (the stream, without reloads)."""
+    # The URL changes as soon as Run is pressed; the run page renders once its two API calls answer, which
+    # on a loaded machine is not immediate: wait for it before reading it.
+    wait(driver, 120).until(EC.presence_of_element_located((By.ID, "run-status")))
     counts = []
     deadline = time.monotonic() + timeout
     url = driver.current_url
@@ -108,7 +111,6 @@ def test_whole_path_create_upload_run_results_compare(users_server, browser, art
     shot(d, artifacts, "new-simulation")
 
     run_a = set_end_year_and_run(d, server, sim_a, 2012)
-    wait(d).until(EC.presence_of_element_located((By.ID, "run-progress")))
     counts = wait_for_run(d)
     assert d.find_element(By.ID, "run-status").text == "succeeded"
     assert d.find_element(By.ID, "run-progress").get_attribute("value") == "100"
