@@ -14,7 +14,7 @@ from flintcloud.errors import ValidationError
 from flintcloud.service.blob import blob_mirror
 from flintcloud.service.deps import Conflict, NotFound
 from flintcloud.service.jobs import enqueue_run
-from flintcloud.service.params import check_overrides, simulation_params
+from flintcloud.service.overrides import check_overrides, simulation_params
 from flintcloud.service.paths import check_id, check_title, new_id, run_dir, simulation_dir  # noqa: F401 (check_title re-exported)
 from flintcloud.service.settings import ServiceSettings
 from flintcloud.service.store import FINAL, Run, Simulation, Store

@@ -2,7 +2,7 @@
 
     form_fields(params_text) -> list[Field]
 
-Only the sections a simulation may override (flintcloud.service.params.OVERRIDABLE, less `project`, whose
+Only the sections a simulation may override (flintcloud.service.overrides.OVERRIDABLE, less `project`, whose
 inputs are the uploaded files) become fields. Types come from the default values; the help text is the
 comment block above each key, as written in params.yaml. Choices and ranges that a comment cannot carry
 are in CONSTRAINTS or, for choices, in flintcloud.params' key registry; the server enforces both: the
@@ -48,7 +48,7 @@ def _indicators() -> list[str]:
 
 
 # Choices and ranges: the browser checks them for a quick answer and the server checks them again
-# (range_problems, called by flintcloud.service.params.check_overrides beside params_problems): years
+# (range_problems, called by flintcloud.service.overrides.check_overrides beside params_problems): years
 # within what GCBM's calendar and CBM-CFS3's parameters make sense of, counts that cannot be negative.
 CONSTRAINTS: dict[str, dict[str, Any]] = {
     "simulation.start_year": {"minimum": 1800, "maximum": 2200},
@@ -156,10 +156,10 @@ def range_problems(params: dict) -> list[str]:
         choices = rule["choices"]() if "choices" in rule else None
         for v in values:
             if choices is not None and v not in choices:
-                problems.append(f"params.{key}: {v!r} is not one of {', '.join(map(str, choices))}")
+                problems.append(f"{key}: {v!r} is not one of {', '.join(map(str, choices))}")
             numeric = isinstance(v, (int, float)) and not isinstance(v, bool)
             if numeric and "minimum" in rule and v < rule["minimum"]:
-                problems.append(f"params.{key}: {v!r} is below the minimum {rule['minimum']}")
+                problems.append(f"{key}: {v!r} is below the minimum {rule['minimum']}")
             if numeric and "maximum" in rule and v > rule["maximum"]:
-                problems.append(f"params.{key}: {v!r} is above the maximum {rule['maximum']}")
+                problems.append(f"{key}: {v!r} is above the maximum {rule['maximum']}")
     return problems

@@ -19,7 +19,7 @@ from flintcloud.errors import FlintcloudError
 from flintcloud.pipeline import run_pipeline, run_record
 from flintcloud.service.blob import blob_mirror
 from flintcloud.service.paths import run_dir, simulation_dir
-from flintcloud.service.params import simulation_params
+from flintcloud.service.overrides import simulation_params
 from flintcloud.service.settings import read_settings
 from flintcloud.service.store import Store
 

@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 
 from flintcloud.errors import ConfigError
 from flintcloud.service.app import create_app
-from flintcloud.service.params import effective_params, parse_config_params
+from flintcloud.service.overrides import effective_params, parse_config_params
 from flintcloud.service.settings import Limits, parse_settings
 
 

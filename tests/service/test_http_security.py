@@ -189,7 +189,7 @@ def test_bad_params_are_422_naming_the_key(secured):
     srv, tokens = secured
     c = srv.client(tokens["alice"])
     r = c.post("/api/v1/simulations", json={"title": "p", "params": {"simulation": {"start_yaer": 2000}}})
-    assert r.status_code == 422 and "params.simulation.start_yaer: unknown key" in r.json()["error"]
+    assert r.status_code == 422 and "unknown key 'simulation.start_yaer'; did you mean 'simulation.start_year'?" in r.json()["error"]
     r = c.post("/api/v1/simulations", json={"title": "p", "params": {"project": {"dir": "/etc"}}})
     assert r.status_code == 422 and "params.project.dir" in r.json()["error"]
     r = c.post("/api/v1/simulations", json={"title": "p", "params": {"simulation": {"end_year": 1900}}})

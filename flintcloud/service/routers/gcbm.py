@@ -20,7 +20,7 @@ from starlette.background import BackgroundTask
 from flintcloud.errors import ValidationError
 from flintcloud.service import ops, results
 from flintcloud.service.deps import Conflict, NotFound, current_user, get_queue, get_settings, get_store
-from flintcloud.service.params import merge_overrides, read_config_params
+from flintcloud.service.overrides import merge_overrides, read_config_params
 from flintcloud.service.paths import check_name
 from flintcloud.service.settings import ServiceSettings
 from flintcloud.service.store import Simulation, Store

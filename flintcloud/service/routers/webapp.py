@@ -23,7 +23,7 @@ from flintcloud.service import ops, results
 from flintcloud.service.deps import Conflict, NotFound, current_user, get_settings, get_store, owned_simulation
 from flintcloud.service.map_preview import (MapPreview, data_window, difference, map_catalogue, parse_map_name,
                                             read_preview, render_png, union_window, units)
-from flintcloud.service.params import _defaults_text
+from flintcloud.service.overrides import defaults_text
 from flintcloud.service.params_form import form_fields
 from flintcloud.service.settings import ServiceSettings
 from flintcloud.service.store import Simulation, Store
@@ -61,7 +61,7 @@ def whoami(user: str = Depends(current_user), store: Store = Depends(get_store))
 @router.get("/api/v1/params/schema", tags=["webapp"])
 def params_schema(user: str = Depends(current_user)) -> dict:
     """The parameter form: each settable params.yaml key with its type, default, help text, choices, range."""
-    return {"fields": [f.as_json() for f in form_fields(_defaults_text())]}
+    return {"fields": [f.as_json() for f in form_fields(defaults_text())]}
 
 
 @router.post("/api/v1/simulations/{sim_id}/inputs/demo", status_code=201, tags=["webapp"])
@@ -82,7 +82,7 @@ def demo_zip() -> bytes:
     from flintcloud.demo.project import generate_demo_project
     from flintcloud.pipeline import code_root
 
-    demo = yaml.safe_load(_defaults_text())["project"]["demo"]
+    demo = yaml.safe_load(defaults_text())["project"]["demo"]
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "project"
         generate_demo_project(out, seed=int(demo["seed"]), size=demo["size"],

@@ -1,19 +1,22 @@
-"""A simulation's params: the repository's params.yaml with the user's overrides of its sections.
+"""A simulation's params: the checkout's params.yaml with the user's overrides of some of its sections.
 
-Small functions so that switching to flintcloud.params (the typed loader being written) is one
-import. Overrides are checked key by key against params.yaml (an unknown key is named), then
-with the same checks as the configure stage (params_problems).
+The keys, their kinds and choices are flintcloud.params' registry (the one params.yaml loader); this module
+adds what only a service needs: which sections a user may override, merging overrides over the defaults, the
+web form's ranges, and the params a FLINT.Cloud client states in an uploaded GCBM config. Each problem of an
+override is reported once, under its key, with the registry's wording first.
 """
 
 from __future__ import annotations
 
 import copy
+import re
 from functools import lru_cache
 from typing import Any
 
 import yaml
 
 from flintcloud.errors import ConfigError, ValidationError
+from flintcloud.params import params_key_problems, parse_params
 from flintcloud.pipeline import code_root
 
 # Sections a user may override, and inside `project` only the layer roles and where db/layers are.
@@ -22,15 +25,39 @@ PROJECT_KEYS = ("db", "layers_dir", "layers")
 
 
 @lru_cache(maxsize=1)
-def _defaults_text() -> str:
+def defaults_text() -> str:
+    """The checkout's params.yaml as text (its comments are the web form's help)."""
     return (code_root() / "params.yaml").read_text(encoding="utf-8")
 
 
 def default_params() -> dict:
-    params = yaml.safe_load(_defaults_text())
+    """The checkout's params.yaml, checked against flintcloud.params' registry."""
+    params = yaml.safe_load(defaults_text())
     if not isinstance(params, dict):
         raise ConfigError("params.yaml of the flintcloud checkout is not a mapping of sections")
-    return params
+    return parse_params(params, source=str(code_root() / "params.yaml")).as_dict()
+
+
+_KEY_OF_PROBLEM = re.compile(r"^(?:params\.)?(?:unknown key ')?(?P<key>[A-Za-z_][\w-]*(?:\.[A-Za-z_][\w-]*)*)")
+
+
+def problem_key(problem: str) -> str:
+    """The dotted params key a problem message is about (its first word). Pure."""
+    m = _KEY_OF_PROBLEM.match(problem)
+    return m["key"] if m else problem
+
+
+def once_per_key(problems: list[str]) -> list[str]:
+    """The first problem of each key: the registry's (kind, choices) before configure's and the form's checks,
+    which would word the same mistake again. Pure."""
+    seen: set[str] = set()
+    out = []
+    for problem in problems:
+        key = problem_key(problem)
+        if key not in seen:
+            seen.add(key)
+            out.append(problem)
+    return out
 
 
 def _merge(base: Any, override: Any, where: str, problems: list[str]) -> Any:
@@ -66,14 +93,14 @@ def check_overrides(overrides: Any) -> dict:
                              f"the project is the simulation's uploaded inputs" for k in value if k not in PROJECT_KEYS]
     if problems:
         raise ValidationError(problems, source="params")
-    merged = effective_params(overrides)
+    # unknown keys (with the closest valid one) and values of the wrong kind, in the registry's words; then what
+    # configure accepts and the web form's ranges, on params.yaml with the known keys merged in
+    problems = [p.removeprefix("params: ") for p in params_key_problems(overrides, "params")]
+    merged = _merge(default_params(), overrides, "", [])
     from flintcloud.gcbm.config_writer import params_problems
-    from flintcloud.params import params_key_problems
     from flintcloud.service.params_form import range_problems
 
-    # the kinds params.yaml's keys take, what configure accepts, and the web form's choices and ranges
-    found = params_key_problems(merged, "params") + params_problems(merged) + range_problems(merged)
-    problems = list(dict.fromkeys(p.removeprefix("params: ") for p in found))  # each problem once
+    problems = once_per_key(problems + params_problems(merged) + range_problems(merged))
     if problems:
         raise ValidationError(problems, source="params")
     return overrides
