@@ -60,6 +60,17 @@ CREATE INDEX IF NOT EXISTS runs_status ON runs (status);
 """
 
 STATUSES = ("queued", "running", "succeeded", "failed", "cancelled")
+# The status of a simulation's latest run (NULL when it has none), as an SQL expression over `simulations`.
+_LATEST_STATUS = ("(SELECT r.status FROM runs r WHERE r.simulation_id = simulations.id ORDER BY r.created DESC "
+                  "LIMIT 1)")
+# What the simulations list can be ordered by: fixed SQL expressions, chosen by name (never request text).
+# `engine` is the simulation's override, else params.yaml's default (bound as a parameter).
+SIMULATION_ORDER = {
+    "created": "created",
+    "title": "lower(title)",
+    "status": f"COALESCE({_LATEST_STATUS}, '')",
+    "engine": "COALESCE(json_extract(params, '$.simulation.engine'), ?)",
+}
 FINAL = ("succeeded", "failed", "cancelled")
 TOKEN_PREFIX = "fct_"
 
@@ -112,6 +123,13 @@ class Run:
 
 def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def default_engine() -> str:
+    """The engine of a simulation that does not choose one: the key registry's default (params.yaml's)."""
+    from flintcloud.params import registered_key
+
+    return str(registered_key("simulation.engine").default)
 
 
 def _sim(row) -> Simulation:
@@ -207,16 +225,22 @@ class Store:
         return _sim(row) if row else None
 
     def list_simulations(self, user: str, *, limit: int, offset: int, title_contains: str | None = None,
-                         status: str | None = None) -> tuple[list[Simulation], int]:
-        # Filters are parameters; the statement text never contains request values.
-        where = "user = ? AND (? IS NULL OR instr(lower(title), lower(?)) > 0) AND (? IS NULL OR " \
-                "(SELECT r.status FROM runs r WHERE r.simulation_id = simulations.id ORDER BY r.created DESC " \
-                "LIMIT 1) = ?)"
+                         status: str | None = None, sort: str = "created",
+                         descending: bool = True) -> tuple[list[Simulation], int]:
+        """A page of the user's simulations, filtered and ordered over all of them (not within the page)."""
+        if sort not in SIMULATION_ORDER:
+            raise ValueError(f"sort {sort!r} is not one of {', '.join(SIMULATION_ORDER)}")
+        # Filters are parameters; the statement text never contains request values (the ORDER BY expression
+        # and direction come from constants chosen by `sort` and `descending`).
+        where = f"user = ? AND (? IS NULL OR instr(lower(title), lower(?)) > 0) AND (? IS NULL OR {_LATEST_STATUS} = ?)"
         args = (user, title_contains, title_contains, status, status)
+        direction = "DESC" if descending else "ASC"
+        order = f"{SIMULATION_ORDER[sort]} {direction}, created {direction}, id"
+        order_args = (default_engine(),) if sort == "engine" else ()
         with self.connect() as conn:
             total = conn.execute(f"SELECT COUNT(*) FROM simulations WHERE {where}", args).fetchone()[0]
-            rows = conn.execute(f"SELECT * FROM simulations WHERE {where} ORDER BY created DESC, id LIMIT ? OFFSET ?",
-                                (*args, limit, offset)).fetchall()
+            rows = conn.execute(f"SELECT * FROM simulations WHERE {where} ORDER BY {order} LIMIT ? OFFSET ?",
+                                (*args, *order_args, limit, offset)).fetchall()
         return [_sim(r) for r in rows], total
 
     def update_simulation_params(self, user: str, sim_id: str, params: dict) -> None:

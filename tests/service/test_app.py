@@ -120,6 +120,33 @@ def test_paging(client):
     assert client.get("/api/v1/simulations", params={"limit": 501}).status_code == 422
 
 
+def test_the_whole_list_is_sorted_then_paged(client, tmp_path):
+    """Sorting orders every simulation, not the page on screen: page 2 by title continues page 1."""
+    from flintcloud.service.store import Store
+
+    ids = {}
+    for title in ("b", "D", "a", "c", "e"):
+        params = {"simulation": {"engine": "gcbm-container"}} if title == "c" else {}
+        ids[title] = client.post("/api/v1/simulations", json={"title": title, "params": params}).json()["id"]
+    store, user = Store(tmp_path / "data" / "flintcloud.db"), client.get("/api/v1/whoami").json()["user"]
+    for title, status in (("a", "failed"), ("e", "succeeded")):  # latest runs, as a worker records them
+        run = store.create_run(f"run-{title}", store.get_simulation(user, ids[title]), {})
+        store.finish_run(run.id, status)
+
+    def titles(**query):
+        return [s["title"] for page in (0, 2, 4) for s in client.get(
+            "/api/v1/simulations", params={"limit": 2, "offset": page, **query}).json()["items"]]
+
+    assert titles(sort="title", desc="false") == ["a", "b", "c", "D", "e"]  # case-insensitive, across pages
+    assert titles(sort="title") == ["e", "D", "c", "b", "a"]
+    assert titles() == ["e", "c", "a", "D", "b"]  # newest first
+    assert titles(sort="engine", desc="false")[0] == "c"  # gcbm-container before the default libcbm
+    assert titles(sort="status")[:2] == ["e", "a"]  # succeeded, failed, then those never run
+    r = client.get("/api/v1/simulations", params={"sort": "title; DROP TABLE simulations"})
+    assert r.status_code == 422 and "sort: 'title; DROP TABLE simulations' is not one of created, title" in r.json()["error"]
+    assert client.get("/api/v1/simulations").json()["total"] == 5
+
+
 def test_ready_says_when_the_store_is_gone(client, tmp_path):
     (tmp_path / "data" / "flintcloud.db").unlink()
     r = client.get("/api/v1/ready")

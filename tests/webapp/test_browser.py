@@ -156,6 +156,15 @@ def test_whole_path_create_upload_run_results_compare(users_server, browser, art
     table = d.find_element(By.ID, "sim-table").text
     assert "Demo to 2012" in table and "Demo to 2011" in table and table.count("succeeded") == 2
     shot(d, artifacts, "simulations")
+    # sorting by title asks the server for the order (descending first, then ascending)
+    d.find_element(By.LINK_TEXT, "Title").click()
+    wait(d).until(EC.text_to_be_present_in_element((By.CSS_SELECTOR, '#sim-table th[aria-sort="descending"]'), "Title"))
+    rows = [r.text for r in d.find_elements(By.CSS_SELECTOR, "#sim-table tbody tr")]
+    assert rows[0].startswith("Demo to 2012") and rows[1].startswith("Demo to 2011"), rows
+    d.find_element(By.PARTIAL_LINK_TEXT, "Title").click()
+    wait(d).until(EC.text_to_be_present_in_element((By.CSS_SELECTOR, '#sim-table th[aria-sort="ascending"]'), "Title"))
+    rows = [r.text for r in d.find_elements(By.CSS_SELECTOR, "#sim-table tbody tr")]
+    assert rows[0].startswith("Demo to 2011") and rows[1].startswith("Demo to 2012"), rows
 
     go(d, server, "/compare")
     boxes = wait(d).until(lambda drv: drv.find_elements(By.CSS_SELECTOR, 'input[name="runs"]'))

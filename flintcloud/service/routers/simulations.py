@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 from flintcloud.service import ops
 from flintcloud.service.deps import current_user, get_settings, get_store, owned_simulation
 from flintcloud.service.settings import ServiceSettings
-from flintcloud.service.store import STATUSES, Simulation, Store
+from flintcloud.service.store import SIMULATION_ORDER, STATUSES, Simulation, Store
 from flintcloud.service.uploads import list_inputs
 
 router = APIRouter(prefix="/api/v1/simulations", tags=["simulations"])
@@ -41,14 +41,20 @@ def list_(user: str = Depends(current_user), store: Store = Depends(get_store),
           settings: ServiceSettings = Depends(get_settings),
           limit: int | None = Query(None, ge=1, le=500), offset: int = Query(0, ge=0),
           title: str | None = Query(None, max_length=200, description="only titles containing this"),
-          status: str | None = Query(None, description=f"latest run status: {', '.join(STATUSES)}")) -> dict:
-    if status is not None and status not in STATUSES:
-        from flintcloud.errors import ValidationError
+          status: str | None = Query(None, description=f"latest run status: {', '.join(STATUSES)}"),
+          sort: str = Query("created", description=f"order of the whole list: {', '.join(SIMULATION_ORDER)}"),
+          desc: bool = Query(True, description="descending (newest, Z, ... first)")) -> dict:
+    from flintcloud.errors import ValidationError
 
+    if status is not None and status not in STATUSES:
         raise ValidationError([f"status: {status!r} is not one of {', '.join(STATUSES)}"], source="query")
+    if sort not in SIMULATION_ORDER:
+        raise ValidationError([f"sort: {sort!r} is not one of {', '.join(SIMULATION_ORDER)}"], source="query")
     limit = limit or settings.limits.page_size
-    sims, total = store.list_simulations(user, limit=limit, offset=offset, title_contains=title, status=status)
-    return {"items": [_sim_json(store, s) for s in sims], "total": total, "limit": limit, "offset": offset}
+    sims, total = store.list_simulations(user, limit=limit, offset=offset, title_contains=title, status=status,
+                                         sort=sort, descending=desc)
+    return {"items": [_sim_json(store, s) for s in sims], "total": total, "limit": limit, "offset": offset,
+            "sort": sort, "desc": desc}
 
 
 @router.get("/{sim_id}")

@@ -157,19 +157,18 @@ async function pageList(query) {
   const where = document.getElementById("list");
   let data;
   try {
-    data = await api(`/api/v1/simulations?${new URLSearchParams({ limit, offset, ...(title && { title }), ...(status && { status }) })}`);
+    data = await api(`/api/v1/simulations?${new URLSearchParams({ limit, offset, sort, desc: desc ? "true" : "false", ...(title && { title }), ...(status && { status }) })}`);
   } catch (err) { showError(where, err); return; }
   const me = await api("/api/v1/whoami").catch(() => ({ user: "" }));
   const rows = data.items.map((s) => ({ ...s, status: s.latest_run ? s.latest_run.status : "", engine: (s.params.simulation || {}).engine || "libcbm" }));
-  const key = { title: (r) => r.title.toLowerCase(), status: (r) => r.status, created: (r) => r.created, engine: (r) => r.engine }[sort] || ((r) => r.created);
-  rows.sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0) * (desc ? -1 : 1));
+  // The server orders the whole list (every page), so a new order starts again at the first page.
   const sortLink = (col, text) => {
-    const next = new URLSearchParams({ title, status, limit, offset, sort: col, desc: sort === col && desc ? "0" : "1" });
+    const next = new URLSearchParams({ title, status, limit, sort: col, desc: sort === col && desc ? "0" : "1" });
     const state = sort === col ? (desc ? "descending" : "ascending") : "none";
     return `<th scope="col" aria-sort="${state}"><a href="#/?${next}">${text}${sort === col ? (desc ? " ▼" : " ▲") : ""}</a></th>`;
   };
   const table = `
-    <p>${data.total} simulation(s)${title ? ` matching “${esc(title)}”` : ""}; sorting orders this page.</p>
+    <p>${data.total} simulation(s)${title ? ` matching “${esc(title)}”` : ""}.</p>
     <table id="sim-table">
       <caption class="visually-hidden">Your simulations</caption>
       <thead><tr>${sortLink("title", "Title")}<th scope="col">Owner</th>${sortLink("status", "Status")}${sortLink("created", "Created")}${sortLink("engine", "Engine")}
@@ -181,9 +180,9 @@ async function pageList(query) {
         ${HEADLINES.map(([k]) => `<td class="num" data-metric="${k}">–</td>`).join("")}</tr>`).join("")}</tbody>
     </table>
     <nav class="pager" aria-label="Pages">
-      ${offset > 0 ? `<a class="button secondary" href="#/?${new URLSearchParams({ title, status, limit, sort, offset: Math.max(0, offset - limit) })}">Previous</a>` : ""}
+      ${offset > 0 ? `<a class="button secondary" href="#/?${new URLSearchParams({ title, status, limit, sort, desc: desc ? "1" : "0", offset: Math.max(0, offset - limit) })}">Previous</a>` : ""}
       <span>${data.total ? offset + 1 : 0}–${Math.min(offset + limit, data.total)} of ${data.total}</span>
-      ${offset + limit < data.total ? `<a class="button secondary" href="#/?${new URLSearchParams({ title, status, limit, sort, offset: offset + limit })}">Next</a>` : ""}
+      ${offset + limit < data.total ? `<a class="button secondary" href="#/?${new URLSearchParams({ title, status, limit, sort, desc: desc ? "1" : "0", offset: offset + limit })}">Next</a>` : ""}
     </nav>`;
   where.replaceChildren(h(table));
   // Headline figures of succeeded runs on this page only, and live status while anything is active.
