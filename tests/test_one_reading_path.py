@@ -259,3 +259,19 @@ def test_a_hash_in_the_path_and_a_coded_disturbance_type_run_to_the_demos_pools(
         fired = {r[0] for r in conn.execute("SELECT DISTINCT disturbanceTypeName FROM DisturbanceTypeDimension")}
     conn.close()
     assert "Mountain pine beetle — Very severe impact" in fired and "Wildfire" in fired
+
+
+def test_the_reports_area_disturbed_once_names_types_given_by_code_as_the_run_does(flint_demo, tmp_path):
+    """The report's "area disturbed at least once" groups the layers the run's way: a sidecar event given by
+    disturbance_type.code counts under the db's name, and the area is the unmodified demo's."""
+    from flintcloud.report.disturbed_area import ANY, EVENTS, read_area_disturbed_once
+
+    plain = read_area_disturbed_once(flint_demo / "config")
+    project = copy_demo(flint_demo, tmp_path / "demo")
+    by_code(project)
+    coded = read_area_disturbed_once(project / "config")
+    assert set(coded) == set(plain) and "Mountain pine beetle — Very severe impact" in coded
+    assert not any(k.isdigit() for k in coded), sorted(coded)
+    for key in plain:
+        assert coded[key] == pytest.approx(plain[key], rel=1e-12), key
+    assert coded[ANY] > 0 and coded[EVENTS] >= coded[ANY]

@@ -35,10 +35,16 @@ def area_disturbed_once(stands: pd.DataFrame, events: pd.DataFrame) -> dict[str,
 
 
 def read_area_disturbed_once(config_dir: str | Path) -> dict[str, float]:
-    """area_disturbed_once for the GCBM configuration in `config_dir` (reads its layers)."""
+    """area_disturbed_once for the GCBM configuration in `config_dir`: its layers grouped the way the run
+    groups them, with the input database's disturbance types (a sidecar's `disturbance_type_id` is a
+    disturbance_type.code, named here as the run names it)."""
     from flintcloud.gcbm.config import read_gcbm_config
+    from flintcloud.inputdb.reader import read_input_db
     from flintcloud.landscape.raster import read_landscape
     from flintcloud.landscape.stands import group_stands
 
-    stand_set = group_stands(read_landscape(read_gcbm_config(config_dir)))
+    config = read_gcbm_config(config_dir)
+    inputs = read_input_db(config.db_path)
+    stand_set = group_stands(read_landscape(config), inputs.spatial_unit_id, inputs.disturbance_type_ids(),
+                             inputs.disturbance_type_codes())
     return area_disturbed_once(stand_set.stands, stand_set.events)
