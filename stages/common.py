@@ -60,6 +60,29 @@ def params_option(args: list[str]) -> tuple[list[str], Path]:
     return args[:i] + args[i + 2:], Path(args[i + 1])
 
 
+PARAMS_REF = "params:"
+
+
+def path_arg(arg: str, params_file: Path = PARAMS_FILE) -> Path:
+    """A path argument: the path itself, or `params:KEY`, the value of KEY in the params file.
+
+    dvc.yaml passes `params:project.dir` instead of interpolating the user's folder into the command:
+    DVC runs `cmd` through `sh -c`, and no quoting holds every name a folder can have (a `'` ends a
+    single-quoted word), so the path never reaches the shell.
+    """
+    if not arg.startswith(PARAMS_REF):
+        return Path(arg)
+    key = arg[len(PARAMS_REF):]
+    node = load_params_unchecked(params_file)
+    for part in key.split("."):
+        if not isinstance(node, dict) or part not in node:
+            raise ConfigError(f"{str(params_file)!r}: {key} is not set; the stage reads its path from it")
+        node = node[part]
+    if not isinstance(node, str) or not node:
+        raise ConfigError(f"{str(params_file)!r}: {key} is {node!r}; expected a path")
+    return Path(node)
+
+
 def usage(name: str, args: list[str], expected: list[str]) -> None:
     if len(args) != len(expected):
         raise SystemExit(f"usage: python stages/{name}.py {' '.join(expected)} (got {len(args)} argument(s))")

@@ -1,6 +1,8 @@
 """Stage `validate`: every problem of the GCBM project params.yaml points at, in one run.
 
-    python stages/validate.py PROJECT_DIR VALIDATION_JSON
+    python stages/validate.py [--params FILE] PROJECT_DIR VALIDATION_JSON
+
+PROJECT_DIR may be `params:project.dir` (dvc.yaml's way: the folder is read from the params file).
 
 Writes the JSON report whether or not the project is valid (read it to fix the inputs),
 then fails listing every problem, so DVC stops before configure.
@@ -13,7 +15,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import load_params_unchecked, params_option, run_stage, usage  # noqa: E402
+from common import load_params_unchecked, params_option, path_arg, run_stage, usage  # noqa: E402
 
 from flintcloud.validate import validate_project, write_report  # noqa: E402
 
@@ -21,7 +23,7 @@ from flintcloud.validate import validate_project, write_report  # noqa: E402
 def main(args: list[str]) -> None:
     args, params_file = params_option(args)
     usage("validate", args, ["PROJECT_DIR", "VALIDATION_JSON"])
-    project_dir, out = (Path(a) for a in args)
+    project_dir, out = path_arg(args[0], params_file), Path(args[1])
     # root=".": inputs must stay inside this repository; relative, so the report is the
     # same in every clone (and in `dvc exp run --temp`).
     report = validate_project(project_dir, params=load_params_unchecked(params_file), root=Path("."))

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -43,29 +45,68 @@ def test_every_interpolated_value_in_a_stage_command_is_single_quoted():
         assert "${" not in outside_quotes and '"' not in outside_quotes, (name, cmd)
 
 
-ECHO_ARGS = "import json, pathlib, sys\npathlib.Path('argv.json').write_text(json.dumps(sys.argv[1:]))\n"
-
-
-@pytest.mark.parametrize("project_dir", [
+HOSTILE_PROJECT_DIRS = [
     "data/my project",  # a space: was "got 4 argument(s)"
     "data/projects/p;touch PWNED;",  # was: runs `touch PWNED`
     "data/projects/x$(touch PWNED)`touch PWNED`",  # command substitution
+    "data/projects/O'Brien",  # a quote ends single quoting: was a shell syntax error after DVC removed the outs
+    "data/projects/a';touch PWNED;'",  # ... or a way out of the quotes
     "data/run#1",  # GCBM projects under such names must keep working (issue 12)
-])
-def test_validate_stage_command_passes_the_project_path_as_one_argument(tmp_path, project_dir):
-    """Real DVC runs our dvc.yaml's validate command template with a hostile project.dir."""
+]
+
+
+def _dvc_repo(tmp_path: Path, stages: dict, params: dict) -> dict:
     env = {**os.environ, "DVC_NO_ANALYTICS": "1", "ITERATIVE_DO_NOT_TRACK": "1", "GIT_CONFIG_NOSYSTEM": "1"}
     subprocess.run(["git", "init", "-q"], cwd=tmp_path, check=True, env=env)
     subprocess.run([sys.executable, "-m", "dvc", "init", "-q"], cwd=tmp_path, check=True, env=env)
-    (tmp_path / "echo_args.py").write_text(ECHO_ARGS)
-    cmd = _stage_cmds()["validate"].replace("python stages/validate.py", f"{sys.executable} echo_args.py")
-    (tmp_path / "dvc.yaml").write_text(yaml.safe_dump({"stages": {"validate": {"cmd": cmd, "outs": ["argv.json"]}}}))
-    (tmp_path / "params.yaml").write_text(yaml.safe_dump({"project": {"dir": project_dir}}))
+    (tmp_path / "dvc.yaml").write_text(yaml.safe_dump({"stages": stages}))
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    return env
+
+
+@pytest.mark.parametrize("project_dir", HOSTILE_PROJECT_DIRS)
+def test_the_project_folder_never_reaches_the_shell(tmp_path, project_dir):
+    """Real DVC runs our dvc.yaml's validate, configure and scenario_inputs command templates, with the stage
+    scripts' own argument reading (stages/common.path_arg), under a hostile project.dir."""
+    (tmp_path / "stages").mkdir()
+    shutil.copy(REPO / "stages" / "common.py", tmp_path / "stages" / "common.py")
+    cmds = _stage_cmds()
+    stages = {}
+    for name in ("validate", "configure", "scenario_inputs"):
+        script = re.match(r"python stages/(\w+)\.py", cmds[name]).group(1)
+        (tmp_path / "stages" / f"{script}.py").write_text(
+            "import json, sys, pathlib\nsys.path.insert(0, 'stages')\nfrom common import path_arg\n"
+            f"args = [str(path_arg(a)) if a.startswith('params:') else a for a in sys.argv[1:]]\n"
+            f"pathlib.Path('{name}.json').write_text(json.dumps(args))\n")
+        cmd = cmds[name].replace("python ", f"{sys.executable} ", 1).replace("${key}", "base")
+        stages[name] = {"cmd": cmd, "outs": [f"{name}.json"]}
+    env = _dvc_repo(tmp_path, stages, {"project": {"dir": project_dir}})
     proc = subprocess.run([sys.executable, "-m", "dvc", "repro", "-q"], cwd=tmp_path, env=env, capture_output=True,
-                          text=True, timeout=120)
+                          text=True, timeout=180)
     assert proc.returncode == 0, proc.stderr
-    assert yaml.safe_load((tmp_path / "argv.json").read_text()) == [project_dir, "reports/validation.json"]
+    assert json.loads((tmp_path / "validate.json").read_text()) == [project_dir, "reports/validation.json"]
+    assert json.loads((tmp_path / "configure.json").read_text()) == [project_dir, "build/config"]
+    assert json.loads((tmp_path / "scenario_inputs.json").read_text()) == ["base", project_dir, "build/scenarios/base"]
     assert not list(tmp_path.rglob("PWNED*"))
+
+
+def test_a_quote_in_the_project_folder_gets_validates_message_and_keeps_the_report(tmp_path):
+    """The real validate stage under DVC: `O'Brien` is refused with the one-line reason and the report says so
+    (before, sh failed on the quote after DVC had deleted the git-tracked reports/validation.json)."""
+    (tmp_path / "stages").mkdir()
+    for name in ("common.py", "validate.py"):
+        shutil.copy(REPO / "stages" / name, tmp_path / "stages" / name)
+    (tmp_path / "reports").mkdir()
+    project_dir = "data/projects/O'Brien"
+    stage = {"cmd": _stage_cmds()["validate"].replace("python ", f"{sys.executable} ", 1),
+             "outs": [{"reports/validation.json": {"cache": False}}]}
+    env = _dvc_repo(tmp_path, {"validate": stage}, {"project": {"dir": project_dir}})
+    proc = subprocess.run([sys.executable, "-m", "dvc", "repro", "-q"], cwd=tmp_path, env=env, capture_output=True,
+                          text=True, timeout=180)
+    assert proc.returncode != 0
+    assert "shell metacharacter(s)" in proc.stderr and "matching" not in proc.stderr, proc.stderr
+    report = json.loads((tmp_path / "reports" / "validation.json").read_text())
+    assert report["valid"] is False and any(f"project path {project_dir!r}" in e["message"] for e in report["errors"])
 
 
 @pytest.mark.parametrize("project_dir, shown", [
