@@ -193,3 +193,14 @@ def container_blobs(server, env: dict[str, str]) -> dict[str, bytes | None]:
     container = env["FLINTCLOUD_AZURE_URL"].split("/")[2]
     with BlobServiceClient.from_connection_string(server.connection_string) as service:
         return {b.name: None for b in service.get_container_client(container).list_blobs()}
+
+
+def flip_byte_keep_mtime(path: Path, offset: int = 100) -> None:
+    """Corrupt a file the way bit rot does: same size, same mtime (DVC's trust markers)."""
+    st = path.stat()
+    path.chmod(0o644)
+    data = bytearray(path.read_bytes())
+    data[offset] ^= 0xFF
+    path.write_bytes(bytes(data))
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+    path.chmod(st.st_mode & 0o777)

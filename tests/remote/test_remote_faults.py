@@ -15,22 +15,11 @@ from flintcloud import remote
 from flintcloud.errors import RemoteError
 
 from . import azurite as azurite_harness
-from .conftest import STEP_TIMEOUT, build_project, container_blobs, run
+from .conftest import STEP_TIMEOUT, build_project, container_blobs, flip_byte_keep_mtime, run
 
 
 def _snapshot(root: Path) -> dict[str, bytes]:
     return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
-
-
-def _flip_byte_keep_mtime(path: Path, offset: int = 100) -> None:
-    """Corrupt a file the way bit rot does: same size, same mtime (DVC's trust markers)."""
-    st = path.stat()
-    path.chmod(0o644)
-    data = bytearray(path.read_bytes())
-    data[offset] ^= 0xFF
-    path.write_bytes(bytes(data))
-    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
-    path.chmod(st.st_mode & 0o777)
 
 
 def _object_path(cache: Path, content: bytes) -> Path:
@@ -186,7 +175,7 @@ def test_corrupted_object_in_local_remote_is_rejected_on_pull(local_env, tmp_pat
     project = build_project(tmp_path, local_env)
     remote.push(project.path, env=local_env, timeout=STEP_TIMEOUT)
     good = (project.path / "data/projects/demo/gcbm_input.db").read_bytes()
-    _flip_byte_keep_mtime(_object_path(tmp_path / "local-remote", good))
+    flip_byte_keep_mtime(_object_path(tmp_path / "local-remote", good))
 
     clone = project.clone(tmp_path / "clone")
     with pytest.raises(RemoteError, match=r"`dvc pull -r local` .* failed"):
@@ -201,7 +190,7 @@ def test_corrupted_local_cache_is_never_pushed(local_env, tmp_path: Path):
     project = build_project(tmp_path, local_env)
     good = (project.path / "data/projects/demo/gcbm_input.db").read_bytes()
     obj = _object_path(project.path / ".dvc" / "cache", good)
-    _flip_byte_keep_mtime(obj)
+    flip_byte_keep_mtime(obj)
 
     with pytest.raises(RemoteError, match=r"refusing to push to DVC remote 'local': 1 object\(s\) .* do not match their hash"):
         remote.push(project.path, env=local_env)
@@ -216,7 +205,7 @@ def test_corrupted_local_cache_is_replaced_from_the_remote_on_pull(local_env, tm
     remote.push(project.path, env=local_env, timeout=STEP_TIMEOUT)
     good = (project.path / "data/projects/demo/gcbm_input.db").read_bytes()
     obj = _object_path(project.path / ".dvc" / "cache", good)
-    _flip_byte_keep_mtime(obj)
+    flip_byte_keep_mtime(obj)
     (project.path / "data/projects/demo/gcbm_input.db").unlink()  # the workspace copy must come back
 
     _, dropped, _ = remote.pull(project.path, env=local_env, timeout=STEP_TIMEOUT)

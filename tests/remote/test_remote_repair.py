@@ -15,16 +15,9 @@ from pathlib import Path
 import pytest
 
 from flintcloud import remote
-from remote.conftest import STEP_TIMEOUT, base_env, build_project, run
+from .conftest import STEP_TIMEOUT, build_project, flip_byte_keep_mtime, run
 
 CLI = [sys.executable, "-W", "ignore", "-m", "flintcloud", "remote"]
-
-
-@pytest.fixture
-def local_env(tmp_path: Path) -> dict[str, str]:
-    env = base_env(tmp_path)
-    env["FLINTCLOUD_REMOTE_DIR"] = str(tmp_path / "local-remote")
-    return env
 
 
 def _objects(remote_dir: Path) -> list[Path]:
@@ -89,23 +82,13 @@ def test_kill_9_during_push_then_push_again_gives_a_remote_a_fresh_clone_can_pul
     _fresh_clone_pull(project, tmp_path / "clone", local_env)
 
 
-def _flip_byte_keep_mtime(path: Path, offset: int = 100) -> None:
-    st = path.stat()
-    path.chmod(0o644)
-    data = bytearray(path.read_bytes())
-    data[offset] ^= 0xFF
-    path.write_bytes(bytes(data))
-    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
-    path.chmod(st.st_mode & 0o777)
-
-
 def test_corrupted_workspace_file_is_found_by_verify_and_restored_by_pull(local_env, tmp_path):
     project = build_project(tmp_path, local_env)
     run([*CLI, "push"], project.path, local_env)
     workspace = project.path / "data/projects/demo/gcbm_input.db"
     good = workspace.read_bytes()
     obj = project.path / ".dvc" / "cache" / "files" / "md5" / _md5(good)[:2] / _md5(good)[2:]
-    _flip_byte_keep_mtime(obj)
+    flip_byte_keep_mtime(obj)
     workspace.unlink()
     project.dvc("checkout")  # the corrupted cache object reaches the workspace
     assert workspace.read_bytes() != good
