@@ -332,6 +332,27 @@ def test_pods_are_wired_and_locked_down(rendered, overlay):
     assert gib(main["resources"]["limits"]["memory"]) >= 4
 
 
+def test_local_overlay_never_pulls_the_loaded_image(rendered):
+    """overlays/local runs an image loaded into the cluster (kind load docker-image): a container with
+    imagePullPolicy Always would pull it from docker.io and fail. Every container and init container that runs
+    it, the Dask scheduler and workers included, must use IfNotPresent."""
+    local_image = "flintcloud-service:dev"
+    seen = []
+    for doc in rendered["local"]:
+        for c in containers(doc) + init_containers(doc) + dask_init_containers(doc):
+            if c["image"] == local_image:
+                seen.append((doc["kind"], c["name"]))
+                assert c.get("imagePullPolicy") == "IfNotPresent", (doc["kind"], c["name"], c.get("imagePullPolicy"))
+    assert {("Deployment", "bootstrap-token"), ("Deployment", "flintcloud"), ("DaskCluster", "scheduler"),
+            ("DaskCluster", "worker")} <= set(seen), seen
+
+
+def dask_init_containers(doc: dict) -> list[dict]:
+    if doc["kind"] != "DaskCluster":
+        return []
+    return [c for role in ("worker", "scheduler") for c in doc["spec"][role]["spec"].get("initContainers", [])]
+
+
 def gib(quantity: str) -> float:
     number, unit = re.fullmatch(r"([\d.]+)(Mi|Gi)", quantity).groups()
     return float(number) / (1024 if unit == "Mi" else 1)
