@@ -353,6 +353,84 @@ def dask_init_containers(doc: dict) -> list[dict]:
     return [c for role in ("worker", "scheduler") for c in doc["spec"][role]["spec"].get("initContainers", [])]
 
 
+def labels_match(selector: dict | None, labels: dict) -> bool:
+    """A LabelSelector (matchLabels; matchExpressions are not used here) against labels; {} selects all."""
+    assert not (selector or {}).get("matchExpressions"), "matchExpressions: extend labels_match"
+    return (selector or {}).get("matchLabels", {}).items() <= labels.items()
+
+
+def peer_matches(peer: dict, pod: dict) -> bool:
+    """A NetworkPolicy peer against pod = {"namespace": {labels}, "labels": {labels}, "same_namespace": bool}."""
+    if "namespaceSelector" in peer:
+        if not labels_match(peer["namespaceSelector"], pod["namespace"]):
+            return False
+    elif not pod["same_namespace"]:
+        return False
+    return "podSelector" not in peer or labels_match(peer["podSelector"], pod["labels"])
+
+
+def policy_allows(policies: list[dict], direction: str, selected: dict, peer: dict, port: int) -> bool:
+    """Does any policy selecting the `selected` pod's labels admit traffic with `peer` on TCP `port`?
+    direction: "ingress" (peer -> selected) or "egress" (selected -> peer)."""
+    key = "from" if direction == "ingress" else "to"
+    for policy in policies:
+        spec = policy["spec"]
+        if direction.capitalize() not in spec.get("policyTypes", []) or not labels_match(spec["podSelector"], selected):
+            continue
+        for rule in spec.get(direction, []):
+            peers_ok = not rule.get(key) or any(peer_matches(p, peer) for p in rule[key])
+            ports = rule.get("ports")
+            port_ok = not ports or any(p.get("port") == port and p.get("protocol", "TCP") == "TCP" for p in ports)
+            if peers_ok and port_ok:
+                return True
+    return False
+
+
+def arg_port(args: list[str], flag: str) -> int:
+    assert flag in args, f"{flag} not in {args}"
+    return int(str(args[args.index(flag) + 1]).rsplit(":", 1)[-1])
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_network_policy_admits_the_dask_ports_the_executor_uses(rendered, overlay):
+    """The executor runs chunks as Dask actors, so the API pod is a client of the scheduler and of every worker.
+    Dask workers listen on random ports unless told otherwise: dask.yaml pins them, and the policies must admit
+    exactly those (API egress, Dask ingress from the API), plus the operator's autoscaler on the scheduler."""
+    docs = rendered[overlay]
+    policies = by_kind(docs, "NetworkPolicy")
+    cluster = by_kind(docs, "DaskCluster")[0]
+    name = cluster["metadata"]["name"]
+    worker_args = cluster["spec"]["worker"]["spec"]["containers"][0]["args"]
+    scheduler_args = cluster["spec"]["scheduler"]["spec"]["containers"][0]["args"]
+    worker_ports = [arg_port(worker_args, "--worker-port"), arg_port(worker_args, "--nanny-port")]
+    scheduler_ports = [arg_port(scheduler_args, "--port"), arg_port(scheduler_args, "--dashboard-address")]
+    ns = {"kubernetes.io/metadata.name": "flintcloud"}
+    api_labels = by_kind(docs, "Deployment")[0]["spec"]["template"]["metadata"]["labels"]
+    api = {"namespace": ns, "labels": api_labels, "same_namespace": True}
+    # the labels the dask-kubernetes operator puts on the pods it makes
+    worker = {"namespace": ns, "same_namespace": True,
+              "labels": {"dask.org/cluster-name": name, "dask.org/component": "worker"}}
+    scheduler = {"namespace": ns, "same_namespace": True,
+                 "labels": {"dask.org/cluster-name": name, "dask.org/component": "scheduler"}}
+    for port in worker_ports:
+        assert policy_allows(policies, "egress", api["labels"], worker, port), f"API -> worker :{port}"
+        assert policy_allows(policies, "ingress", worker["labels"], api, port), f"worker <- API :{port}"
+    for port in scheduler_ports:
+        assert policy_allows(policies, "egress", api["labels"], scheduler, port), f"API -> scheduler :{port}"
+        assert policy_allows(policies, "ingress", scheduler["labels"], api, port), f"scheduler <- API :{port}"
+    operator = {"namespace": {"kubernetes.io/metadata.name": "dask-operator"}, "labels": {}, "same_namespace": False}
+    for port in scheduler_ports:
+        assert policy_allows(policies, "ingress", scheduler["labels"], operator, port), f"scheduler <- operator :{port}"
+    # default deny holds: nothing else reaches the workers, and the API takes no traffic from the Dask pods
+    stranger = {"namespace": {"kubernetes.io/metadata.name": "default"}, "labels": {}, "same_namespace": False}
+    assert not policy_allows(policies, "ingress", worker["labels"], stranger, worker_ports[0])
+    assert not policy_allows(policies, "ingress", worker["labels"], operator, worker_ports[0])
+    assert not policy_allows(policies, "ingress", api["labels"], worker, 8080)
+    # the worker container declares the ports it listens on
+    declared = {p["containerPort"] for p in cluster["spec"]["worker"]["spec"]["containers"][0]["ports"]}
+    assert set(worker_ports) <= declared
+
+
 def gib(quantity: str) -> float:
     number, unit = re.fullmatch(r"([\d.]+)(Mi|Gi)", quantity).groups()
     return float(number) / (1024 if unit == "Mi" else 1)
