@@ -221,6 +221,32 @@ def test_compose_services_share_one_data_volume_and_expose_only_loopback(compose
     assert env["FLINTCLOUD_DATA_DIR"] == "/data" and "BlobEndpoint=http://azurite:10000" in env["AZURE_STORAGE_CONNECTION_STRING"]
 
 
+def blob_container(url: str) -> str:
+    """The container of a FLINTCLOUD_BLOB_URL, as flintcloud/service/blob.py parses it (azure://container/prefix)."""
+    match = re.fullmatch(r"(?:azure|az)://([^/]+)(?:/.*)?", url)
+    assert match, f"{url!r} is not azure://<container>/<prefix> (flintcloud/service/blob.py)"
+    return match.group(1)
+
+
+def test_compose_switches_the_blob_copy_on_and_creates_its_container(compose):
+    """.env.example sets FLINTCLOUD_BLOB_URL (Azurite), and since the service never creates a blob container
+    (adlfs put_file: "No such container"), a one-shot service creates it before the API starts."""
+    env = dict(line.split("=", 1) for line in (DEPLOY / "compose" / ".env.example").read_text().splitlines()
+               if line and not line.startswith("#"))
+    assert blob_container(env["FLINTCLOUD_BLOB_URL"])
+    services = compose["services"]
+    assert services["api"]["depends_on"]["blob-container"]["condition"] == "service_completed_successfully"
+    init = services["blob-container"]
+    assert init["restart"] == "no" and init["depends_on"]["azurite"]
+    script = REPO / init["command"][-1]
+    assert init["command"][0] == "python" and script.is_file(), init["command"]
+    source = script.read_text()
+    compile(source, str(script), "exec")
+    assert "FLINTCLOUD_BLOB_URL" in source and "create_container" in source and "parse_blob_url" in source
+    # the image's working directory is the repository root, where that relative path resolves
+    assert re.search(r"^WORKDIR /opt/flintcloud$", (DEPLOY / "docker" / "Dockerfile").read_text(), flags=re.M)
+
+
 # ----------------------------------------------------------------------------- kubernetes
 
 
@@ -443,6 +469,18 @@ def test_azure_overlay_reads_the_secret_terraform_writes(rendered):
     ref = next(e for e in main["env"] if e["name"] == "AZURE_STORAGE_CONNECTION_STRING")["valueFrom"]["secretKeyRef"]
     assert ref["name"] == secret["name"] and ref["key"] in tf["resource"]["kubernetes_secret"]["storage"]["data"]
     assert secret["namespace"] == "${kubernetes_namespace.flintcloud.metadata[0].name}"
+    # the blob copy is on, into Terraform's `simulations` container, the value Terraform's output prints
+    blob_url = next(e for e in main["env"] if e["name"] == "FLINTCLOUD_BLOB_URL")["value"]
+    store = tf["resource"]["azurerm_storage_container"]["simulations"]["name"]
+    assert blob_container(blob_url) == store
+    output = tf["output"]["service_blob_url"]["value"]
+    assert output.replace("${azurerm_storage_container.simulations.name}", store) == blob_url
+    # the DVC remote output says how remote.py is pointed at it (its default is another container)
+    default_remote = re.search(r'^DEFAULT_AZURE_URL = "(.+)"$', (REPO / "flintcloud" / "remote.py").read_text(),
+                               flags=re.M).group(1)
+    dvc_text = tf["output"]["dvc_remote_url"]["description"]
+    assert "FLINTCLOUD_AZURE_URL" in dvc_text and default_remote in dvc_text
+    assert "FLINTCLOUD_AZURE_URL=$(terraform output -raw dvc_remote_url)" in (REPO / "docs" / "deploying.md").read_text()
     labels = tf["resource"]["azurerm_kubernetes_cluster_node_pool"]["workers"]["node_labels"]
     pod = by_kind(rendered["azure"], "Deployment")[0]["spec"]["template"]["spec"]
     assert pod["nodeSelector"].items() <= labels.items()

@@ -24,6 +24,11 @@ output "storage_url" {
 }
 
 output "dvc_remote_url" {
-  description = "The DVC remote URL (flintcloud remote setup writes it as remote `azure`)."
+  description = "The DVC remote URL of the dvc-remote container. `flintcloud remote setup` (make setup-remote) writes remote `azure` as azure://flintcloud/dvc unless FLINTCLOUD_AZURE_URL is set: export FLINTCLOUD_AZURE_URL=<this> and AZURE_STORAGE_CONNECTION_STRING first (docs/deploying.md)."
   value       = "azure://${azurerm_storage_container.dvc.name}"
+}
+
+output "service_blob_url" {
+  description = "FLINTCLOUD_BLOB_URL of the service: its inputs and results in the simulations container (deploy/kubernetes/overlays/azure/storage.yaml sets this value)."
+  value       = "azure://${azurerm_storage_container.simulations.name}/service"
 }
