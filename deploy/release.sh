@@ -3,8 +3,10 @@
 # runs the same from a workstation after `az login`):
 #   AZURE_RESOURCE_GROUP=... AZURE_AKS_NAME=... AZURE_ACR_NAME=... SOURCE_IMAGE=ghcr.io/OWNER/flintcloud-service \
 #     bash deploy/release.sh sha256:<64 hex>
-# 1. imports SOURCE_IMAGE@DIGEST into the cluster's registry (the digest is kept), 2. renders the azure
-# overlay with the image set by that digest, 3. applies it and waits for the rollout.
+# 1. imports SOURCE_IMAGE@DIGEST into the cluster's registry (the digest is kept), 2. fetches the cluster's
+# credentials for this az login (kubelogin), 3. renders the azure overlay with the image set by that digest,
+# 4. applies it and waits for the rollout. The identity needs the roles deploy/terraform/azure assigns to
+# var.deployer_principal_id (docs/deploying.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -26,11 +28,21 @@ if [[ -n ${GHCR_TOKEN:-} ]]; then
 fi
 az acr import "${import_args[@]}"
 
+release=deploy/kubernetes/overlays/release
+tools=
+trap 'rm -rf "$release" ${tools:+"$tools"}' EXIT
+
 az aks get-credentials --resource-group "$AZURE_RESOURCE_GROUP" --name "$AZURE_AKS_NAME" --overwrite-existing
+# The cluster authenticates with Entra ID (Azure RBAC): the kubeconfig above runs kubelogin, which by default asks
+# for an interactive device-code login. Make it reuse this az session (OIDC in deploy.yml, `az login` here).
+if ! command -v kubelogin >/dev/null 2>&1; then
+  tools=$(mktemp -d)
+  az aks install-cli --install-location "$tools/kubectl" --kubelogin-install-location "$tools/kubelogin" >/dev/null
+  PATH="$PATH:$tools"  # after the PATH's own kubectl, if there is one
+fi
+kubelogin convert-kubeconfig -l azurecli
 
 # A throw-away overlay on top of overlays/azure that pins the image by digest (kubectl has no `kustomize edit`).
-release=deploy/kubernetes/overlays/release
-trap 'rm -rf "$release"' EXIT
 mkdir -p "$release"
 cat > "$release/kustomization.yaml" <<YAML
 apiVersion: kustomize.config.k8s.io/v1beta1

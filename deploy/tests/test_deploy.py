@@ -132,7 +132,8 @@ def test_deploy_needs_approval_and_passes_the_digest_through():
     assert set(trig) == {"workflow_dispatch"}
     job = wf["jobs"]["deploy"]
     assert job["environment"] == "production"  # required reviewers live on the environment
-    assert wf["permissions"] == {"contents": "read", "id-token": "write"}
+    # packages: read, or GITHUB_TOKEN cannot read the (private) GHCR package `az acr import` copies
+    assert wf["permissions"] == {"contents": "read", "id-token": "write", "packages": "read"}
     assert any("deploy/release.sh" in s.get("run", "") for s in job["steps"])
     image = yaml.safe_load((REPO / ".github" / "workflows" / "image.yml").read_text())
     assert image.get("on", image.get(True))["push"]["tags"] == ["v*"]
@@ -147,7 +148,19 @@ def test_release_script_renders_the_overlay_with_the_digest(tmp_path):
     real_kubectl = kubectl()
     calls = tmp_path / "calls.log"
     applied = tmp_path / "applied.yaml"
-    (tmp_path / "az").write_text(f'#!/bin/sh\necho "az $*" >> {calls}\n')
+    # az stand-in; `az aks install-cli` leaves a kubelogin stand-in where it is told to
+    (tmp_path / "az").write_text(
+        "#!/bin/sh\n"
+        f'echo "az $*" >> {calls}\n'
+        'if [ "$1 $2" = "aks install-cli" ]; then\n'
+        '  while [ $# -gt 0 ]; do\n'
+        '    if [ "$1" = --kubelogin-install-location ]; then\n'
+        f"      printf '#!/bin/sh\\necho \"kubelogin $*\" >> {calls}\\n' > \"$2\"; chmod 755 \"$2\"\n"
+        '    fi\n'
+        '    shift\n'
+        '  done\n'
+        'fi\n'
+    )
     (tmp_path / "kubectl").write_text(
         "#!/bin/sh\n"
         f'echo "kubectl $*" >> {calls}\n'
@@ -169,6 +182,15 @@ def test_release_script_renders_the_overlay_with_the_digest(tmp_path):
     log = calls.read_text()
     assert f"--source ghcr.io/moja/flintcloud-service@{digest}" in log  # GHCR wants lower case
     assert "rollout status deployment/flintcloud" in log
+    # the cluster uses Entra ID: the kubeconfig is converted to reuse the az login before kubectl talks to it
+    lines = log.splitlines()
+    creds = next(i for i, line in enumerate(lines) if line.startswith("az aks get-credentials"))
+    convert = lines.index("kubelogin convert-kubeconfig -l azurecli")
+    apply = next(i for i, line in enumerate(lines) if line.startswith("kubectl apply"))
+    assert creds < convert < apply, lines
+    if shutil.which("kubelogin") is None:  # none on PATH: the script installs it with az
+        assert any(line.startswith("az aks install-cli") for line in lines[creds:convert]), lines
+    assert "Namespace" not in {d["kind"] for d in docs}  # Terraform's; the deploy identity may not write it
     assert not (repo / "deploy" / "kubernetes" / "overlays" / "release").exists()  # the temporary overlay is gone
 
     calls.unlink()
@@ -484,6 +506,34 @@ def test_azure_overlay_reads_the_secret_terraform_writes(rendered):
     labels = tf["resource"]["azurerm_kubernetes_cluster_node_pool"]["workers"]["node_labels"]
     pod = by_kind(rendered["azure"], "Deployment")[0]["spec"]["template"]["spec"]
     assert pod["nodeSelector"].items() <= labels.items()
+
+
+def test_terraform_gives_the_deploy_identity_what_release_sh_needs(rendered):
+    """Given var.deployer_principal_id, the identity that runs deploy/release.sh gets: importImage on the
+    registry (az acr import; AcrPush lacks it), the cluster user credential (az aks get-credentials), and
+    Azure RBAC over the flintcloud namespace through a role whose wildcard reaches the dask operator's custom
+    resources (RBAC Writer lists built-in kinds only). The namespace itself is Terraform's, so the azure overlay
+    must not render it."""
+    tf = terraform()
+    assert tf["variable"]["deployer_principal_id"]["default"] == ""
+    assigned = {}
+    for name, ra in tf["resource"]["azurerm_role_assignment"].items():
+        if ra["principal_id"] == "${var.deployer_principal_id}":
+            assert ra["count"] == '${var.deployer_principal_id == "" ? 0 : 1}', name
+            assigned[ra["role_definition_name"]] = ra["scope"]
+    assert assigned == {
+        "Container Registry Data Importer and Data Reader": "${azurerm_container_registry.main.id}",
+        "Azure Kubernetes Service Cluster User Role": "${azurerm_kubernetes_cluster.main.id}",
+        "Azure Kubernetes Service RBAC Admin":
+            "${azurerm_kubernetes_cluster.main.id}/namespaces/${kubernetes_namespace.flintcloud.metadata[0].name}",
+    }
+    docs = rendered["azure"]
+    assert not by_kind(docs, "Namespace")
+    namespace = tf["resource"]["kubernetes_namespace"]["flintcloud"]["metadata"][0]
+    assert namespace["name"] == "flintcloud" and {d["metadata"]["namespace"] for d in docs} == {"flintcloud"}
+    local_ns = by_kind(rendered["local"], "Namespace")[0]["metadata"]["labels"]
+    assert namespace["labels"]["pod-security.kubernetes.io/enforce"] == local_ns["pod-security.kubernetes.io/enforce"]
+    assert "deployer_principal_id" in (REPO / "docs" / "deploying.md").read_text()
 
 
 def test_checkov_fails_an_unhardened_pod(tmp_path):

@@ -226,6 +226,34 @@ resource "azurerm_role_assignment" "aks_pulls_from_acr" {
   skip_service_principal_aad_check = true
 }
 
+# ---- the identity that deploys (deploy/release.sh, .github/workflows/deploy.yml), given its object id ----
+# What release.sh does, and no more: `az acr import` (importImage, which AcrPush does not grant); `az aks
+# get-credentials` (the cluster user credential); `kubectl apply` of the azure overlay in namespace flintcloud.
+# For that last one, Azure RBAC's "RBAC Writer" is not enough: it covers built-in kinds only, not the dask
+# operator's DaskCluster/DaskAutoscaler, which only a wildcard role such as "RBAC Admin" reaches. Scoped to the
+# namespace, RBAC Admin manages everything inside it but not the namespace itself, which this file owns (the
+# azure overlay leaves the Namespace out for that reason).
+resource "azurerm_role_assignment" "deployer_imports_images" {
+  count                = var.deployer_principal_id == "" ? 0 : 1
+  scope                = azurerm_container_registry.main.id
+  role_definition_name = "Container Registry Data Importer and Data Reader"
+  principal_id         = var.deployer_principal_id
+}
+
+resource "azurerm_role_assignment" "deployer_cluster_user" {
+  count                = var.deployer_principal_id == "" ? 0 : 1
+  scope                = azurerm_kubernetes_cluster.main.id
+  role_definition_name = "Azure Kubernetes Service Cluster User Role"
+  principal_id         = var.deployer_principal_id
+}
+
+resource "azurerm_role_assignment" "deployer_manages_namespace" {
+  count                = var.deployer_principal_id == "" ? 0 : 1
+  scope                = "${azurerm_kubernetes_cluster.main.id}/namespaces/${kubernetes_namespace.flintcloud.metadata[0].name}"
+  role_definition_name = "Azure Kubernetes Service RBAC Admin"
+  principal_id         = var.deployer_principal_id
+}
+
 # ---- the Kubernetes side: the namespace and the Secret overlays/azure reads ----
 resource "kubernetes_namespace" "flintcloud" {
   metadata {

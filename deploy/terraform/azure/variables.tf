@@ -62,6 +62,12 @@ variable "storage_allowed_ip_ranges" {
   default     = []
 }
 
+variable "deployer_principal_id" {
+  description = "Object id of the identity that deploys (deploy/release.sh; for deploy.yml the service principal of AZURE_CLIENT_ID: az ad sp show --id <client id> --query id -o tsv). It gets the roles in main.tf's deployer section. Empty: no role is assigned."
+  type        = string
+  default     = ""
+}
+
 variable "tags" {
   description = "Tags on every resource."
   type        = map(string)
