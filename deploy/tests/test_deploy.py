@@ -484,6 +484,35 @@ def gib(quantity: str) -> float:
     return float(number) / (1024 if unit == "Mi" else 1)
 
 
+def ingress_hosts(docs: list[dict]) -> tuple[list[str], list[str] | None]:
+    spec = by_kind(docs, "Ingress")[0]["spec"]
+    tls = None if "tls" not in spec else sorted(h for block in spec["tls"] for h in block["hosts"])
+    return sorted(r["host"] for r in spec["rules"]), tls
+
+
+def test_ingress_tls_names_the_host_it_serves(rendered, tmp_path):
+    """azure: the certificate's hosts are the rule's hosts, also after you set your own DNS name in the overlay
+    (as docs/deploying.md says to); local: no TLS block, so http://flintcloud.localtest.me is served as is."""
+    rules, tls = ingress_hosts(rendered["azure"])
+    assert tls == rules, (rules, tls)
+    copy = tmp_path / "kubernetes"
+    shutil.copytree(DEPLOY / "kubernetes", copy)
+    overlay = copy / "overlays" / "azure" / "kustomization.yaml"
+    text = overlay.read_text()
+    assert rules[0] in text
+    overlay.write_text(text.replace(rules[0], "flintcloud.test.example"))
+    proc = run([kubectl(), "kustomize", str(copy / "overlays" / "azure")])
+    assert proc.returncode == 0, proc.stderr
+    mine = [d for d in yaml.safe_load_all(proc.stdout) if d]
+    assert ingress_hosts(mine) == (["flintcloud.test.example"], ["flintcloud.test.example"])
+    assert by_kind(mine, "Ingress")[0]["spec"]["tls"][0]["secretName"] == "flintcloud-tls"
+    local_rules, local_tls = ingress_hosts(rendered["local"])
+    assert local_tls is None and local_rules == ["flintcloud.localtest.me"]
+    assert "curl -H \"Authorization: Bearer $TOKEN\" http://flintcloud.localtest.me/" in (REPO / "docs" / "deploying.md").read_text()
+    # how the flintcloud-tls Secret comes to be is written down
+    assert "kubectl -n flintcloud create secret tls flintcloud-tls" in (REPO / "docs" / "deploying.md").read_text()
+
+
 def test_azure_overlay_reads_the_secret_terraform_writes(rendered):
     tf = terraform()
     secret = tf["resource"]["kubernetes_secret"]["storage"]["metadata"][0]
