@@ -129,6 +129,58 @@ def test_service_image_runs_unprivileged_with_a_healthcheck_on_the_health_route(
     assert re.search(r"^FROM (\S+)", text, flags=re.M).group(1) == base
 
 
+def dockerignore_pattern(pattern: str) -> re.Pattern:
+    """A .dockerignore pattern as Docker reads it (moby/patternmatcher): relative to the context root, `*` and
+    `?` stop at `/`, `**` crosses folders."""
+    pattern = os.path.normpath(pattern.strip()).lstrip("/")
+    out, i = "", 0
+    while i < len(pattern):
+        ch = pattern[i]
+        if pattern.startswith("**", i):
+            i += 2
+            if i >= len(pattern):
+                out += ".*"
+            else:
+                if pattern[i] == "/":
+                    i += 1
+                out += "(.*/)?"
+            continue
+        out += {"*": "[^/]*", "?": "[^/]"}.get(ch, re.escape(ch))
+        i += 1
+    return re.compile(f"^{out}$")
+
+
+def dockerignored(path: str, rules: list[tuple[bool, re.Pattern]]) -> bool:
+    """Is `path` (or a folder above it) left out of the build context? The last matching rule wins."""
+    parts = path.split("/")
+    candidates = ["/".join(parts[: i + 1]) for i in range(len(parts))]
+    excluded = False
+    for negated, regex in rules:
+        if any(regex.match(c) for c in candidates):
+            excluded = not negated
+    return excluded
+
+
+def test_dockerignore_keeps_local_secrets_and_environments_out_of_the_images():
+    """Both Dockerfiles `COPY . .`: deploy/compose/.env (a real connection string), Terraform variables, state
+    and plugins, and local virtualenvs must never reach the build context; the committed examples must."""
+    rules = []
+    for line in (REPO / ".dockerignore").read_text().splitlines():
+        line = line.strip()
+        if line and not line.startswith("#"):
+            rules.append((line.startswith("!"), dockerignore_pattern(line.lstrip("!"))))
+    for path in ("deploy/compose/.env", "deploy/terraform/azure/terraform.tfvars", "deploy/terraform/azure/prod.tfvars",
+                 "deploy/terraform/azure/terraform.tfstate", "deploy/terraform/azure/terraform.tfstate.backup",
+                 "deploy/terraform/azure/.terraform/providers/registry.terraform.io/x", "deploy/terraform/azure/backend.hcl",
+                 "deploy/terraform/azure/tfplan", "terraform.tfvars", ".venv/bin/python", ".venv-deploy/bin/kubectl",
+                 ".venv-other/lib/site.py", "data/service/flintcloud.db"):
+        assert dockerignored(path, rules), f"{path} would be copied into the image"
+    for path in ("deploy/compose/.env.example", "deploy/terraform/azure/terraform.tfvars.example",
+                 "deploy/terraform/azure/backend.hcl.example", "deploy/terraform/azure/main.tf",
+                 "deploy/compose/create_blob_container.py", "flintcloud/service/settings.py", "dvc.yaml", ".dvc/config"):
+        assert not dockerignored(path, rules), f"{path} must be in the build context"
+
+
 # ----------------------------------------------------------------------------- workflows
 
 
