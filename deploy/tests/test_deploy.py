@@ -595,6 +595,47 @@ def test_ingress_tls_names_the_host_it_serves(rendered, tmp_path):
     assert "kubectl -n flintcloud create secret tls flintcloud-tls" in (REPO / "docs" / "deploying.md").read_text()
 
 
+def service_variables() -> set[str]:
+    """Every FLINTCLOUD_* variable flintcloud reads: the literal names in its code, and the ones
+    flintcloud/service/settings.py builds from ENV_PREFIX (its flags and every Limits field)."""
+    code = "\n".join(p.read_text() for p in (REPO / "flintcloud").rglob("*.py"))
+    names = set(re.findall(r"\"(FLINTCLOUD_[A-Z0-9_]+)\"", code))
+    settings = (REPO / "flintcloud" / "service" / "settings.py").read_text()
+    limits = settings.split("class Limits", 1)[1].split("@dataclass", 1)[0]
+    built = re.findall(r"^    (\w+): int = ", limits, flags=re.M) + re.findall(r'pick\("(\w+)"', settings)
+    names |= {"FLINTCLOUD_" + n.upper() for n in built}
+    names |= {"FLINTCLOUD_" + n for n in re.findall(r'ENV_PREFIX \+ "(\w+)"', settings)}
+    assert {"FLINTCLOUD_PORT", "FLINTCLOUD_MAX_UPLOAD_BYTES", "FLINTCLOUD_BLOB_URL", "FLINTCLOUD_AZURE_URL"} <= names
+    return names
+
+
+def test_deploy_files_name_only_variables_the_service_reads():
+    """A setting named in a deploy file or its docs that the service does not read does nothing (the ingress
+    once pointed at a FLINTCLOUD_MAX_UPLOAD_MB that never existed)."""
+    compose = (DEPLOY / "compose" / "docker-compose.yml").read_text()
+    known = service_variables() | set(re.findall(r"\$\{(FLINTCLOUD_\w+)", compose))  # compose's own
+    files = [p for p in DEPLOY.rglob("*") if p.is_file() and "tests" not in p.parts and "schemas" not in p.parts]
+    files += [REPO / "docs" / "deploying.md", REPO / "docs" / "containers.md", REPO / "Dockerfile"]
+    unknown = {(str(p.relative_to(REPO)), name) for p in files
+               for name in re.findall(r"FLINTCLOUD_[A-Z0-9_]+", p.read_text(errors="replace")) if name not in known}
+    assert unknown == set()
+
+
+def nginx_bytes(size: str) -> int:
+    number, unit = re.fullmatch(r"(\d+)([kKmMgG]?)", size).groups()
+    return int(number) * 1024 ** " kmg".index(unit.lower() or " ")
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_proxy_body_size_is_the_service_upload_limit(rendered, overlay):
+    """The ingress admits the same request body the service does: FLINTCLOUD_MAX_UPLOAD_BYTES (the service's
+    BodyLimit counts the whole body) and nginx's proxy-body-size."""
+    docs = rendered[overlay]
+    config = by_kind(docs, "ConfigMap")[0]["data"]
+    annotations = by_kind(docs, "Ingress")[0]["metadata"]["annotations"]
+    assert nginx_bytes(annotations["nginx.ingress.kubernetes.io/proxy-body-size"]) == int(config["FLINTCLOUD_MAX_UPLOAD_BYTES"])
+
+
 def test_azure_overlay_reads_the_secret_terraform_writes(rendered):
     tf = terraform()
     secret = tf["resource"]["kubernetes_secret"]["storage"]["metadata"][0]
