@@ -655,6 +655,13 @@ def test_azure_overlay_reads_the_secret_terraform_writes(rendered):
     dvc_text = tf["output"]["dvc_remote_url"]["description"]
     assert "FLINTCLOUD_AZURE_URL" in dvc_text and default_remote in dvc_text
     assert "FLINTCLOUD_AZURE_URL=$(terraform output -raw dvc_remote_url)" in (REPO / "docs" / "deploying.md").read_text()
+    # the data volume is zone-redundant, as docs/deploying.md's cost table says: a class Terraform makes
+    claim = by_kind(rendered["azure"], "PersistentVolumeClaim")[0]["spec"]
+    classes = {c["metadata"][0]["name"]: c for c in tf["resource"]["kubernetes_storage_class"].values()}
+    disk_class = classes[claim["storageClassName"]]
+    assert disk_class["storage_provisioner"] == "disk.csi.azure.com"
+    assert disk_class["parameters"]["skuName"] == "Premium_ZRS"
+    assert "Premium SSD ZRS" in (REPO / "docs" / "deploying.md").read_text()
     labels = tf["resource"]["azurerm_kubernetes_cluster_node_pool"]["workers"]["node_labels"]
     pod = by_kind(rendered["azure"], "Deployment")[0]["spec"]["template"]["spec"]
     assert pod["nodeSelector"].items() <= labels.items()

@@ -1,6 +1,7 @@
 # flintcloud on Azure from nothing: a resource group, a storage account (the DVC remote's container and the
 # simulation store's), a container registry, an AKS cluster with a worker node pool, and the Kubernetes
-# namespace + Secret the manifests in deploy/kubernetes/overlays/azure expect. docs/deploying.md walks it.
+# namespace, Secret and storage class the manifests in deploy/kubernetes/overlays/azure expect. docs/deploying.md
+# walks it.
 
 locals {
   # Storage and registry names: globally unique, letters and digits only.
@@ -254,13 +255,30 @@ resource "azurerm_role_assignment" "deployer_manages_namespace" {
   principal_id         = var.deployer_principal_id
 }
 
-# ---- the Kubernetes side: the namespace and the Secret overlays/azure reads ----
+# ---- the Kubernetes side: the namespace, the Secret and the storage class overlays/azure uses ----
 resource "kubernetes_namespace" "flintcloud" {
   metadata {
     name = "flintcloud"
     labels = {
       "pod-security.kubernetes.io/enforce" = "restricted"
     }
+  }
+}
+
+# The data volume's disk class (overlays/azure/storage.yaml): Premium SSD, zone-redundant, so the pod can start in
+# another zone with its data after a zone failure; named here rather than left to the SKU of AKS's built-in
+# managed-csi-premium class, which is documented as Premium_LRS (one zone).
+# Retain: deleting the claim keeps the disk (and its simulations) until you delete it in Azure.
+resource "kubernetes_storage_class" "premium_zrs" {
+  metadata {
+    name = "flintcloud-premium-zrs"
+  }
+  storage_provisioner    = "disk.csi.azure.com"
+  reclaim_policy         = "Retain"
+  volume_binding_mode    = "WaitForFirstConsumer"
+  allow_volume_expansion = true
+  parameters = {
+    skuName = "Premium_ZRS"
   }
 }
 
