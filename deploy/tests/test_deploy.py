@@ -181,6 +181,47 @@ def test_dockerignore_keeps_local_secrets_and_environments_out_of_the_images():
         assert not dockerignored(path, rules), f"{path} must be in the build context"
 
 
+def healthcheck_command(dockerfile: Path) -> str:
+    """The HEALTHCHECK's CMD, continuation lines joined."""
+    text = re.sub(r"\\\n\s*", " ", dockerfile.read_text())
+    line = next(l for l in text.splitlines() if l.startswith("HEALTHCHECK "))
+    return line.split(" CMD ", 1)[1].strip()
+
+
+def test_service_healthcheck_probes_the_port_the_service_listens_on(tmp_path):
+    """The image's HEALTHCHECK runs in a shell with the container's environment: it probes FLINTCLOUD_PORT
+    (8080 unless set), so a container started with another port is not marked unhealthy. Run here through sh
+    against a stand-in health route on a loopback port."""
+    import http.server
+    import threading
+
+    command = healthcheck_command(DEPLOY / "docker" / "Dockerfile")
+    assert not command.startswith("["), "exec form: the port variable would not be expanded"
+    assert "${FLINTCLOUD_PORT:-8080}" in command and ":8080/" not in command
+
+    class Health(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 - http.server's name
+            self.send_response(200 if self.path == "/api/v1/health" else 404)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Health)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        port = server.server_address[1]
+        env = {"PATH": f"{BIN}:/usr/bin:/bin", "HOME": str(tmp_path)}
+        ok = run(["sh", "-c", command], env={**env, "FLINTCLOUD_PORT": str(port)})
+        assert ok.returncode == 0, ok.stdout + ok.stderr
+        server.shutdown()
+        server.server_close()
+        down = run(["sh", "-c", command], env={**env, "FLINTCLOUD_PORT": str(port)})  # nothing listens now
+        assert down.returncode != 0
+    finally:
+        server.server_close()
+
+
 # ----------------------------------------------------------------------------- workflows
 
 
