@@ -315,6 +315,9 @@ def test_release_script_renders_the_overlay_with_the_digest(tmp_path):
         assert any(line.startswith("az aks install-cli") for line in lines[creds:convert]), lines
     assert "Namespace" not in {d["kind"] for d in docs}  # Terraform's; the deploy identity may not write it
     assert not (repo / "deploy" / "kubernetes" / "overlays" / "release").exists()  # the temporary overlay is gone
+    # the azure overlay's image is a placeholder only release.sh (or kustomize edit) replaces; its header says so
+    header = (DEPLOY / "kubernetes" / "overlays" / "azure" / "kustomization.yaml").read_text().split("apiVersion:")[0]
+    assert "deploy/release.sh" in header and "placeholder" in header
 
     calls.unlink()
     bad = run(["bash", str(repo / "deploy" / "release.sh"), "latest"], env=env)
