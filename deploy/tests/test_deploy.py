@@ -395,6 +395,25 @@ def test_compose_switches_the_blob_copy_on_and_creates_its_container(compose):
     assert re.search(r"^WORKDIR /opt/flintcloud$", (DEPLOY / "docker" / "Dockerfile").read_text(), flags=re.M)
 
 
+def github_anchor(heading: str) -> str:
+    return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+
+
+def test_readme_deploying_section_matches_the_walkthrough():
+    """README's "Deploying": the Compose commands are docs/deploying.md's, and its links land on headings there."""
+    readme = (REPO / "README.md").read_text()
+    section = readme.split("\n## Deploying\n", 1)[1].split("\n## ", 1)[0]
+    guide = (REPO / "docs" / "deploying.md").read_text()
+    commands = [line.split("#")[0].strip() for line in section.splitlines() if line.startswith(("cp ", "docker "))]
+    assert any(c.endswith("up -d") for c in commands) and len(commands) >= 3
+    for command in commands:
+        assert command in guide, command
+    anchors = {github_anchor(h) for h in re.findall(r"^#+ (.+)$", guide, flags=re.M)}
+    links = re.findall(r"\(docs/deploying\.md#([\w-]+)\)", section)
+    assert {"local-docker-compose", "a-cluster-kubernetes-with-kustomize", "azure-from-nothing-terraform"} <= set(links)
+    assert set(links) <= anchors, set(links) - anchors
+
+
 # ----------------------------------------------------------------------------- kubernetes
 
 
