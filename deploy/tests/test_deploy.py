@@ -1,17 +1,21 @@
 """Deployment files checked offline (`make lint-deploy`, which .ci/run runs): no cluster, cloud or Docker
 daemon is needed, and none is contacted.
 
-- Dockerfiles: hadolint, and checkov with zero failed checks.
+- Dockerfiles: hadolint, and checkov with zero failed checks; the service image's HEALTHCHECK run through sh
+  against a loopback stand-in; .dockerignore evaluated with Docker's rules (no local secret in an image).
 - Workflows: actionlint (+ shellcheck) on every workflow; image.yml and deploy.yml pin every action by commit.
   shellcheck on deploy/release.sh, deploy/install-kubectl.sh and .ci/run.
 - Compose: the Compose specification's JSON schema (deploy/schemas/compose-spec.json) plus the promises
-  docs/deploying.md makes (loopback-only port, read-only containers, one shared data volume).
-- Kubernetes: both overlays rendered with `kubectl kustomize` (kubectl 1.32 from deploy/install-kubectl.sh); every built-in kind validated by
-  kubernetes-validate (strict) for the targeted version; the dask-kubernetes resources against the operator's
-  own CRD schemas (deploy/schemas/dask*.yaml); checkov with zero failed checks; and the wiring a pod needs
-  (selectors that select, probes on the service's routes, the volume where the service keeps its data).
-- Terraform: parsed by python-hcl2, the resources and outputs issue 18 asks for, no secret in a file;
-  checkov with zero failed checks; `terraform fmt -check` where a terraform binary exists.
+  docs/deploying.md makes (loopback-only port, read-only containers, one shared data volume, the blob copy on).
+- Kubernetes: both overlays rendered with `kubectl kustomize` (kubectl 1.32 from deploy/install-kubectl.sh);
+  every built-in kind validated by kubernetes-validate (strict) for the targeted version; the dask-kubernetes
+  resources against the operator's own CRD schemas (deploy/schemas/dask*.yaml); checkov with zero failed
+  checks; and the wiring a pod needs (selectors that select, probes on the service's routes, the volume where
+  the service keeps its data, pull policies, NetworkPolicies evaluated against the Dask ports, TLS hosts).
+- Terraform: parsed by python-hcl2, the resources and outputs issue 18 asks for, no secret in a file, what the
+  overlays and release.sh rely on (Secret, storage class, the deploy identity's roles); checkov with zero
+  failed checks; `terraform fmt -check` where a terraform binary exists.
+- Every FLINTCLOUD_* name in deploy/ and its docs is one flintcloud reads; README's Deploying section matches.
 Every checkov suppression must carry a reason.
 """
 
