@@ -129,6 +129,7 @@ const metricsCache = new Map();
 
 async function pageList(query) {
   navCurrent("simulations");
+  const generation = ++listGeneration;
   const q = new URLSearchParams(query);
   const limit = Math.min(500, Number(q.get("limit") || 50));
   const offset = Number(q.get("offset") || 0);
@@ -155,9 +156,10 @@ async function pageList(query) {
     location.hash = `#/?${new URLSearchParams({ title: f.get("title"), status: f.get("status"), limit: f.get("limit"), sort, desc: desc ? "1" : "0" })}`;
   };
   const where = document.getElementById("list");
+  const listUrl = `/api/v1/simulations?${new URLSearchParams({ limit, offset, sort, desc: desc ? "true" : "false", ...(title && { title }), ...(status && { status }) })}`;
   let data;
   try {
-    data = await api(`/api/v1/simulations?${new URLSearchParams({ limit, offset, sort, desc: desc ? "true" : "false", ...(title && { title }), ...(status && { status }) })}`);
+    data = await api(listUrl);
   } catch (err) { showError(where, err); return; }
   const me = await api("/api/v1/whoami").catch(() => ({ user: "" }));
   const rows = data.items.map((s) => ({ ...s, status: s.latest_run ? s.latest_run.status : "", engine: (s.params.simulation || {}).engine || "libcbm" }));
@@ -175,7 +177,7 @@ async function pageList(query) {
         ${HEADLINES.map(([, t]) => `<th scope="col" class="num">${t} (tC)</th>`).join("")}</tr></thead>
       <tbody>${rows.map((r) => `<tr data-sim="${esc(r.id)}">
         <td><a href="#/sim/${esc(r.id)}">${esc(r.title)}</a></td><td>${esc(me.user)}</td>
-        <td data-status>${statusBadge(r.status)}${r.latest_run && r.latest_run.status === "running" ? ` ${Math.round(100 * r.latest_run.progress)} %` : ""}</td>
+        <td data-status data-state="${esc(runState(r.latest_run))}">${statusCell(r.latest_run)}</td>
         <td>${when(r.created)}</td><td>${esc(r.engine)}</td>
         ${HEADLINES.map(([k]) => `<td class="num" data-metric="${k}">–</td>`).join("")}</tr>`).join("")}</tbody>
     </table>
@@ -187,10 +189,35 @@ async function pageList(query) {
   where.replaceChildren(h(table));
   // Headline figures of succeeded runs on this page only, and live status while anything is active.
   for (const r of rows) if (r.latest_run && r.latest_run.status === "succeeded") fillHeadlines(r.id, r.latest_run);
-  if (rows.some((r) => r.latest_run && !FINAL.has(r.latest_run.status))) {
-    const here = location.hash;
-    setTimeout(() => { if (location.hash === here) route(); }, 3000);
+  if (rows.some((r) => r.latest_run && !FINAL.has(r.latest_run.status))) setTimeout(() => refreshList(generation, listUrl), LIST_REFRESH_MS);
+}
+
+// Live status on the list: only the status and headline cells of the rows shown are rewritten, in place, so the
+// search box keeps its text and focus (re-rendering the page would erase what is typed and move focus to <main>).
+const LIST_REFRESH_MS = 3000;
+let listGeneration = 0;  // a newer render of the list stops the refresh loop of an older one
+function runState(run) { return run ? `${run.id}:${run.status}:${run.status === "running" ? Math.round(100 * run.progress) : ""}` : ""; }
+function statusCell(run) {
+  return `${statusBadge(run ? run.status : "")}${run && run.status === "running" ? ` ${Math.round(100 * run.progress)} %` : ""}`;
+}
+async function refreshList(generation, listUrl) {
+  if (generation !== listGeneration || !document.getElementById("sim-table")) return;
+  let data = null;
+  try { data = await api(listUrl); } catch (err) { /* try again at the next tick */ }
+  if (generation !== listGeneration || !document.getElementById("sim-table")) return;
+  let active = !data;
+  for (const s of data ? data.items : []) {
+    const run = s.latest_run;
+    if (run && !FINAL.has(run.status)) active = true;
+    const row = document.querySelector(`tr[data-sim="${CSS.escape(s.id)}"]`);
+    const cell = row && row.querySelector("[data-status]");
+    if (!cell || cell.dataset.state === runState(run)) continue;
+    cell.dataset.state = runState(run);
+    cell.innerHTML = statusCell(run);
+    for (const [k] of HEADLINES) { const m = row.querySelector(`[data-metric="${k}"]`); if (m) m.textContent = "–"; }
+    if (run && run.status === "succeeded") fillHeadlines(s.id, run);
   }
+  if (active) setTimeout(() => refreshList(generation, listUrl), LIST_REFRESH_MS);
 }
 
 // The run record carries its headline metrics; older records without them are asked for once.
