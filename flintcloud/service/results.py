@@ -165,9 +165,18 @@ def write_project_zip(project: Path, dest: Path, record: dict | None = None) -> 
     return dest
 
 
+# FLINT.Cloud's config template names the raw database output/simulation_output.db (modules_output.json,
+# CBMAggregatorSQLiteWriter databasename), and its /gcbm/download zips that output folder: clients look for it there.
+FLINT_CLOUD_RAW_DB = "simulation_output.db"
+
+
 def flint_cloud_zip(project: Path, dest: Path, log_path: Path | None) -> Path:
-    """/gcbm/download: GCBM's output folder as FLINT.Cloud zips it (raw db, compiled db, maps, logs)."""
+    """/gcbm/download: GCBM's output folder as FLINT.Cloud zips it (raw db, compiled db, maps, logs).
+
+    The raw database is there under FLINT.Cloud's name (simulation_output.db) and under GCBM's own, which
+    docs/service.md promises (gcbm_output.db): the same bytes."""
     with zipfile.ZipFile(dest, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.write(project / RAW_DB, FLINT_CLOUD_RAW_DB)
         zf.write(project / RAW_DB, "gcbm_output.db")
         zf.write(project / COMPILED_DB, "compiled_gcbm_output.db")
         zf.write(project / "build/output/run_summary.json", "run_summary.json")
