@@ -264,7 +264,7 @@ function pageNew() {
       } else {
         result = await uploadWithProgress(`/api/v1/simulations/${sim.id}/inputs`, files, status);
       }
-      showValidation(status, sim.id, result.validation || result);
+      showValidation(status, sim.id, result);
     } catch (err) { showError(status, err); } finally { document.getElementById("create").disabled = false; }
   };
 }
@@ -305,8 +305,15 @@ function validationHtml(v) {
       ${errors.length ? `<h3>Errors</h3><ul class="problems" id="errors">${group(errors)}</ul>` : ""}
       ${warnings.length ? `<h3>Warnings</h3><ul class="problems">${group(warnings)}</ul>` : ""}</div>`;
 }
-function showValidation(where, simId, v) {
-  where.replaceChildren(h(`${validationHtml(v)}<p><a class="button" href="#/sim/${esc(simId)}">Continue to the simulation</a></p>`));
+// Files of an upload that a run never reads (GDAL's .aux.xml, config templates, CSVs beside the db, raw layers).
+function skippedHtml(skipped) {
+  if (!skipped || !skipped.length) return "";
+  return `<details class="panel" id="skipped"><summary>${skipped.length} file(s) not stored: a run does not read them</summary>
+    <ul>${skipped.map((k) => `<li><span class="problem-file">${esc(k.name)}</span>: ${esc(k.reason)}</li>`).join("")}</ul></details>`;
+}
+function showValidation(where, simId, result) {
+  const v = result.validation || result;
+  where.replaceChildren(h(`${validationHtml(v)}${skippedHtml(result.skipped)}<p><a class="button" href="#/sim/${esc(simId)}">Continue to the simulation</a></p>`));
 }
 
 // ---------------------------------------------------------------- one simulation: inputs, parameters, runs
@@ -346,7 +353,7 @@ async function pageSim(simId) {
     const fl = document.getElementById("more-files").files;
     if (!fl.length) return;
     const where = document.getElementById("sim-validation");
-    try { const res = await uploadWithProgress(`/api/v1/simulations/${simId}/inputs`, fl, where); where.replaceChildren(h(validationHtml(res.validation || res))); }
+    try { const res = await uploadWithProgress(`/api/v1/simulations/${simId}/inputs`, fl, where); where.replaceChildren(h(validationHtml(res.validation || res) + skippedHtml(res.skipped))); }
     catch (err) { showError(where, err); }
   };
   document.getElementById("start-run").onclick = async () => {
