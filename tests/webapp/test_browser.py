@@ -293,3 +293,44 @@ def test_the_list_refresh_keeps_the_search_text_and_focus(browser, tmp_path, dem
         assert d.switch_to.active_element.get_attribute("id") == "f-title"
     finally:
         server.stop()
+
+
+def test_a_failed_run_links_to_the_input_it_names(browser, tmp_path, demo_zip_file):
+    """A run fails on a layer replaced after it was queued: the run page names the layer's file and links to it;
+    the simulation page opens with that input highlighted and focused."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from service.test_http_runs import small_geotiff
+
+    server, d = Server(tmp_path / "data", workers=0).start(), browser
+    worker = None
+    try:
+        api = httpx.Client(base_url=server.url, timeout=120)
+        sim = api.post("/api/v1/simulations", json={"title": "Broken after queueing"}).json()
+        base = f"/api/v1/simulations/{sim['id']}"
+        assert api.post(base + "/inputs", files={"files": ("demo.zip", demo_zip_file.read_bytes())}).status_code == 201
+        run = api.post(base + "/runs").json()
+        assert api.post(base + "/inputs", files={"files": ("initial_age.tiff", small_geotiff())}).status_code == 201
+        worker = subprocess.Popen([sys.executable, "-c", "from flintcloud.cli import run; run()", "worker"],
+                                  env={**server.env, "FLINTCLOUD_DATA_DIR": str(server.data_dir),
+                                       "FLINTCLOUD_WORKERS": "1"},
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        go(d, server, f"/sim/{sim['id']}/runs/{run['id']}")
+        link = wait(d, RUN_TIMEOUT).until(EC.presence_of_element_located((By.ID, "culprit-link")))
+        assert "layers/tiled/initial_age.tiff" in link.text and "initial_age" in link.text
+        assert d.find_element(By.ID, "run-status").text == "failed"
+        link.click()
+        item = wait(d).until(EC.presence_of_element_located((By.CSS_SELECTOR, "#input-list li.culprit")))
+        assert item.get_attribute("data-path") == "layers/tiled/initial_age.tiff"
+        assert item.is_displayed()  # the inputs list is opened on it
+        assert d.switch_to.active_element == item
+        groups = d.find_elements(By.CSS_SELECTOR, "#sim-validation li.culprit .problem-file")
+        assert any("initial_age" in g.text for g in groups), [g.text for g in groups]
+    finally:
+        if worker is not None:
+            os.killpg(worker.pid, signal.SIGTERM)
+            worker.wait(timeout=60)
+        server.stop()

@@ -317,7 +317,7 @@ function showValidation(where, simId, result) {
 }
 
 // ---------------------------------------------------------------- one simulation: inputs, parameters, runs
-async function pageSim(simId) {
+async function pageSim(simId, query = "") {
   navCurrent("simulations");
   let sim, inputs, runs, schema, validation;
   try {
@@ -330,8 +330,8 @@ async function pageSim(simId) {
     <h1>${esc(sim.title)}</h1>
     <p><a href="#/">All simulations</a> · created ${when(sim.created)}</p>
     <section aria-labelledby="h-inputs"><h2 id="h-inputs">Inputs</h2>
-      <details><summary>${Array.isArray(files) ? files.length : 0} file(s)</summary>
-        <ul>${(Array.isArray(files) ? files : []).map((f) => `<li class="problem-file">${esc(f.path || f.name || f)}</li>`).join("")}</ul></details>
+      <details id="input-files"><summary>${Array.isArray(files) ? files.length : 0} file(s)</summary>
+        <ul id="input-list">${(Array.isArray(files) ? files : []).map((f) => `<li class="problem-file" data-path="${esc(f.path || f.name || f)}">${esc(f.path || f.name || f)}</li>`).join("")}</ul></details>
       <div id="sim-validation">${validation ? validationHtml(validation) : "<p>No inputs yet.</p>"}</div>
       <p><label for="more-files">Add or replace files</label> <input type="file" id="more-files" multiple> <button class="secondary" id="add-files">Upload</button></p>
     </section>
@@ -349,6 +349,7 @@ async function pageSim(simId) {
     </section>
     <p><button class="danger" id="delete-sim">Delete this simulation</button></p>`);
   wireParamsForm(schema.fields, sim);
+  showCulprit(new URLSearchParams(query));
   document.getElementById("add-files").onclick = async () => {
     const fl = document.getElementById("more-files").files;
     if (!fl.length) return;
@@ -365,6 +366,36 @@ async function pageSim(simId) {
     if (!confirm(`Delete “${sim.title}” with its inputs and results?`)) return;
     try { await api(`/api/v1/simulations/${simId}`, { method: "DELETE" }); location.hash = "#/"; } catch (err) { alert(err.message); }
   };
+}
+
+// ?input=<path>, ?layer=<name> or ?key=<section.key> (a failed run's culprit): highlight it, scroll to it, focus it.
+function showCulprit(q) {
+  const input = q.get("input"), layer = q.get("layer"), key = q.get("key");
+  let target = null;
+  if (input || layer) {
+    document.getElementById("input-files").open = true;
+    const items = [...document.querySelectorAll("#input-list li")];
+    const stem = (path) => path.split("/").pop().replace(/\.(tiff?|json)$/i, "").replace(/_moja$/, "");
+    target = items.find((li) => li.dataset.path === input) || items.find((li) => layer && stem(li.dataset.path) === layer) || null;
+    // the validation groups of that file or layer too
+    document.querySelectorAll("#sim-validation .problem-file").forEach((el) => {
+      const t = el.textContent;
+      if ((input && (t === input || t.endsWith(`/${input}`))) || (layer && t === layer)) el.closest("li").classList.add("culprit");
+    });
+  } else if (key) {  // a parameter: its field in the form (keys the form does not show have none)
+    const field = document.querySelector(`.field[data-key="${CSS.escape(key)}"]`);
+    if (!field) return;
+    field.classList.add("culprit");
+    field.scrollIntoView({ block: "center" });
+    document.getElementById(fieldId(key)).focus();
+    return;
+  }
+  if (!target) return;
+  target.classList.add("culprit");
+  target.setAttribute("tabindex", "-1");
+  target.setAttribute("aria-label", `${target.textContent}: named by the failed run`);
+  target.scrollIntoView({ block: "center" });
+  target.focus();
 }
 
 function getKey(obj, dotted) { return dotted.split(".").reduce((o, k) => (o && typeof o === "object" ? o[k] : undefined), obj); }
@@ -491,11 +522,22 @@ async function pageRun(simId, runId) {
         document.getElementById("cancel-run").disabled = true;
         if (data.status === "succeeded") document.getElementById("run-links").innerHTML = `<a class="button" id="results-link" href="#/sim/${esc(simId)}/runs/${esc(runId)}/results">See the results</a>`;
         if (data.status === "failed") document.getElementById("run-error").replaceChildren(h(`<div role="alert"><p class="error-text">${esc(data.error || "the run failed")}</p>
-          <p><a href="#/sim/${esc(simId)}">Check the inputs and parameters it names</a></p></div>`));
+          <p>${culpritLink(simId, data.culprit)}</p></div>`));
       }
     }
     return true;
   });
+}
+
+// A failed run's error names its culprit (the runner records it): link to that input or parameter on the
+// simulation page, which highlights it (#/sim/<id>?input=<path>[&layer=<name>], ?layer=<name> or ?key=<section.key>).
+function culpritLink(simId, culprit) {
+  const c = culprit || {};
+  const link = (query, text) => `<a id="culprit-link" href="#/sim/${esc(simId)}?${esc(new URLSearchParams(query))}">${text}</a>`;
+  if (c.input) return link({ input: c.input, ...(c.layer && { layer: c.layer }) }, `Check the input it names: <span class="problem-file">${esc(c.input)}</span>${c.layer ? ` (layer ${esc(c.layer)})` : ""}`);
+  if (c.key) return link({ key: c.key }, `Check the parameter it names: <span class="problem-file">${esc(c.key)}</span>`);
+  if (c.layer) return link({ layer: c.layer }, `Check the layer it names: <span class="problem-file">${esc(c.layer)}</span>`);
+  return `<a href="#/sim/${esc(simId)}">Check the inputs and parameters it names</a>`;
 }
 
 // Server-Sent Events through fetch (EventSource cannot send the Authorization header).
@@ -786,7 +828,7 @@ async function route() {
   if (parts[0] === "new") return pageNew();
   if (parts[0] === "compare") return pageCompare(query);
   if (parts[0] === "flint") return pageFlint(parts[1] === "rothc" ? "rothc" : "point");
-  if (parts[0] === "sim" && parts.length === 2) return pageSim(parts[1]);
+  if (parts[0] === "sim" && parts.length === 2) return pageSim(parts[1], query);
   if (parts[0] === "sim" && parts[2] === "runs" && parts.length === 4) return pageRun(parts[1], parts[3]);
   if (parts[0] === "sim" && parts[2] === "runs" && parts[4] === "results") return pageResults(parts[1], parts[3]);
   setPage("Not found", `<h1>Page not found</h1><p><a href="#/">Simulations</a></p>`);
