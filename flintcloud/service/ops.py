@@ -87,13 +87,14 @@ def _relative(obj, prefix: str):
 def upload(store: Store, settings: ServiceSettings, sim: Simulation, files: list[tuple[str, BinaryIO]]) -> dict:
     if not files:
         raise ValidationError(["files: no file uploaded (multipart field 'files')"], source="upload")
-    placed = store_uploads(inputs_dir(settings, sim), files, settings.limits)
+    stored = store_uploads(inputs_dir(settings, sim), files, settings.limits)
     blob = blob_mirror(settings)
     if blob is not None:
-        for p in placed:
+        for p in stored.placed:
             blob.put_file(inputs_dir(settings, sim) / p.relpath, f"simulations/{sim.id}/{INPUTS}/{p.relpath}")
     store.touch_simulation(sim.id)
-    return {"uploaded": [{"name": p.name, "path": p.relpath, "kind": p.kind} for p in placed],
+    return {"uploaded": [{"name": p.name, "path": p.relpath, "kind": p.kind} for p in stored.placed],
+            "skipped": [k.as_json() for k in stored.skipped],
             "files": list_inputs(inputs_dir(settings, sim)), "validation": validation(settings, sim)}
 
 

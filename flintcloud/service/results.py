@@ -6,9 +6,12 @@ figures from the folder), never joined onto a path or into SQL directly.
 
 from __future__ import annotations
 
+import base64
 import csv
+import html
 import io
 import json
+import re
 import sqlite3
 import zipfile
 from collections.abc import Iterator
@@ -34,13 +37,31 @@ def report_markdown(project: Path) -> str:
     return (project / REPORT_MD).read_text(encoding="utf-8")
 
 
-def report_html(project: Path, title: str) -> str:
-    """report.md as a standalone HTML page; its image links (figures/<name>.png) resolve beside it."""
-    import html
+_FIGURE_SRC = re.compile(r'(<img\b[^>]*?\bsrc=")figures/([^"/]+)(")')
 
+
+def inline_figures(body: str, project: Path) -> str:
+    """The report's <img src="figures/<name>.png"> as data: URIs of the PNGs themselves (no re-encoding: the
+    figures are already compressed; base64 adds a third), so the page shows its figures wherever it is opened:
+    saved by curl, downloaded as a blob by the web app, or fetched with a bearer token an <img> cannot send.
+    The name is looked up in the figures listing, never joined onto a path."""
+    names = set(figure_names(project))
+
+    def data_uri(m: re.Match) -> str:
+        name = html.unescape(m.group(2))
+        if name not in names:
+            return m.group(0)
+        encoded = base64.b64encode((project / FIGURES / name).read_bytes()).decode("ascii")
+        return f"{m.group(1)}data:image/png;base64,{encoded}{m.group(3)}"
+
+    return _FIGURE_SRC.sub(data_uri, body)
+
+
+def report_html(project: Path, title: str) -> str:
+    """report.md as one standalone HTML page, its figures inlined (inline_figures)."""
     import markdown
 
-    body = markdown.markdown(report_markdown(project), extensions=["tables", "fenced_code"])
+    body = inline_figures(markdown.markdown(report_markdown(project), extensions=["tables", "fenced_code"]), project)
     return (
         "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
         f"<title>{html.escape(title)}</title>"
@@ -144,9 +165,18 @@ def write_project_zip(project: Path, dest: Path, record: dict | None = None) -> 
     return dest
 
 
+# FLINT.Cloud's config template names the raw database output/simulation_output.db (modules_output.json,
+# CBMAggregatorSQLiteWriter databasename), and its /gcbm/download zips that output folder: clients look for it there.
+FLINT_CLOUD_RAW_DB = "simulation_output.db"
+
+
 def flint_cloud_zip(project: Path, dest: Path, log_path: Path | None) -> Path:
-    """/gcbm/download: GCBM's output folder as FLINT.Cloud zips it (raw db, compiled db, maps, logs)."""
+    """/gcbm/download: GCBM's output folder as FLINT.Cloud zips it (raw db, compiled db, maps, logs).
+
+    The raw database is there under FLINT.Cloud's name (simulation_output.db) and under GCBM's own, which
+    docs/service.md promises (gcbm_output.db): the same bytes."""
     with zipfile.ZipFile(dest, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.write(project / RAW_DB, FLINT_CLOUD_RAW_DB)
         zf.write(project / RAW_DB, "gcbm_output.db")
         zf.write(project / COMPILED_DB, "compiled_gcbm_output.db")
         zf.write(project / "build/output/run_summary.json", "run_summary.json")

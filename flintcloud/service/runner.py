@@ -18,6 +18,7 @@ from pathlib import Path
 from flintcloud.errors import FlintcloudError
 from flintcloud.pipeline import run_pipeline, run_record
 from flintcloud.service.blob import blob_mirror
+from flintcloud.service.culprit import culprit_of
 from flintcloud.service.paths import run_dir, simulation_dir
 from flintcloud.service.overrides import simulation_params
 from flintcloud.service.settings import read_settings
@@ -36,6 +37,20 @@ def _die_with_parent() -> None:
 
 def _sigterm(signum, frame):
     raise KeyboardInterrupt(f"signal {signum}")
+
+
+def with_culprit(record: dict, err: BaseException, inputs: Path, params: dict) -> dict:
+    """The record with `culprit`: the input, layer or params key the error names (flintcloud.service.culprit),
+    for the run page to link to. Finding it never turns the failure into another one."""
+    try:
+        culprit = culprit_of(err, inputs, params)
+    except Exception as find_err:  # noqa: BLE001
+        print(f"(could not tell which input the error names: {type(find_err).__name__}: {find_err})", flush=True)
+        culprit = None
+    if culprit is not None:
+        print(f"the error names: {', '.join(f'{k} {v!r}' for k, v in culprit.items() if k != 'message')}", flush=True)
+        return {**record, "culprit": culprit}
+    return record
 
 
 def execute(data_dir: Path, run_id: str) -> int:
@@ -57,6 +72,7 @@ def execute(data_dir: Path, run_id: str) -> int:
         blob.get_dir(f"simulations/{sim.id}/inputs", inputs)
     params = simulation_params(sim.title, sim.params)
     record = dict(run.record or {})
+    record.pop("culprit", None)  # of an earlier attempt of this run
     try:
         record.update(run_record(inputs, params))
         (rdir / "record.json").write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
@@ -71,11 +87,12 @@ def execute(data_dir: Path, run_id: str) -> int:
         return 130
     except FlintcloudError as err:
         print(f"error: {err}", flush=True)
-        store.finish_run(run_id, "failed", str(err), record)
+        store.finish_run(run_id, "failed", str(err), with_culprit(record, err, inputs, params))
         return 1
     except Exception as err:  # noqa: BLE001 - any other failure is a failed run with its reason
         traceback.print_exc()
-        store.finish_run(run_id, "failed", f"internal error: {type(err).__name__}: {err}", record)
+        store.finish_run(run_id, "failed", f"internal error: {type(err).__name__}: {err}",
+                         with_culprit(record, err, inputs, params))
         return 1
     record["metrics"] = metrics
     if blob is not None:

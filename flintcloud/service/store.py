@@ -115,10 +115,16 @@ class Run:
     cancel_requested: bool
     record: dict | None
 
+    @property
+    def culprit(self) -> dict | None:
+        """What a failed run's error names: {input, layer, key, message} (flintcloud.service.culprit), or None."""
+        return (self.record or {}).get("culprit") if self.status == "failed" else None
+
     def as_json(self) -> dict:
         return {"id": self.id, "simulation_id": self.simulation_id, "status": self.status, "stage": self.stage,
-                "progress": self.progress, "error": self.error, "created": self.created, "started": self.started,
-                "finished": self.finished, "cancel_requested": self.cancel_requested, "record": self.record}
+                "progress": self.progress, "error": self.error, "culprit": self.culprit, "created": self.created,
+                "started": self.started, "finished": self.finished, "cancel_requested": self.cancel_requested,
+                "record": self.record}
 
 
 def hash_token(token: str) -> str:
@@ -334,10 +340,15 @@ class Store:
         return self.get_run_any(run_id)
 
     def requeue(self, run_id: str) -> None:
+        """Queued again: its earlier failure (error, culprit) is forgotten."""
         with self.connect() as conn:
+            row = conn.execute("SELECT record FROM runs WHERE id = ?", (run_id,)).fetchone()
+            record = json.loads(row["record"]) if row is not None and row["record"] else None
+            if isinstance(record, dict):
+                record.pop("culprit", None)
             conn.execute("UPDATE runs SET status = 'queued', stage = NULL, progress = 0, error = NULL, started = NULL, "
-                         "finished = NULL, host = NULL, pid = NULL, heartbeat = NULL, cancel_requested = 0 "
-                         "WHERE id = ?", (run_id,))
+                         "finished = NULL, host = NULL, pid = NULL, heartbeat = NULL, cancel_requested = 0, "
+                         "record = ? WHERE id = ?", (json.dumps(record) if record is not None else None, run_id))
 
     def running_runs(self) -> list[Run]:
         with self.connect() as conn:

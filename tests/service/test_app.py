@@ -166,3 +166,25 @@ def test_blob_url():
         BlobMirror("azure://c/p", None)
     s = parse_settings({"FLINTCLOUD_BLOB_URL": "azure://c/p", "AZURE_STORAGE_CONNECTION_STRING": "secret"})
     assert s.blob_url == "azure://c/p" and "secret" not in repr(s)
+
+
+def test_report_html_carries_its_figures(tmp_path):
+    """report.html inlines each figures/<name>.png as a data: URI of the PNG itself (a saved or blob-downloaded
+    page has no figures/ beside it, and an <img> cannot send a bearer token); unlisted names stay as written."""
+    import base64
+    import re
+
+    from flintcloud.service.results import report_html
+
+    figures = tmp_path / "reports" / "figures"
+    figures.mkdir(parents=True)
+    pngs = {"stocks.png": b"\x89PNG\r\n\x1a\n" + b"stocks", "nbp map.png": b"\x89PNG\r\n\x1a\n" + b"map"}
+    for name, data in pngs.items():
+        (figures / name).write_bytes(data)
+    (tmp_path / "reports" / "report.md").write_text(
+        "# T\n\n![Stocks](figures/stocks.png)\n\n![Map](<figures/nbp map.png>)\n\n![Gone](figures/missing.png)\n")
+    html = report_html(tmp_path, "T")
+    srcs = re.findall(r'<img\b[^>]*\bsrc="([^"]*)"', html)
+    assert len(srcs) == 3
+    assert [base64.b64decode(s.removeprefix("data:image/png;base64,")) for s in srcs[:2]] == list(pngs.values())
+    assert srcs[2] == "figures/missing.png"

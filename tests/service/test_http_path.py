@@ -6,9 +6,11 @@ input hashes, the full params, the versions and the code's commit.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import io
 import json
+import re
 import zipfile
 
 import pytest
@@ -17,6 +19,20 @@ import rasterio
 from .helpers import dvc_repro, tree_bytes, wait_for
 
 pytestmark = pytest.mark.e2e
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+def assert_figures_inlined(html: str, figures: dict[str, bytes]) -> None:
+    """Every <img> of the report is a data: URI holding one of the run's figures, byte for byte; none is missing."""
+    srcs = re.findall(r"<img\b[^>]*\bsrc=\"([^\"]*)\"", html)
+    assert len(srcs) == len(figures) >= 5, (len(srcs), sorted(figures))
+    inlined = []
+    for src in srcs:
+        assert src.startswith("data:image/png;base64,"), src[:80]
+        data = base64.b64decode(src.split(",", 1)[1], validate=True)
+        assert data[:8] == PNG
+        inlined.append(data)
+    assert sorted(inlined) == sorted(figures.values())
 
 
 def test_whole_path_on_the_demo(server, demo_zip, demo_project, tmp_path):
@@ -80,9 +96,12 @@ def test_whole_path_on_the_demo(server, demo_zip, demo_project, tmp_path):
     md = c.get(run_url + "/results/report.md")
     assert md.status_code == 200 and md.text.startswith("# Demo via API")
     html = c.get(run_url + "/results/report.html").text
-    assert "<h1>Demo via API</h1>" in html and 'src="figures/stocks.png"' in html
+    assert "<h1>Demo via API</h1>" in html
     png = c.get(run_url + "/results/figures/stocks.png")
     assert png.status_code == 200 and png.content[:8] == b"\x89PNG\r\n\x1a\n"
+    # the figures travel inside the page (a curl download, the web app's blob, a browser with tokens)
+    figures = c.get(run_url + "/results").json()["figures"]
+    assert_figures_inlined(html, {name: c.get(f"{run_url}/results/figures/{name}").content for name in figures})
     index = c.get(run_url + "/results").json()
     assert "v_pool_indicators" in index["tables"] and "Total_Ecosystem_C_2020.tif" in index["maps"]
     csv_text = c.get(run_url + "/results/tables/v_pool_indicators.csv").text
@@ -103,6 +122,8 @@ def test_whole_path_on_the_demo(server, demo_zip, demo_project, tmp_path):
     assert {"metrics.json", "report.md", "report.html", "figures/stocks.png", "tables/v_pool_indicators.csv",
             "maps/Total_Ecosystem_C_2020.tif", "gcbm_output.db", "compiled_gcbm_output.db"} <= names
     assert json.loads(archive.read("metrics.json")) == metrics
+    assert_figures_inlined(archive.read("report.html").decode("utf-8"),
+                           {n.removeprefix("figures/"): archive.read(n) for n in names if n.startswith("figures/")})
 
     # the run as a DVC project: `dvc repro` with no edits rebuilds the same bytes
     project_zip = zipfile.ZipFile(io.BytesIO(c.get(run_url + "/results/dvc-project.zip").content))

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import io
+import json
 import os
 import signal
 import sqlite3
 import subprocess
 import sys
+import zipfile
 
 import pytest
 
@@ -64,6 +67,8 @@ def test_cancel_and_failure_leave_earlier_results(server, demo_zip):
     failed = wait_for(c, start(c, base))
     assert failed["status"] == "failed"
     assert "gcbm_container.image" in failed["error"] or "Docker" in failed["error"] or "docker" in failed["error"]
+    if "gcbm_container.image" in failed["error"]:  # the params key it names, for the run page's link
+        assert failed["culprit"]["key"] == "simulation.gcbm_container.image", failed["culprit"]
     log = c.get(f"{base}/runs/{failed['id']}/log").text
     assert "stage simulate: started" in log and "error:" in log
     assert c.get(first + "/results/metrics").json() == metrics
@@ -138,3 +143,60 @@ def test_without_tokens_only_loopback(tmp_path):
                          capture_output=True, text=True, timeout=60)
     assert out.returncode == 1
     assert "no API tokens are configured, so the server only listens on loopback" in out.stderr
+
+
+def small_geotiff() -> bytes:
+    """A valid GeoTIFF (it passes the upload's checks) on another grid than the demo's layers."""
+    import numpy as np
+    import rasterio
+    from rasterio.transform import from_origin
+
+    with rasterio.MemoryFile() as mem:
+        with mem.open(driver="GTiff", width=4, height=3, count=1, dtype="int16", crs="EPSG:4326",
+                      transform=from_origin(-106, 55, 0.00025, 0.00025)) as ds:
+            ds.write(np.full((1, 3, 4), 50, dtype="int16"))
+        return mem.read()
+
+
+def test_a_run_failing_on_a_broken_layer_names_it(tmp_path, demo_zip):
+    """The age layer is replaced by one on another grid after the run was queued: the run fails in its validate
+    stage and records the culprit (the input file and its layer) for the run page to link to."""
+    srv = Server(tmp_path / "data", workers=0).start()  # no worker yet: the run waits in the queue
+    worker = None
+    try:
+        c = srv.client()
+        base = new_sim(c, "broken layer", demo_zip)
+        url = start(c, base)
+        r = c.post(base + "/inputs", files={"files": ("initial_age.tiff", small_geotiff())})
+        assert r.status_code == 201 and r.json()["validation"]["valid"] is False
+        worker = subprocess.Popen([sys.executable, "-c", "from flintcloud.cli import run; run()", "worker"],
+                                  env={**srv.env, "FLINTCLOUD_DATA_DIR": str(srv.data_dir), "FLINTCLOUD_WORKERS": "1"},
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        failed = wait_for(c, url)
+        assert failed["status"] == "failed" and "initial_age" in failed["error"], failed["error"]
+        culprit = failed["culprit"]
+        assert culprit["input"] == "layers/tiled/initial_age.tiff" and culprit["layer"] == "initial_age"
+        assert culprit["message"].startswith("layer 'initial_age' ('inputs/layers/tiled/initial_age.tiff') "
+                                             "does not share the grid"), culprit
+        assert str(srv.data_dir) not in json.dumps(culprit)
+        assert failed["record"]["culprit"] == culprit
+        assert "initial_age" in c.get(url + "/log").text
+        # the live stream's last event carries it too (the run page reads it there)
+        with c.stream("GET", url + "/events") as stream:
+            lines = [line for line in stream.iter_lines() if line.startswith("data: ")]
+        assert json.loads(lines[-1][6:])["culprit"] == culprit
+        # fixed and restarted, the run succeeds and names no culprit any more
+        inputs = {f["path"] for f in c.get(base + "/inputs").json()["files"]}
+        assert "layers/tiled/initial_age.tiff" in inputs
+        with zipfile.ZipFile(io.BytesIO(demo_zip)) as zf:
+            age = zf.read(next(n for n in zf.namelist() if n.endswith("layers/tiled/initial_age.tiff")))
+        assert c.post(base + "/inputs", files={"files": ("initial_age.tiff", age)}).json()["validation"]["valid"]
+        assert c.post(url + "/restart").status_code == 202
+        assert c.get(url).json()["culprit"] is None
+        done = wait_for(c, url)
+        assert done["status"] == "succeeded" and done["culprit"] is None and "culprit" not in done["record"]
+    finally:
+        if worker is not None:
+            os.killpg(worker.pid, signal.SIGTERM)
+            worker.wait(timeout=60)
+        srv.stop()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import sqlite3
 import stat
 import zipfile
@@ -88,7 +89,7 @@ def zip_bytes(entries: dict[str, bytes], symlinks: dict[str, str] | None = None)
 def upload(tmp_path, files, limits=Limits()):
     inputs = tmp_path / "sim" / "inputs"
     inputs.mkdir(parents=True, exist_ok=True)
-    return inputs, store_uploads(inputs, [(n, io.BytesIO(b)) for n, b in files], limits)
+    return inputs, store_uploads(inputs, [(n, io.BytesIO(b)) for n, b in files], limits).placed
 
 
 def nothing_stored(tmp_path) -> bool:
@@ -149,3 +150,99 @@ def test_limits(tmp_path):
         upload(tmp_path, [("p.zip", zip_bytes({"a.json": b"{}", "b.json": b"{}", "c.json": b"{}"}))],
                Limits(max_zip_entries=2))
     assert nothing_stored(tmp_path)
+
+
+def store(tmp_path, files, limits=Limits()):
+    inputs = tmp_path / "sim" / "inputs"
+    inputs.mkdir(parents=True, exist_ok=True)
+    return store_uploads(inputs, [(n, io.BytesIO(b)) for n, b in files], limits)
+
+
+PROVIDER = json.dumps({"Providers": {
+    "SQLite": {"path": "..\\input_database\\gcbm_input.db", "type": "SQLite"},
+    "RasterTiled": {"layers": [{"name": "age", "layer_path": "..\\layers\\tiled\\age_moja.tiff"}]}}}).encode()
+
+
+def gcbm_project_entries() -> dict[str, bytes]:
+    """A GCBM project folder as GCBM.Belize lays it out (without the db: the checks of a db have their tests)."""
+    return {
+        "p/gcbm_project/gcbm_config.cfg": b"config=localdomain.json\n",
+        "p/gcbm_project/provider_config.json": PROVIDER,
+        "p/gcbm_project/localdomain.json": b"{}",
+        "p/gcbm_project/templates/localdomain.json": b"{}",
+        "p/gcbm_project/templates/provider_config.json": b"{}",
+        "p/layers/tiled/age_moja.tiff": tiff_bytes(),
+        "p/layers/tiled/age_moja.json": b'{"layer_type": "GridLayer"}',
+        "p/layers/tiled/age_moja.tiff.aux.xml": b"<PAMDataset/>",
+        "p/layers/raw/age.tif": tiff_bytes(),
+        "p/layers/raw/inventory.shp": b"\0\0\x27\x0a",
+        "p/input_database/Growth_Curves.csv": b"a,b\n1,2\n",
+        "p/input_database/recliner2gcbm_config.json": b"{}",
+        "p/logs/run.log": b"done\n",
+    }
+
+
+def test_a_gcbm_project_zip_keeps_what_a_run_reads_and_lists_the_rest(tmp_path):
+    stored = store(tmp_path, [("p.zip", zip_bytes(gcbm_project_entries()))])
+    assert {p.name: p.relpath for p in stored.placed} == {
+        "p/gcbm_project/gcbm_config.cfg": "config/gcbm_config.cfg",
+        "p/gcbm_project/provider_config.json": "config/provider_config.json",
+        "p/gcbm_project/localdomain.json": "config/localdomain.json",
+        "p/layers/tiled/age_moja.tiff": "layers/tiled/age_moja.tiff",
+        "p/layers/tiled/age_moja.json": "layers/tiled/age_moja.json",
+    }
+    reasons = {k.name: k.reason for k in stored.skipped}
+    assert sorted(reasons) == ["p/gcbm_project/templates/localdomain.json", "p/gcbm_project/templates/provider_config.json",
+                               "p/input_database/Growth_Curves.csv", "p/input_database/recliner2gcbm_config.json",
+                               "p/layers/raw/age.tif", "p/layers/raw/inventory.shp",
+                               "p/layers/tiled/age_moja.tiff.aux.xml", "p/logs/run.log"]
+    assert "config template" in reasons["p/gcbm_project/templates/localdomain.json"]
+    assert "outside the layers folder the project's config reads (p/layers/tiled)" in reasons["p/layers/raw/age.tif"]
+    assert "GDAL's auxiliary statistics" in reasons["p/layers/tiled/age_moja.tiff.aux.xml"]
+    assert "beside the input database" in reasons["p/input_database/Growth_Curves.csv"]
+    assert "vector data" in reasons["p/layers/raw/inventory.shp"] and reasons["p/logs/run.log"] == "a log file"
+    files = sorted(p.relative_to(tmp_path / "sim" / "inputs").as_posix()
+                   for p in (tmp_path / "sim" / "inputs").rglob("*") if p.is_file())
+    assert files == sorted(p.relpath for p in stored.placed)
+
+
+def test_the_layers_folder_is_the_one_the_config_reads(tmp_path):
+    """provider_config.json reads rasters/ (not layers/tiled): those are the layers; layers/tiled is skipped."""
+    entries = gcbm_project_entries()
+    entries["p/gcbm_project/provider_config.json"] = PROVIDER.replace(b"layers\\\\tiled", b"rasters")
+    entries["p/rasters/age_moja.tiff"] = tiff_bytes()
+    stored = store(tmp_path, [("p.zip", zip_bytes(entries))])
+    layers = {p.name: p.relpath for p in stored.placed if p.kind == "layer"}
+    assert layers == {"p/rasters/age_moja.tiff": "layers/tiled/age_moja.tiff"}
+    assert "p/layers/tiled/age_moja.tiff" in {k.name for k in stored.skipped}
+
+
+@pytest.mark.parametrize("entry,data,message", [
+    ("p/tools/run_gcbm.bat", b"@echo off", r"entry 'p/tools/run_gcbm.bat': type not accepted"),
+    ("p/gcbm_project/notes.docx", b"PK", r"entry 'p/gcbm_project/notes.docx': type not accepted"),
+])
+def test_unknown_entries_of_a_project_zip_refuse_it(tmp_path, entry, data, message):
+    entries = {**gcbm_project_entries(), entry: data}
+    with pytest.raises(UploadError, match=message):
+        store(tmp_path, [("p.zip", zip_bytes(entries))])
+    assert nothing_stored(tmp_path)
+
+
+def test_a_zip_of_two_projects_is_refused(tmp_path):
+    entries = {**gcbm_project_entries(), "q/gcbm_project/gcbm_config.cfg": b"config=localdomain.json\n"}
+    with pytest.raises(UploadError, match=r"holds 2 GCBM config folders \(p/gcbm_project, q/gcbm_project\)"):
+        store(tmp_path, [("p.zip", zip_bytes(entries))])
+
+
+def test_side_files_uploaded_one_by_one_are_skipped(tmp_path):
+    stored = store(tmp_path, [("age.tiff", tiff_bytes()), ("age.tiff.aux.xml", b"<PAMDataset/>"),
+                              ("age.json", b'{"layer_type": "GridLayer"}')])
+    assert [p.relpath for p in stored.placed] == ["layers/tiled/age.tiff", "layers/tiled/age.json"]
+    assert [k.name for k in stored.skipped] == ["age.tiff.aux.xml"]
+    with pytest.raises(UploadError, match=r"nothing to store: 'age.tiff.aux.xml' skipped: GDAL"):
+        store(tmp_path, [("age.tiff.aux.xml", b"<PAMDataset/>")])
+
+
+def test_a_zip_of_side_files_only_is_refused(tmp_path):
+    with pytest.raises(UploadError, match=r"holds no files a run reads \(1 skipped: p/x.tiff.aux.xml\)"):
+        store(tmp_path, [("p.zip", zip_bytes({"p/x.tiff.aux.xml": b"<PAMDataset/>"}))])

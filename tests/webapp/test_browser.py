@@ -19,7 +19,10 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import WebDriverWait
 
+from service.helpers import Server
+
 RUN_TIMEOUT = 600  # a demo run takes ~30 s on an idle 2-core machine; generous for a loaded one
+LIST_REFRESH_S = 3  # app.js LIST_REFRESH_MS: the simulations list's status refresh while a run is active
 
 
 def wait(driver, timeout=60):
@@ -261,3 +264,73 @@ def test_flint_example_pages_run_flints_models(users_server, browser, artifacts)
     d.find_element(By.CSS_SELECTOR, "#flint-form button[type=submit]").click()
     wait(d, 60).until(EC.presence_of_element_located((By.CSS_SELECTOR, "#flint-chart svg")))
     assert "rows" in d.find_element(By.ID, "flint-msg").text
+
+
+def test_the_list_refresh_keeps_the_search_text_and_focus(browser, tmp_path, demo_zip_file):
+    """While a run is active the list refreshes its status cells every 3 s; what is typed in the search box
+    (not yet sent) stays, and so does the keyboard focus. An API-only server (no worker) keeps the run queued."""
+    server, d = Server(tmp_path / "data", workers=0).start(), browser
+    try:
+        api = httpx.Client(base_url=server.url, timeout=120)
+        sim = api.post("/api/v1/simulations", json={"title": "Queued for a while"}).json()
+        base = f"/api/v1/simulations/{sim['id']}"
+        r = api.post(base + "/inputs", files={"files": ("demo.zip", demo_zip_file.read_bytes())})
+        assert r.status_code == 201 and r.json()["validation"]["valid"], r.text
+        run = api.post(base + "/runs").json()
+        assert run["status"] == "queued"
+        go(d, server, "/")
+        wait(d).until(EC.text_to_be_present_in_element((By.CSS_SELECTOR, "#sim-table [data-status]"), "queued"))
+        search = d.find_element(By.ID, "f-title")
+        search.click()
+        search.send_keys("Queued for")
+        time.sleep(LIST_REFRESH_S * 2 + 1)  # two refreshes
+        assert d.find_element(By.ID, "f-title").get_attribute("value") == "Queued for"
+        assert d.switch_to.active_element.get_attribute("id") == "f-title"
+        # the refresh does update the row: cancelled through the API, the cell says so without a reload
+        assert api.post(f"{base}/runs/{run['id']}/cancel").json()["status"] == "cancelled"
+        wait(d, 30).until(EC.text_to_be_present_in_element((By.CSS_SELECTOR, "#sim-table [data-status]"), "cancelled"))
+        assert d.find_element(By.ID, "f-title").get_attribute("value") == "Queued for"
+        assert d.switch_to.active_element.get_attribute("id") == "f-title"
+    finally:
+        server.stop()
+
+
+def test_a_failed_run_links_to_the_input_it_names(browser, tmp_path, demo_zip_file):
+    """A run fails on a layer replaced after it was queued: the run page names the layer's file and links to it;
+    the simulation page opens with that input highlighted and focused."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from service.test_http_runs import small_geotiff
+
+    server, d = Server(tmp_path / "data", workers=0).start(), browser
+    worker = None
+    try:
+        api = httpx.Client(base_url=server.url, timeout=120)
+        sim = api.post("/api/v1/simulations", json={"title": "Broken after queueing"}).json()
+        base = f"/api/v1/simulations/{sim['id']}"
+        assert api.post(base + "/inputs", files={"files": ("demo.zip", demo_zip_file.read_bytes())}).status_code == 201
+        run = api.post(base + "/runs").json()
+        assert api.post(base + "/inputs", files={"files": ("initial_age.tiff", small_geotiff())}).status_code == 201
+        worker = subprocess.Popen([sys.executable, "-c", "from flintcloud.cli import run; run()", "worker"],
+                                  env={**server.env, "FLINTCLOUD_DATA_DIR": str(server.data_dir),
+                                       "FLINTCLOUD_WORKERS": "1"},
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        go(d, server, f"/sim/{sim['id']}/runs/{run['id']}")
+        link = wait(d, RUN_TIMEOUT).until(EC.presence_of_element_located((By.ID, "culprit-link")))
+        assert "layers/tiled/initial_age.tiff" in link.text and "initial_age" in link.text
+        assert d.find_element(By.ID, "run-status").text == "failed"
+        link.click()
+        item = wait(d).until(EC.presence_of_element_located((By.CSS_SELECTOR, "#input-list li.culprit")))
+        assert item.get_attribute("data-path") == "layers/tiled/initial_age.tiff"
+        assert item.is_displayed()  # the inputs list is opened on it
+        assert d.switch_to.active_element == item
+        groups = d.find_elements(By.CSS_SELECTOR, "#sim-validation li.culprit .problem-file")
+        assert any("initial_age" in g.text for g in groups), [g.text for g in groups]
+    finally:
+        if worker is not None:
+            os.killpg(worker.pid, signal.SIGTERM)
+            worker.wait(timeout=60)
+        server.stop()

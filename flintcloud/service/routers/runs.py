@@ -84,7 +84,7 @@ async def events(run_id: str, sim: Simulation = Depends(owned_simulation), store
                 for line in lines:
                     yield _sse("log", line.decode("utf-8", "replace").rstrip("\r"))
             state = {"status": current.status, "stage": current.stage, "progress": current.progress,
-                     "error": current.error}
+                     "error": current.error, "culprit": current.culprit}
             if state != last:
                 yield _sse("status", state)
                 last = state

@@ -129,6 +129,7 @@ const metricsCache = new Map();
 
 async function pageList(query) {
   navCurrent("simulations");
+  const generation = ++listGeneration;
   const q = new URLSearchParams(query);
   const limit = Math.min(500, Number(q.get("limit") || 50));
   const offset = Number(q.get("offset") || 0);
@@ -155,9 +156,10 @@ async function pageList(query) {
     location.hash = `#/?${new URLSearchParams({ title: f.get("title"), status: f.get("status"), limit: f.get("limit"), sort, desc: desc ? "1" : "0" })}`;
   };
   const where = document.getElementById("list");
+  const listUrl = `/api/v1/simulations?${new URLSearchParams({ limit, offset, sort, desc: desc ? "true" : "false", ...(title && { title }), ...(status && { status }) })}`;
   let data;
   try {
-    data = await api(`/api/v1/simulations?${new URLSearchParams({ limit, offset, sort, desc: desc ? "true" : "false", ...(title && { title }), ...(status && { status }) })}`);
+    data = await api(listUrl);
   } catch (err) { showError(where, err); return; }
   const me = await api("/api/v1/whoami").catch(() => ({ user: "" }));
   const rows = data.items.map((s) => ({ ...s, status: s.latest_run ? s.latest_run.status : "", engine: (s.params.simulation || {}).engine || "libcbm" }));
@@ -175,7 +177,7 @@ async function pageList(query) {
         ${HEADLINES.map(([, t]) => `<th scope="col" class="num">${t} (tC)</th>`).join("")}</tr></thead>
       <tbody>${rows.map((r) => `<tr data-sim="${esc(r.id)}">
         <td><a href="#/sim/${esc(r.id)}">${esc(r.title)}</a></td><td>${esc(me.user)}</td>
-        <td data-status>${statusBadge(r.status)}${r.latest_run && r.latest_run.status === "running" ? ` ${Math.round(100 * r.latest_run.progress)} %` : ""}</td>
+        <td data-status data-state="${esc(runState(r.latest_run))}">${statusCell(r.latest_run)}</td>
         <td>${when(r.created)}</td><td>${esc(r.engine)}</td>
         ${HEADLINES.map(([k]) => `<td class="num" data-metric="${k}">–</td>`).join("")}</tr>`).join("")}</tbody>
     </table>
@@ -187,10 +189,35 @@ async function pageList(query) {
   where.replaceChildren(h(table));
   // Headline figures of succeeded runs on this page only, and live status while anything is active.
   for (const r of rows) if (r.latest_run && r.latest_run.status === "succeeded") fillHeadlines(r.id, r.latest_run);
-  if (rows.some((r) => r.latest_run && !FINAL.has(r.latest_run.status))) {
-    const here = location.hash;
-    setTimeout(() => { if (location.hash === here) route(); }, 3000);
+  if (rows.some((r) => r.latest_run && !FINAL.has(r.latest_run.status))) setTimeout(() => refreshList(generation, listUrl), LIST_REFRESH_MS);
+}
+
+// Live status on the list: only the status and headline cells of the rows shown are rewritten, in place, so the
+// search box keeps its text and focus (re-rendering the page would erase what is typed and move focus to <main>).
+const LIST_REFRESH_MS = 3000;
+let listGeneration = 0;  // a newer render of the list stops the refresh loop of an older one
+function runState(run) { return run ? `${run.id}:${run.status}:${run.status === "running" ? Math.round(100 * run.progress) : ""}` : ""; }
+function statusCell(run) {
+  return `${statusBadge(run ? run.status : "")}${run && run.status === "running" ? ` ${Math.round(100 * run.progress)} %` : ""}`;
+}
+async function refreshList(generation, listUrl) {
+  if (generation !== listGeneration || !document.getElementById("sim-table")) return;
+  let data = null;
+  try { data = await api(listUrl); } catch (err) { /* try again at the next tick */ }
+  if (generation !== listGeneration || !document.getElementById("sim-table")) return;
+  let active = !data;
+  for (const s of data ? data.items : []) {
+    const run = s.latest_run;
+    if (run && !FINAL.has(run.status)) active = true;
+    const row = document.querySelector(`tr[data-sim="${CSS.escape(s.id)}"]`);
+    const cell = row && row.querySelector("[data-status]");
+    if (!cell || cell.dataset.state === runState(run)) continue;
+    cell.dataset.state = runState(run);
+    cell.innerHTML = statusCell(run);
+    for (const [k] of HEADLINES) { const m = row.querySelector(`[data-metric="${k}"]`); if (m) m.textContent = "–"; }
+    if (run && run.status === "succeeded") fillHeadlines(s.id, run);
   }
+  if (active) setTimeout(() => refreshList(generation, listUrl), LIST_REFRESH_MS);
 }
 
 // The run record carries its headline metrics; older records without them are asked for once.
@@ -237,7 +264,7 @@ function pageNew() {
       } else {
         result = await uploadWithProgress(`/api/v1/simulations/${sim.id}/inputs`, files, status);
       }
-      showValidation(status, sim.id, result.validation || result);
+      showValidation(status, sim.id, result);
     } catch (err) { showError(status, err); } finally { document.getElementById("create").disabled = false; }
   };
 }
@@ -278,12 +305,19 @@ function validationHtml(v) {
       ${errors.length ? `<h3>Errors</h3><ul class="problems" id="errors">${group(errors)}</ul>` : ""}
       ${warnings.length ? `<h3>Warnings</h3><ul class="problems">${group(warnings)}</ul>` : ""}</div>`;
 }
-function showValidation(where, simId, v) {
-  where.replaceChildren(h(`${validationHtml(v)}<p><a class="button" href="#/sim/${esc(simId)}">Continue to the simulation</a></p>`));
+// Files of an upload that a run never reads (GDAL's .aux.xml, config templates, CSVs beside the db, raw layers).
+function skippedHtml(skipped) {
+  if (!skipped || !skipped.length) return "";
+  return `<details class="panel" id="skipped"><summary>${skipped.length} file(s) not stored: a run does not read them</summary>
+    <ul>${skipped.map((k) => `<li><span class="problem-file">${esc(k.name)}</span>: ${esc(k.reason)}</li>`).join("")}</ul></details>`;
+}
+function showValidation(where, simId, result) {
+  const v = result.validation || result;
+  where.replaceChildren(h(`${validationHtml(v)}${skippedHtml(result.skipped)}<p><a class="button" href="#/sim/${esc(simId)}">Continue to the simulation</a></p>`));
 }
 
 // ---------------------------------------------------------------- one simulation: inputs, parameters, runs
-async function pageSim(simId) {
+async function pageSim(simId, query = "") {
   navCurrent("simulations");
   let sim, inputs, runs, schema, validation;
   try {
@@ -296,8 +330,8 @@ async function pageSim(simId) {
     <h1>${esc(sim.title)}</h1>
     <p><a href="#/">All simulations</a> · created ${when(sim.created)}</p>
     <section aria-labelledby="h-inputs"><h2 id="h-inputs">Inputs</h2>
-      <details><summary>${Array.isArray(files) ? files.length : 0} file(s)</summary>
-        <ul>${(Array.isArray(files) ? files : []).map((f) => `<li class="problem-file">${esc(f.path || f.name || f)}</li>`).join("")}</ul></details>
+      <details id="input-files"><summary>${Array.isArray(files) ? files.length : 0} file(s)</summary>
+        <ul id="input-list">${(Array.isArray(files) ? files : []).map((f) => `<li class="problem-file" data-path="${esc(f.path || f.name || f)}">${esc(f.path || f.name || f)}</li>`).join("")}</ul></details>
       <div id="sim-validation">${validation ? validationHtml(validation) : "<p>No inputs yet.</p>"}</div>
       <p><label for="more-files">Add or replace files</label> <input type="file" id="more-files" multiple> <button class="secondary" id="add-files">Upload</button></p>
     </section>
@@ -315,11 +349,12 @@ async function pageSim(simId) {
     </section>
     <p><button class="danger" id="delete-sim">Delete this simulation</button></p>`);
   wireParamsForm(schema.fields, sim);
+  showCulprit(new URLSearchParams(query));
   document.getElementById("add-files").onclick = async () => {
     const fl = document.getElementById("more-files").files;
     if (!fl.length) return;
     const where = document.getElementById("sim-validation");
-    try { const res = await uploadWithProgress(`/api/v1/simulations/${simId}/inputs`, fl, where); where.replaceChildren(h(validationHtml(res.validation || res))); }
+    try { const res = await uploadWithProgress(`/api/v1/simulations/${simId}/inputs`, fl, where); where.replaceChildren(h(validationHtml(res.validation || res) + skippedHtml(res.skipped))); }
     catch (err) { showError(where, err); }
   };
   document.getElementById("start-run").onclick = async () => {
@@ -331,6 +366,36 @@ async function pageSim(simId) {
     if (!confirm(`Delete “${sim.title}” with its inputs and results?`)) return;
     try { await api(`/api/v1/simulations/${simId}`, { method: "DELETE" }); location.hash = "#/"; } catch (err) { alert(err.message); }
   };
+}
+
+// ?input=<path>, ?layer=<name> or ?key=<section.key> (a failed run's culprit): highlight it, scroll to it, focus it.
+function showCulprit(q) {
+  const input = q.get("input"), layer = q.get("layer"), key = q.get("key");
+  let target = null;
+  if (input || layer) {
+    document.getElementById("input-files").open = true;
+    const items = [...document.querySelectorAll("#input-list li")];
+    const stem = (path) => path.split("/").pop().replace(/\.(tiff?|json)$/i, "").replace(/_moja$/, "");
+    target = items.find((li) => li.dataset.path === input) || items.find((li) => layer && stem(li.dataset.path) === layer) || null;
+    // the validation groups of that file or layer too
+    document.querySelectorAll("#sim-validation .problem-file").forEach((el) => {
+      const t = el.textContent;
+      if ((input && (t === input || t.endsWith(`/${input}`))) || (layer && t === layer)) el.closest("li").classList.add("culprit");
+    });
+  } else if (key) {  // a parameter: its field in the form (keys the form does not show have none)
+    const field = document.querySelector(`.field[data-key="${CSS.escape(key)}"]`);
+    if (!field) return;
+    field.classList.add("culprit");
+    field.scrollIntoView({ block: "center" });
+    document.getElementById(fieldId(key)).focus();
+    return;
+  }
+  if (!target) return;
+  target.classList.add("culprit");
+  target.setAttribute("tabindex", "-1");
+  target.setAttribute("aria-label", `${target.textContent}: named by the failed run`);
+  target.scrollIntoView({ block: "center" });
+  target.focus();
 }
 
 function getKey(obj, dotted) { return dotted.split(".").reduce((o, k) => (o && typeof o === "object" ? o[k] : undefined), obj); }
@@ -457,11 +522,22 @@ async function pageRun(simId, runId) {
         document.getElementById("cancel-run").disabled = true;
         if (data.status === "succeeded") document.getElementById("run-links").innerHTML = `<a class="button" id="results-link" href="#/sim/${esc(simId)}/runs/${esc(runId)}/results">See the results</a>`;
         if (data.status === "failed") document.getElementById("run-error").replaceChildren(h(`<div role="alert"><p class="error-text">${esc(data.error || "the run failed")}</p>
-          <p><a href="#/sim/${esc(simId)}">Check the inputs and parameters it names</a></p></div>`));
+          <p>${culpritLink(simId, data.culprit)}</p></div>`));
       }
     }
     return true;
   });
+}
+
+// A failed run's error names its culprit (the runner records it): link to that input or parameter on the
+// simulation page, which highlights it (#/sim/<id>?input=<path>[&layer=<name>], ?layer=<name> or ?key=<section.key>).
+function culpritLink(simId, culprit) {
+  const c = culprit || {};
+  const link = (query, text) => `<a id="culprit-link" href="#/sim/${esc(simId)}?${esc(new URLSearchParams(query))}">${text}</a>`;
+  if (c.input) return link({ input: c.input, ...(c.layer && { layer: c.layer }) }, `Check the input it names: <span class="problem-file">${esc(c.input)}</span>${c.layer ? ` (layer ${esc(c.layer)})` : ""}`);
+  if (c.key) return link({ key: c.key }, `Check the parameter it names: <span class="problem-file">${esc(c.key)}</span>`);
+  if (c.layer) return link({ layer: c.layer }, `Check the layer it names: <span class="problem-file">${esc(c.layer)}</span>`);
+  return `<a href="#/sim/${esc(simId)}">Check the inputs and parameters it names</a>`;
 }
 
 // Server-Sent Events through fetch (EventSource cannot send the Authorization header).
@@ -752,7 +828,7 @@ async function route() {
   if (parts[0] === "new") return pageNew();
   if (parts[0] === "compare") return pageCompare(query);
   if (parts[0] === "flint") return pageFlint(parts[1] === "rothc" ? "rothc" : "point");
-  if (parts[0] === "sim" && parts.length === 2) return pageSim(parts[1]);
+  if (parts[0] === "sim" && parts.length === 2) return pageSim(parts[1], query);
   if (parts[0] === "sim" && parts[2] === "runs" && parts.length === 4) return pageRun(parts[1], parts[3]);
   if (parts[0] === "sim" && parts[2] === "runs" && parts[4] === "results") return pageResults(parts[1], parts[3]);
   setPage("Not found", `<h1>Page not found</h1><p><a href="#/">Simulations</a></p>`);
