@@ -82,9 +82,9 @@ def check_output(out: str | os.PathLike, *, inputs: Iterable[str | os.PathLike |
     return out_abs
 
 
-# Characters a POSIX shell acts on even near quotes (dvc.yaml's stage commands run through `sh -c`); the
-# values dvc.yaml interpolates are single-quoted there, and these are refused anyway so a project path
-# can never break out of the quoting or run a command.
+# Characters a POSIX shell acts on even near quotes. dvc.yaml's stage commands run through `sh -c`, but the
+# project folder no longer goes into them (they pass `params:project.dir` and the stage reads the path,
+# stages/common.path_arg); validate refuses a project path holding these anyway, as defence in depth.
 SHELL_METACHARACTERS = set("'\"`$\\;&|<>\n\r\t\0")
 
 

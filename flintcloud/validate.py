@@ -329,7 +329,9 @@ def validate_project(
     """
     target = Path(target)
     report = ValidationReport(target=str(target))
-    if unsafe := shell_unsafe_characters(target):  # issue 19 item 6: dvc.yaml interpolates project.dir into `sh -c`
+    # issue 19 item 6: dvc.yaml no longer puts project.dir into `sh -c` (the stages read params:project.dir,
+    # stages/common.path_arg); such a path is refused anyway, as defence in depth.
+    if unsafe := shell_unsafe_characters(target):
         report.error("path", f"project path {str(target)!r} contains shell metacharacter(s) {unsafe}; rename the "
                      "folder (letters, digits, spaces and - _ . # / are fine)", file=str(target),
                      expected="a path without shell metacharacters")
