@@ -18,6 +18,7 @@ from flintcloud.errors import ConfigError, OutputError
 from flintcloud.flint import read_flint_config
 from flintcloud.flint.logconf import format_log_line, read_logging_config, run_messages
 from flintcloud.flint.simulation import run_simulation
+from flintcloud.outpaths import check_output
 
 
 @click.group("flint")
@@ -43,6 +44,8 @@ def _safe_name(name: str, what: str) -> str:
 def run_command(configs: tuple[Path, ...], logging_config: Path | None, out_dir: Path | None,
                 overwrite: bool) -> None:
     """Run a FLINT point simulation (moja.cli --config ... --logging_config ...)."""
+    if out_dir is not None:  # before any work: --out replaced wholesale must never be or hold an input
+        check_output(out_dir, inputs=[*configs, logging_config], what="FLINT output folder")
     config = read_flint_config(list(configs))
     logging = read_logging_config(logging_config) if logging_config else None
     if out_dir is not None and out_dir.exists() and any(out_dir.iterdir()) and not overwrite:

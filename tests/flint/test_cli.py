@@ -74,3 +74,30 @@ def test_help_lists_moja_cli_arguments():
     assert proc.returncode == 0
     for opt in ("--config", "--logging_config", "--out"):
         assert opt in proc.stdout
+
+
+@pytest.mark.parametrize("where", ["holding folder", "its parent", "logging config's folder"])
+def test_out_holding_the_inputs_is_refused_even_with_overwrite(flint_example, tmp_path, where):
+    """--out that is or contains a --config/--logging_config file's folder would delete it when replaced."""
+    import shutil
+
+    project = tmp_path / "project"
+    (project / "config").mkdir(parents=True)
+    (project / "logging").mkdir()
+    c = flint_example / "config"
+    for name in ("point_example.json", "libs.base.simple.json"):
+        shutil.copy(c / name, project / "config" / name)
+    shutil.copy(c / "logging.debug_on.conf", project / "logging" / "logging.debug_on.conf")
+    before = {p: p.read_bytes() for p in project.rglob("*") if p.is_file()}
+    out = {"holding folder": project / "config", "its parent": project,
+           "logging config's folder": project / "logging"}[where]
+    proc = run("--config", project / "config" / "point_example.json",
+               "--config", project / "config" / "libs.base.simple.json",
+               "--logging_config", project / "logging" / "logging.debug_on.conf",
+               "--out", out, "--overwrite", cwd=tmp_path)
+    assert proc.returncode == 1, (proc.stdout, proc.stderr)
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("flintcloud: error: FLINT output folder "), proc.stderr
+    assert "writing there would delete it, so it is refused even with --overwrite" in lines[0]
+    assert {p: p.read_bytes() for p in project.rglob("*") if p.is_file()} == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["project"]  # no temporary left beside it
