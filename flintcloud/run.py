@@ -244,8 +244,13 @@ def run_project(
     out_dir = Path(out_dir)
     if engine not in ENGINES:
         raise ConfigError(f"unknown engine {engine!r}; expected one of {', '.join(ENGINES)}")
+    started = time.perf_counter()
     check_output(out_dir, inputs=[config_dir], what="run output folder")  # before any work; never an input
     check_out_dir(out_dir, overwrite)
+    config = read_gcbm_config(config_dir)
+    # Before either engine and any pixel read: the output may not be (or hold) the db or a layer either
+    # (--overwrite replaces the whole folder; the container engine's run would have deleted them too).
+    check_output(out_dir, inputs=[config.db_path, *config.layers.values()], what="run output folder")
     if engine == "gcbm-container":
         from flintcloud.engine.container import PLACEHOLDER_IMAGE, run_gcbm_container
 
@@ -258,10 +263,6 @@ def run_project(
     from flintcloud.outputs.spatial import MapWriter
 
     executor = parse_executor(executor)
-    started = time.perf_counter()
-    config = read_gcbm_config(config_dir)
-    # before any pixel is read: the output may not be (or hold) the db or a layer
-    check_output(out_dir, inputs=[config.db_path, *config.layers.values()], what="run output folder")
     prepared = prepare_run(config, progress=progress)
     config, inputs, landscape, stands = prepared.config, prepared.inputs, prepared.landscape, prepared.stands
     years = resolve_map_years(map_years, config, landscape.grid.n_cells)

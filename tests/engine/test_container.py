@@ -84,8 +84,9 @@ def test_placeholder_fails_before_touching_outputs(tmp_path, previous_output):
     assert _digest(previous_output) == before
 
 
-def test_the_simulate_stage_without_docker_says_so_in_one_line(tmp_path):
-    """As DVC runs it: `python stages/simulate.py` with the container engine and the shipped params."""
+def test_the_simulate_stage_without_docker_says_so_in_one_line(flint_demo, tmp_path):
+    """As DVC runs it: `python stages/simulate.py` with the container engine and the shipped params, on a
+    configuration set (run_project reads it first, to refuse an output holding the db or a layer)."""
     import yaml
 
     repo = Path(__file__).resolve().parents[2]
@@ -93,8 +94,8 @@ def test_the_simulate_stage_without_docker_says_so_in_one_line(tmp_path):
     params["simulation"]["engine"] = "gcbm-container"
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
     env = {**os.environ, "PATH": str(tmp_path / "bin")}  # no docker client
-    proc = subprocess.run([sys.executable, str(repo / "stages" / "simulate.py"), "build/config", "build/output"],
-                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    proc = subprocess.run([sys.executable, str(repo / "stages" / "simulate.py"), str(flint_demo / "config"),
+                           "build/output"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 1
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1, proc.stderr
@@ -331,3 +332,38 @@ def test_run_project_dispatches_to_the_container(flint_demo, fake_docker, tmp_pa
     summary = run_project(flint_demo / "config", out, engine="gcbm-container", image=IMAGE)
     assert summary.engine == "gcbm-container"
     assert (out / "compiled_gcbm_output.db").is_file() and (out / "logs" / "moja.cli.log").is_file()
+
+
+@pytest.mark.parametrize("target", ["layers", "layers/tiled", "input_database"])
+def test_container_run_refuses_an_output_holding_the_projects_layers_or_db(flint_demo, fake_docker, tmp_path,
+                                                                          monkeypatch, target):
+    """run_project(engine="gcbm-container", overwrite=True) with --out the project's layers or db folder: refused
+    before Docker is called, the project intact (the db/layers check ran only for libcbm; the stand-in would
+    have replaced the folder with GCBM's outputs)."""
+    from flintcloud.errors import OutputError
+    from flintcloud.run import run_project
+
+    project = tmp_path / "demo2"
+    shutil.copytree(flint_demo, project)
+    monkeypatch.setenv("PATH", f"{Path(fake_docker).parent}{os.pathsep}{os.environ['PATH']}")
+    before = _digest(project)
+    with pytest.raises(OutputError, match=rf"run output folder '.*{target}' contains the input '.*{target}/"):
+        run_project(project / "config", project / target, engine="gcbm-container", image=IMAGE, overwrite=True)
+    assert _digest(project) == before
+    assert not list(project.rglob("*.tmp-*"))
+
+
+def test_container_cli_refuses_the_layers_folder_as_out(flint_demo, fake_docker, tmp_path):
+    """`flintcloud run CONFIG --engine gcbm-container --out <layers> --overwrite`: one line, exit 1, layers kept."""
+    project = tmp_path / "demo2"
+    shutil.copytree(flint_demo, project)
+    env = {**os.environ, "PATH": f"{Path(fake_docker).parent}{os.pathsep}{os.environ['PATH']}"}
+    before = _digest(project)
+    proc = subprocess.run([sys.executable, "-m", "flintcloud", "run", str(project / "config"), "--out",
+                           str(project / "layers"), "--engine", "gcbm-container", "--image", IMAGE, "--overwrite",
+                           "--no-progress"], env=env, capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert proc.returncode == 1, (proc.stdout, proc.stderr)
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("flintcloud: error: run output folder "), proc.stderr
+    assert "refused even with --overwrite" in lines[0]
+    assert _digest(project) == before
