@@ -6,7 +6,6 @@ import hashlib
 import json
 import re
 import sqlite3
-import time
 import tracemalloc
 from pathlib import Path
 
@@ -251,14 +250,13 @@ def test_failed_generation_leaves_nothing(tmp_path):
 
 
 @pytest.mark.slow
-def test_ten_million_pixels_fast_and_memory_light(tmp_path):
+def test_ten_million_pixels_memory_light(tmp_path):
+    """Memory only: how long generation takes is benchmarks/scale.py's `generate s` column (no wall-clock
+    bound in tests)."""
     tracemalloc.start()
-    t0 = time.perf_counter()
     generate_demo_project(tmp_path / "big", seed=1, size="1e7px")
-    elapsed = time.perf_counter() - t0
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     with rasterio.open(tmp_path / "big" / "layers" / "tiled" / "LeadingSpecies.tiff") as ds:
         assert (ds.read(1) != 255).sum() > 0.9 * 10**7
-    assert elapsed < 90  # ~18 s measured on 2 shared cores
     assert peak < 1.5 * 2**30  # ~0.65 GB resident measured
