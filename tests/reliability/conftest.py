@@ -18,6 +18,8 @@ from pathlib import Path
 
 import pytest
 
+from shared_paths import IN_CI
+
 FLINTCLOUD = [sys.executable, "-W", "ignore", "-m", "flintcloud"]
 TIMEOUT = 300
 
@@ -60,20 +62,96 @@ def demo_project(flint_demo: Path, tmp_path: Path) -> Path:
     return dest
 
 
+def mount_prefix() -> list[str] | None:
+    """How this process can mount: ``[]`` as root, ``["sudo", "-n"]`` with passwordless sudo, else None."""
+    if shutil.which("mount") is None:
+        return None
+    if os.geteuid() == 0:
+        return []
+    sudo = shutil.which("sudo")
+    if sudo is not None:
+        try:
+            if subprocess.run([sudo, "-n", "true"], capture_output=True, timeout=30).returncode == 0:
+                return [sudo, "-n"]
+        except (OSError, subprocess.TimeoutExpired):
+            pass
+    return None
+
+
+def _missing_capability(reason: str, *, providable: bool) -> None:
+    """Skip; under CI=true fail instead where this machine should provide the capability (see tmpfs)."""
+    if IN_CI and providable:
+        pytest.fail(f"{reason} (CI=true: this machine runs as root or has passwordless sudo, so it should "
+                    "mount and the case must run)", pytrace=False)
+    pytest.skip(reason)
+
+
+def _mount_tmpfs(prefix: list[str], where: Path, options: tuple[str, ...]) -> str | None:
+    """Mount a tmpfs at `where` (owned by this user when sudo mounts it); None on success, else mount's error."""
+    opts = list(options)
+    if prefix:  # root mounts it for us: let our uid own its root, as tmp_path is
+        opts += [f"uid={os.getuid()}", f"gid={os.getgid()}", "mode=0755"]
+    proc = subprocess.run([*prefix, "mount", "-t", "tmpfs", "-o", ",".join(opts),
+                           f"flintcloud-{uuid.uuid4().hex[:8]}", str(where)], capture_output=True, text=True)
+    if proc.returncode == 0:
+        return None
+    lines = [ln.strip() for ln in proc.stderr.splitlines() if ln.strip() and not ln.strip().startswith("dmesg(1)")]
+    return " ".join(lines) or f"mount exited {proc.returncode}"
+
+
 @contextlib.contextmanager
 def tmpfs(where: Path, *options: str):
-    """Mount a small tmpfs at `where` (root only); skip the test when this machine cannot mount."""
+    """Mount a small tmpfs at `where` (e.g. ``size=1m`` for the disk-full case) for the `with` block.
+
+    Who mounts: root directly; a non-root user through ``sudo -n mount`` when passwordless sudo works
+    (GitHub's runners: non-root, with passwordless sudo), the tmpfs then owned by that user. There is no
+    other way to fill a disk safely, so without either the test is skipped with the reason, even under
+    CI=true (the capability cannot be provided there). Where it can (root or sudo available) but the
+    mount fails (e.g. a container without CAP_SYS_ADMIN), CI=true fails instead of skipping: the case
+    must run wherever the machine promises it can.
+    """
     where.mkdir(parents=True, exist_ok=True)
-    if os.geteuid() != 0 or shutil.which("mount") is None:
-        pytest.skip("mounting a tmpfs needs root and mount(8): the disk-full / read-only cases use one")
-    proc = subprocess.run(["mount", "-t", "tmpfs", "-o", ",".join(options), f"flintcloud-{uuid.uuid4().hex[:8]}",
-                           str(where)], capture_output=True, text=True)
-    if proc.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here ({proc.stderr.strip()}): needed for the disk-full / read-only cases")
+    prefix = mount_prefix()
+    if prefix is None:
+        _missing_capability("mounting a tmpfs needs root or passwordless sudo (sudo -n) and mount(8): the "
+                            "disk-full case uses one", providable=False)
+    error = _mount_tmpfs(prefix, where, options)
+    if error is not None:
+        _missing_capability(f"cannot mount a tmpfs here ({error}): needed for the disk-full case",
+                            providable=True)
     try:
         yield where
     finally:
-        subprocess.run(["umount", "-l", str(where)], capture_output=True)
+        subprocess.run([*prefix, "umount", "-l", str(where)], capture_output=True)
+
+
+@contextlib.contextmanager
+def read_only_dir(where: Path):
+    """A folder nothing can be written into: yields (folder, the cause check_writable names).
+
+    Preferably a read-only tmpfs (mounted as `tmpfs` does: root, or ``sudo -n``), which is what a
+    read-only disk is: cause "a read-only filesystem" (EROFS, which root cannot bypass). Without a mount
+    a non-root user gets the folder at chmod 0555 instead: cause "Permission denied" (EACCES). Root
+    ignores permission bits, so for root without a working mount the case cannot be made: skipped, or
+    under CI=true failed (root can normally mount). A non-root run therefore never skips this case.
+    """
+    where.mkdir(parents=True, exist_ok=True)
+    prefix = mount_prefix()
+    error = "no root and no passwordless sudo" if prefix is None else _mount_tmpfs(prefix, where, ("ro", "size=1m"))
+    if error is None:
+        try:
+            yield where, "a read-only filesystem"
+        finally:
+            subprocess.run([*prefix, "umount", "-l", str(where)], capture_output=True)
+        return
+    if os.geteuid() == 0:
+        _missing_capability(f"cannot mount a read-only tmpfs here ({error}), and root writes through chmod 0555",
+                            providable=True)
+    where.chmod(0o555)
+    try:
+        yield where, "Permission denied"
+    finally:
+        where.chmod(0o755)
 
 
 def dead_pid() -> int:

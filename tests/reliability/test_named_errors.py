@@ -4,6 +4,7 @@ and leaves the previous output as it was."""
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -17,7 +18,7 @@ from flintcloud.errors import OutputError
 from flintcloud.memory import check_pixel_index
 from flintcloud.errors import SimulationError
 
-from .conftest import flintcloud, one_line_error, tmpfs, tree_hashes
+from .conftest import flintcloud, one_line_error, read_only_dir, tmpfs, tree_hashes
 
 # ------------------------------------------------------------------ disk full, read-only output
 
@@ -35,12 +36,12 @@ def test_disk_full_while_writing_outputs_is_one_line_and_keeps_the_previous_outp
 
 
 def test_read_only_output_folder_is_refused_before_any_pixel_is_grouped(demo_project, tmp_path, monkeypatch):
-    with tmpfs(tmp_path / "ro", "ro", "size=1m") as ro:
+    with read_only_dir(tmp_path / "ro") as (ro, cause):
         out = ro / "out"
         line = one_line_error(flintcloud("run", str(demo_project / "config"), "--out", str(out), "--no-progress",
                                          cwd=tmp_path))
-        assert f"cannot write the run output folder {str(out)!r}: {str(ro)!r} is not writable (a read-only " \
-               "filesystem); nothing was computed" in line
+        assert f"cannot write the run output folder {str(out)!r}: {str(ro)!r} is not writable ({cause}); " \
+               "nothing was computed" in line
 
         import flintcloud.landscape.stands as stands
         from flintcloud.run import run_project
@@ -49,7 +50,7 @@ def test_read_only_output_folder_is_refused_before_any_pixel_is_grouped(demo_pro
             raise AssertionError("pixels were grouped before the output folder was checked")
 
         monkeypatch.setattr(stands, "group_stands", never)
-        with pytest.raises(OutputError, match="read-only filesystem"):
+        with pytest.raises(OutputError, match=re.escape(f"is not writable ({cause})")):
             run_project(demo_project / "config", out)
 
 
