@@ -42,8 +42,10 @@ SERVE_ARGS ?=
 serve: install  ## start the HTTP API + 1 worker on 127.0.0.1:8080 with the built-in data dir data/service
 	$(IN_VENV) $(BIN)/flintcloud serve --data-dir data/service $(SERVE_ARGS)
 
+# Which tests `make test` selects; GitHub's workflow (no ../shared) adds "and not shared_only".
+TEST_MARKERS ?= not slow
 test: install  ## the default test suite (what .ci/run runs)
-	$(IN_VENV) $(BIN)/pytest -m "not slow" -n 2
+	$(IN_VENV) $(BIN)/pytest -m "$(TEST_MARKERS)" -n 2
 
 test-slow: install  ## scale tests only
 	$(BIN)/pytest -m slow

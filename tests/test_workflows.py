@@ -228,6 +228,23 @@ def test_the_test_workflow_runs_the_engine_checks_on_committed_data():
     assert (data / "flint-cloud-linux-demo" / "config" / "gcbm_config.cfg").is_file()
     assert (data / "gcbm-reference-output" / "flint-cloud-linux-demo" / "gcbm_output.db").stat().st_size > 100_000
     assert "Mozilla Public License" in (REPO / "tests" / "data" / "README.md").read_text()
+    # only what moja global's README allows is committed; what needs the rest is deselected, not skipped
+    assert sorted(p.name for p in data.iterdir() if p.is_dir()) == ["flint-cloud-linux-demo", "gcbm-reference-output"]
+    assert sorted(p.name for p in (data / "gcbm-reference-output").iterdir()) == ["flint-cloud-linux-demo"]
+    assert wf["env"]["TEST_MARKERS"] == "not slow and not shared_only"
+    assert "TEST_MARKERS ?= not slow\n" in (REPO / "Makefile").read_text()
+
+
+def test_tests_needing_data_only_shared_holds_are_marked_shared_only(tmp_path):
+    """What GitHub deselects is exactly what reads Belize, the templates, the other GCBM cases or FLINT's output."""
+    proc = subprocess.run([sys.executable, "-m", "pytest", "--collect-only", "-q", "-m", "shared_only", "-p",
+                           "no:cacheprovider", "tests"], cwd=REPO, capture_output=True, text=True, timeout=300)
+    ids = [line for line in proc.stdout.splitlines() if "::" in line]
+    for expected in ("tests/test_gcbm_reference_cases.py::", "tests/flint/test_reference.py::",
+                     "test_belize_project_runs_with_windows_paths", "test_queries_of_every_shipped_gcbm_config_set_run",
+                     "test_a_gcbm_project_zip_uploads_as_the_project_validates[belize]", "test_flint_cloud_routes_answer_flints_own_csv"):
+        assert any(expected in i for i in ids), (expected, proc.stdout[-2000:])
+    assert not any("flint-cloud-linux-demo]" in i for i in ids)  # the committed demo's zip case still runs
 
 
 def test_a_missing_fixture_fails_under_ci(tmp_path):

@@ -340,15 +340,14 @@ def test_cbm_defaults_content_matches_recliner2gcbm(flint_demo, demo_db):
 
 
 @pytest.mark.shared
-def test_queries_of_every_shipped_gcbm_config_set_run(shared_data, flint_demo, demo_db):
+def test_queries_of_every_shipped_gcbm_config_set_run(flint_demo, api_templates, belize_project, demo_db):
     """FLINT.Cloud's config templates and the Belize standalone project add queries of their own."""
-    config_dirs = [flint_demo / "config", shared_data / "flint-cloud-api-templates" / "templates",
-                   shared_data / "belize" / "gcbm_project", shared_data / "belize" / "gcbm_project" / "templates"]
+    config_dirs = [flint_demo / "config", api_templates, belize_project / "gcbm_project",
+                   belize_project / "gcbm_project" / "templates"]
     queries = {}
     for d in config_dirs:
-        if d.is_dir():
-            for key, q in _sql_queries(d).items():
-                queries.setdefault(q, key)
+        for key, q in _sql_queries(d).items():
+            queries.setdefault(q, key)
     assert len(queries) >= 20
     real_db = flint_demo / "input_database" / "gcbm_input.db"
     values = {"admin_boundary": "British Columbia", "eco_boundary": "Taiga Plains", "spatial_unit_id": 1,

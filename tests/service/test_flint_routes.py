@@ -4,24 +4,19 @@ pages use, over real HTTP: FLINT's own published output, bad configs named, toke
 from __future__ import annotations
 
 import copy
-import os
-from pathlib import Path
 
 import pytest
 
-from shared_paths import REPO_ROOT
+from shared_paths import FLINT_EXAMPLE, missing_fixture
 
 from .helpers import Server
-
-FLINT_EXAMPLE = Path(os.environ.get("FLINTCLOUD_FLINT_EXAMPLE", REPO_ROOT.parent / "shared" / "flint-example"))
 
 
 def published(name: str) -> list[str]:
     path = FLINT_EXAMPLE / "output" / name
     if not path.is_file():
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"FLINT's published output missing at {path}")
-        pytest.skip(f"FLINT's published output not found at {path} (../shared/flint-example)")
+        missing_fixture(f"FLINT's published output not found at {path} (tests/data/flint-example holds a copy; "
+                        "set FLINTCLOUD_FLINT_EXAMPLE to use another)")
     return path.read_text().splitlines()
 
 
@@ -44,6 +39,7 @@ def token(server):
     return Store(server.data_dir / "flintcloud.db").init().create_token("modeller")
 
 
+@pytest.mark.shared_only  # FLINT's published output: ../shared/flint-example
 @pytest.mark.parametrize("route, name", [("/point", "default_point_output.csv"),
                                          ("/rothc", "default_point_rothc_output.csv")])
 def test_flint_cloud_routes_answer_flints_own_csv(server, token, route, name):
@@ -75,6 +71,7 @@ def test_a_posted_config_replaces_the_example_and_bad_ones_are_named(server, tok
     assert refused.status_code == 422 and "step" in refused.json()["error"].lower()
 
 
+@pytest.mark.shared_only
 def test_json_results_for_the_web_app(server, token):
     client = server.client(token)
     configs = client.get("/api/v1/flint/rothc/config").json()["configs"]

@@ -65,7 +65,8 @@ def comparable(report: dict, prefix: str) -> dict:
     return out
 
 
-@pytest.mark.parametrize("name", sorted(PROJECTS))
+@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.shared_only) if PROJECTS[n][0] == "belize_project"
+                                  else n for n in sorted(PROJECTS)])
 def test_a_gcbm_project_zip_uploads_as_the_project_validates(server, request, name, tmp_path):
     fixture, config_dir, overrides = PROJECTS[name]
     folder = request.getfixturevalue(fixture)  # skips (fails under CI=true) when the shared data is absent

@@ -236,8 +236,8 @@ def test_another_users_simulation_is_not_visible(users_server, browser):
 
 def test_flint_example_pages_run_flints_models(users_server, browser, artifacts):
     """The RothC page: the form's defaults are FLINT.Cloud's, Run draws the pools and the last step's values are
-    the ones FLINT printed (../shared/flint-example, when present)."""
-    import os
+    the ones FLINT printed (shared_paths.FLINT_EXAMPLE: ../shared/flint-example or tests/data's copy)."""
+    from shared_paths import FLINT_EXAMPLE
 
     server, d = users_server, browser
     sign_in(d, server, "alice")
@@ -247,8 +247,7 @@ def test_flint_example_pages_run_flints_models(users_server, browser, artifacts)
     d.find_element(By.CSS_SELECTOR, "#flint-form button[type=submit]").click()
     wait(d, 60).until(EC.presence_of_element_located((By.CSS_SELECTOR, "#flint-chart svg")))
     table = wait(d).until(EC.presence_of_element_located((By.ID, "flint-last"))).text
-    published = Path(os.environ.get("FLINTCLOUD_FLINT_EXAMPLE", Path(__file__).resolve().parents[2].parent / "shared"
-                                    / "flint-example")) / "output" / "default_point_rothc_output.csv"
+    published = FLINT_EXAMPLE / "output" / "default_point_rothc_output.csv"
     if published.is_file():
         lines = [ln.rstrip(",") for ln in published.read_text().splitlines()]
         header = next(ln for ln in lines if ln.startswith("notification,")).split(",")
