@@ -33,6 +33,9 @@ def create_app(settings: ServiceSettings) -> FastAPI:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     app.state.settings = settings
     app.state.store = Store(settings.db_path).init()
+    # Tokenless mode ('local' user) only for a server that starts without tokens (serve refuses that beyond
+    # loopback); one that starts with tokens keeps requiring them even if every token is revoked later.
+    app.state.started_tokenless = not app.state.store.has_tokens()
     app.state.queue = make_queue(settings)
     install_error_handlers(app)
     for name in ROUTERS:

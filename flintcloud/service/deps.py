@@ -52,13 +52,25 @@ def bearer_token(request: Request) -> str | None:
     return request.headers.get("x-api-token") or None
 
 
+def tokenless(state) -> bool:
+    """Whether every caller acts as user 'local' (no token needed): only on a server that started without
+    tokens, is configured for loopback only, and still has no valid token. Decided per request, so revoking
+    the last token never opens a server that started with tokens or listens beyond loopback."""
+    return bool(getattr(state, "started_tokenless", False)) and state.settings.is_loopback \
+        and not state.store.has_tokens()
+
+
 def current_user(request: Request, store: Store = Depends(get_store)) -> str:
-    """The token's user; without any token configured (loopback-only server) everyone is 'local'."""
-    if not store.has_tokens():
+    """The token's user; 'local' in tokenless mode (see `tokenless`); otherwise 401."""
+    if tokenless(request.app.state):
         return LOCAL_USER
     token = bearer_token(request)
     user = store.token_user(token) if token else None
     if user is None:
+        if not store.has_tokens():
+            raise Unauthorized("missing or invalid API token: this server has no valid API token (every token was "
+                               "revoked, or it listens beyond loopback), so it refuses every request; create one with "
+                               "`flintcloud token create USER` and send 'Authorization: Bearer <token>'")
         raise Unauthorized("missing or invalid API token: send 'Authorization: Bearer <token>' "
                            "(create one with `flintcloud token create USER`)")
     return user

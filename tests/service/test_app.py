@@ -32,6 +32,26 @@ def test_settings_from_env_and_flags(tmp_path):
         parse_settings({"FLINTCLOUD_WORKERS": "-1"})
 
 
+def test_no_anonymous_access_beyond_loopback(tmp_path):
+    """Tokenless mode is decided per request from the settings: a server configured for a non-loopback address
+    answers 401 to anonymous requests even with no token at all (serve refuses to start so, but the app must not
+    depend on that), and a loopback one that started with tokens stays closed once they are revoked."""
+    from flintcloud.service.store import Store
+
+    public = TestClient(create_app(parse_settings({}, host="0.0.0.0", data_dir=str(tmp_path / "public"))))
+    r = public.get("/api/v1/simulations")
+    assert r.status_code == 401 and "no valid API token" in r.json()["error"]
+    assert public.post("/gcbm/new", data={"title": "x"}).status_code == 401
+    store = Store(tmp_path / "public" / "flintcloud.db").init()
+    tok = store.create_token("alice")
+    assert public.get("/api/v1/simulations", headers={"Authorization": f"Bearer {tok}"}).status_code == 200
+    store.revoke_tokens(user="alice")
+    assert public.get("/api/v1/simulations").status_code == 401
+
+    loopback = TestClient(create_app(parse_settings({}, data_dir=str(tmp_path / "local"))))
+    assert loopback.get("/api/v1/whoami").json()["user"] == "local"  # started tokenless on loopback
+
+
 def test_params_from_a_gcbm_config():
     docs = {"localdomain.json": {"LocalDomain": {"start_date": "2010/01/01", "end_date": "2021/01/01"}},
             "variables.json": {"Variables": {"admin_boundary": "British Columbia", "eco_boundary": {"transform": {}}}}}

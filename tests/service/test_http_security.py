@@ -196,3 +196,25 @@ def test_bad_params_are_422_naming_the_key(secured):
     assert r.status_code == 422 and "end_year" in r.json()["error"]
     r = c.post("/api/v1/simulations", content=b"{not json", headers={"content-type": "application/json"})
     assert r.status_code == 422 and "error" in r.json()
+
+
+def test_revoking_the_last_token_does_not_open_the_server(tmp_path):
+    """A server that started with tokens never falls back to anonymous 'local' access: revoking every token
+    (here with the CLI, while it runs) leaves every request 401, anonymous or with the revoked token."""
+    data = tmp_path / "data"
+    alice = token(data, "alice")
+    srv = Server(data, workers=0).start()
+    try:
+        assert srv.client(alice).get("/api/v1/simulations").status_code == 200
+        assert srv.client().get("/api/v1/simulations").status_code == 401
+        subprocess.run([*CLI, "token", "revoke", "alice", "--data-dir", str(data)], check=True, capture_output=True)
+        for client in (srv.client(), srv.client(alice)):
+            r = client.get("/api/v1/simulations")
+            assert r.status_code == 401, r.text
+            assert "no valid API token" in r.json()["error"]
+            assert client.post("/gcbm/new", data={"title": "x"}).status_code == 401
+            assert client.get("/api/v1/whoami").status_code == 401
+        with sqlite3.connect(data / "flintcloud.db") as conn:
+            assert conn.execute("SELECT COUNT(*) FROM simulations").fetchone()[0] == 0
+    finally:
+        srv.stop()
