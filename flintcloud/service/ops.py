@@ -34,7 +34,7 @@ def inputs_dir(settings: ServiceSettings, sim: Simulation) -> Path:
 
 def create_simulation(store: Store, settings: ServiceSettings, user: str, title: str, params: dict | None) -> Simulation:
     check_title(title)
-    overrides = check_overrides(params or {})
+    overrides = check_overrides(params or {}, settings.limits)
     _, total = store.list_simulations(user, limit=1, offset=0)
     if total >= settings.limits.max_simulations_per_user:
         raise Conflict(f"you have {total} simulations, the limit is {settings.limits.max_simulations_per_user}; "
@@ -44,8 +44,8 @@ def create_simulation(store: Store, settings: ServiceSettings, user: str, title:
     return sim
 
 
-def update_params(store: Store, sim: Simulation, params: dict | None) -> Simulation:
-    overrides = check_overrides(params or {})
+def update_params(store: Store, settings: ServiceSettings, sim: Simulation, params: dict | None) -> Simulation:
+    overrides = check_overrides(params or {}, settings.limits)
     store.update_simulation_params(sim.user, sim.id, overrides)
     return store.get_simulation(sim.user, sim.id)
 
@@ -109,6 +109,7 @@ def start_run(store: Store, queue, settings: ServiceSettings, sim: Simulation) -
     """Queue a run if the inputs pass validation (else 422 listing every problem)."""
     if any(r.status in ("queued", "running") for r in store.active_runs(sim.id)):
         raise Conflict(f"simulation {sim.title!r} already has a queued or running run")
+    check_overrides(sim.params, settings.limits)  # params stored before a rule or limit existed run by today's
     report = validation(settings, sim)
     if not report["valid"]:
         raise ValidationError([e["message"] for e in report["errors"]], source=f"simulation {sim.title!r} inputs")
@@ -123,6 +124,7 @@ def restart_run(store: Store, queue, settings: ServiceSettings, sim: Simulation,
         raise Conflict(f"run {run.id!r} is {run.status}; only failed or cancelled runs can be restarted")
     if any(r.status in ("queued", "running") for r in store.active_runs(sim.id)):
         raise Conflict(f"simulation {sim.title!r} already has a queued or running run")
+    check_overrides(sim.params, settings.limits)  # the runner uses the simulation's params as they are now
     store.requeue(run.id)
     enqueue_run(queue, run.id)
     return store.get_run_any(run.id)

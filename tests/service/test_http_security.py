@@ -218,3 +218,66 @@ def test_revoking_the_last_token_does_not_open_the_server(tmp_path):
             assert conn.execute("SELECT COUNT(*) FROM simulations").fetchone()[0] == 0
     finally:
         srv.stop()
+
+
+@pytest.mark.parametrize("params,key,why", [
+    ({"executor": {"kind": "dask", "address": "tcp://evil:8786"}}, "params.executor.address", "unpickle"),
+    ({"executor": {"address": None}}, "params.executor.address", "not settable through the API"),
+    ({"simulation": {"gcbm_container": {"image": "evil/x"}}}, "params.simulation.gcbm_container.image", "docker run"),
+    ({"simulation": {"gcbm_container": "evil/x"}}, "params.simulation.gcbm_container", "docker run"),
+    ({"simulation": {"num_threads": 512}}, "params.simulation.num_threads", "not settable through the API"),
+    ({"executor": {"chunks": 100000}}, "params.executor.chunks", "not settable through the API"),
+    ({"executor": {"kind": "dask", "n_workers": 100000}}, "params.executor.n_workers", "limit of 4"),
+    ({"executor": {"n_workers": 5.0}}, "params.executor.n_workers", "limit of 4"),
+    ({"executor": {"threads_per_worker": 64}}, "params.executor.threads_per_worker", "limit of 2"),
+    ({"executor": {"memory_limit": "1TB"}}, "params.executor.memory_limit", "limit of 8589934592"),
+    ({"executor": {"memory_limit": "auto"}}, "params.executor.memory_limit", "not a memory size"),
+    ({"project": {"db": "/etc/passwd"}}, "params.project.db", "is absolute"),
+    ({"project": {"db": "../../flintcloud.db"}}, "params.project.db", "contains '..'"),
+    ({"project": {"layers_dir": "inputs/../../.."}}, "params.project.layers_dir", "contains '..'"),
+    ({"project": {"layers_dir": "~/layers"}}, "params.project.layers_dir", "is absolute"),
+    ({"outputs": {"dir": "/tmp/elsewhere"}}, "params.outputs.dir", "is absolute"),
+    ({"outputs": {"dir": "..\\..\\x"}}, "params.outputs.dir", "backslash"),
+])
+def test_params_that_steer_the_worker_are_refused(secured, alice_sim, params, key, why):
+    """Keys that choose what the worker executes (a Dask scheduler, a Docker image), resources above the service's
+    limits and paths out of the simulation's folder: 422 naming the key and why, on create and on update."""
+    srv, tokens = secured
+    c = srv.client(tokens["alice"])
+    r = c.post("/api/v1/simulations", json={"title": "steer", "params": params})
+    assert r.status_code == 422, r.text
+    assert key in r.json()["error"] and why in r.json()["error"], r.json()
+    r = c.patch(f"/api/v1/simulations/{alice_sim['id']}", json={"params": params})
+    assert r.status_code == 422 and key in r.json()["error"], r.text
+    assert c.get(f"/api/v1/simulations/{alice_sim['id']}").json()["params"] == {}
+    assert c.get("/api/v1/simulations", params={"title": "steer"}).json()["total"] == 0
+
+
+def test_legitimate_overrides_still_work(secured):
+    srv, tokens = secured
+    c = srv.client(tokens["bob"])
+    params = {"simulation": {"end_year": 2012, "engine": "gcbm-container"}, "report": {"decimals": 2},
+              "executor": {"kind": "dask", "n_workers": 4, "threads_per_worker": 2, "memory_limit": "2GB",
+                           "processes": False},
+              "project": {"db": "inputs/input_database/gcbm_input.db", "layers_dir": "inputs/layers/tiled"},
+              "outputs": {"indicators": ["NBP"]}}
+    r = c.post("/api/v1/simulations", json={"title": "legit", "params": params})
+    assert r.status_code == 201, r.text
+    assert r.json()["params"] == params
+    r = c.patch(f"/api/v1/simulations/{r.json()['id']}", json={"params": {"executor": "dask"}})
+    assert r.status_code == 200 and r.json()["params"] == {"executor": "dask"}, r.text
+
+
+def test_params_stored_before_the_rules_do_not_run(secured):
+    """A simulation whose stored params carry a refused key (written before these checks existed) cannot start
+    a run: 422 naming the key, nothing queued."""
+    srv, tokens = secured
+    c = srv.client(tokens["bob"])
+    sim = c.post("/api/v1/simulations", json={"title": "old params"}).json()
+    from flintcloud.service.store import Store
+
+    Store(srv.data_dir / "flintcloud.db").update_simulation_params("bob", sim["id"],
+                                                                    {"executor": {"address": "tcp://evil:8786"}})
+    r = c.post(f"/api/v1/simulations/{sim['id']}/runs")
+    assert r.status_code == 422 and "params.executor.address" in r.json()["error"], r.text
+    assert c.get(f"/api/v1/simulations/{sim['id']}/runs").json()["items"] == []

@@ -184,3 +184,13 @@ def test_difference_is_b_minus_a_on_the_union_window(tmp_path):
         ds.write(b, 1)
     with pytest.raises(ValueError, match="different grids"):
         difference(read_preview(paths[0], window=window), read_preview(other, window=window))
+
+
+def test_keys_the_form_hides_are_refused_or_capped_by_the_api():
+    """The form hides the operator's keys; the API must not accept them either (overrides.OPERATOR_ONLY refuses,
+    overrides.CAPPED bounds by the service's limits)."""
+    from flintcloud.service.overrides import CAPPED, OPERATOR_ONLY
+    from flintcloud.service.params_form import HIDDEN
+
+    for key in HIDDEN:
+        assert key in CAPPED or any(key == k or key.startswith(k + ".") for k in OPERATOR_ONLY), key

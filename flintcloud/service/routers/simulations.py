@@ -63,8 +63,9 @@ def get(sim: Simulation = Depends(owned_simulation), store: Store = Depends(get_
 
 
 @router.patch("/{sim_id}")
-def update(body: ParamsUpdate, sim: Simulation = Depends(owned_simulation), store: Store = Depends(get_store)) -> dict:
-    return _sim_json(store, ops.update_params(store, sim, body.params))
+def update(body: ParamsUpdate, sim: Simulation = Depends(owned_simulation), store: Store = Depends(get_store),
+           settings: ServiceSettings = Depends(get_settings)) -> dict:
+    return _sim_json(store, ops.update_params(store, settings, sim, body.params))
 
 
 @router.delete("/{sim_id}", status_code=204)
