@@ -281,3 +281,39 @@ def test_params_stored_before_the_rules_do_not_run(secured):
     r = c.post(f"/api/v1/simulations/{sim['id']}/runs")
     assert r.status_code == 422 and "params.executor.address" in r.json()["error"], r.text
     assert c.get(f"/api/v1/simulations/{sim['id']}/runs").json()["items"] == []
+
+
+def test_validation_never_names_the_data_directory(server, demo_zip):
+    """The validation answer (upload, GET .../validation, a refused run, FLINT.Cloud's routes) is free of the
+    server's data directory anywhere in its JSON, for a broken and for a valid project; its root is '.'."""
+    import json
+    import os
+
+    c = server.client()
+    secrets = {str(server.data_dir), os.path.realpath(server.data_dir), "/simulations/"}
+
+    def clean(body) -> None:
+        text = json.dumps(body)
+        for secret in secrets:
+            assert secret not in text, (secret, text[:2000])
+
+    broken = c.post("/api/v1/simulations", json={"title": "leak broken"}).json()
+    r = c.post(f"/api/v1/simulations/{broken['id']}/inputs", files={"files": ("layer.tiff", tiff_bytes())})
+    assert r.status_code == 201 and r.json()["validation"]["valid"] is False, r.text
+    assert r.json()["validation"]["summary"]["root"] == "."
+    clean(r.json())
+    clean(c.get(f"/api/v1/simulations/{broken['id']}/validation").json())
+    r = c.post(f"/api/v1/simulations/{broken['id']}/runs")
+    assert r.status_code == 422
+    clean(r.json())
+    r = c.post("/gcbm/dynamic", data={"title": "leak broken"})
+    assert r.status_code == 400
+    clean(r.json())
+
+    valid = c.post("/api/v1/simulations", json={"title": "leak valid"}).json()
+    r = c.post(f"/api/v1/simulations/{valid['id']}/inputs", files={"files": ("demo.zip", demo_zip)})
+    assert r.status_code == 201 and r.json()["validation"]["valid"] is True, r.text
+    body = r.json()["validation"]
+    assert body["summary"]["root"] == "." and body["target"] == "inputs"
+    clean(r.json())
+    clean(c.get(f"/api/v1/simulations/{valid['id']}/validation").json())
