@@ -317,3 +317,18 @@ def test_validation_never_names_the_data_directory(server, demo_zip):
     assert body["summary"]["root"] == "." and body["target"] == "inputs"
     clean(r.json())
     clean(c.get(f"/api/v1/simulations/{valid['id']}/validation").json())
+
+
+@pytest.mark.parametrize("offset", ["99999999999999999999", str(2**63), str(10**9 + 1), "-1", "1e3", "nan"])
+def test_list_offset_is_bounded_422(secured, offset):
+    """An offset SQLite cannot bind (beyond 64 bits) was a 500 (OverflowError): now 422 naming `offset`."""
+    srv, tokens = secured
+    r = srv.client(tokens["bob"]).get("/api/v1/simulations", params={"offset": offset})
+    assert r.status_code == 422, r.text
+    assert r.json()["error"].startswith("query.offset:"), r.json()
+
+
+def test_list_offset_at_the_bound_is_an_empty_page(secured):
+    srv, tokens = secured
+    r = srv.client(tokens["bob"]).get("/api/v1/simulations", params={"offset": str(10**9)})
+    assert r.status_code == 200 and r.json()["items"] == [] and r.json()["offset"] == 10**9

@@ -132,6 +132,25 @@ def test_map_names_are_looked_up_never_joined(run, name):
     assert resp.status_code == 404
 
 
+@pytest.mark.parametrize("route,query,field", [
+    ("/maps/NBP_2010.tif/preview.png", {"vmin": "1e308", "vmax": "-1e308"}, "vmin"),  # matplotlib overflowed: 500
+    ("/maps/NBP_2010.tif/preview.png", {"vmin": "nan"}, "vmin"),
+    ("/maps/NBP_2010.tif/preview.png", {"vmax": "inf"}, "vmax"),
+    ("/maps/NBP_2010.tif/preview.png", {"vmax": "-1e13"}, "vmax"),
+    ("difference.png", {"limit": "inf"}, "limit"),
+    ("difference.png", {"limit": "1e300"}, "limit"),
+])
+def test_colour_scales_are_finite_and_bounded(run, route, query, field):
+    ref = f"{run['sim']}:{run['run']}"
+    url = (run["results"] + route if route.startswith("/") else
+           f"/api/v1/compare/maps/NBP_2010.tif/{route}")
+    params = {**query, **({} if route.startswith("/") else {"a": ref, "b": ref})}
+    resp = run["client"].get(url, params=params)
+    assert resp.status_code == 422, resp.text
+    assert resp.json()["error"].startswith(f"query.{field}:"), resp.json()
+    assert run["client"].get(url, params={k: v for k, v in params.items() if k in "ab"}).status_code == 200
+
+
 def test_difference_maps_of_own_runs_only(users_server, run):
     client = run["client"]
     ref = f"{run['sim']}:{run['run']}"
