@@ -92,6 +92,26 @@ class Server:
 
 
 
+def raw_request(server: Server, method: str, raw_path: str, headers: dict | None = None,
+                body: bytes | None = None) -> tuple[int, dict | str]:
+    """Send `raw_path` byte for byte (http.client; httpx removes '..' segments before sending, even from a
+    raw_path). Returns (status, JSON body or text)."""
+    import http.client
+    import json
+
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=60)
+    try:
+        conn.request(method, raw_path, body=body, headers=headers or {})
+        resp = conn.getresponse()
+        data = resp.read()
+    finally:
+        conn.close()
+    try:
+        return resp.status, json.loads(data)
+    except ValueError:
+        return resp.status, data.decode("utf-8", "replace")
+
+
 def wait_for(client: httpx.Client, url: str, statuses=("succeeded", "failed", "cancelled"), timeout=600,
               seen: list | None = None) -> dict:
     deadline = time.monotonic() + timeout

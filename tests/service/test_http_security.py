@@ -332,3 +332,34 @@ def test_list_offset_at_the_bound_is_an_empty_page(secured):
     srv, tokens = secured
     r = srv.client(tokens["bob"]).get("/api/v1/simulations", params={"offset": str(10**9)})
     assert r.status_code == 200 and r.json()["items"] == [] and r.json()["offset"] == 10**9
+
+
+@pytest.mark.parametrize("raw,relpath", [
+    ("../../../flintcloud.db", "../../../flintcloud.db"),            # byte for byte: httpx would drop the '..'
+    ("%2e%2e/%2e%2e/%2e%2e/flintcloud.db", "../../../flintcloud.db"),
+    ("layers/tiled/../../../../../flintcloud.db", "layers/tiled/../../../../../flintcloud.db"),
+    ("/etc/passwd", "/etc/passwd"),
+])
+def test_input_paths_with_dotdot_reach_the_handler_and_delete_nothing(secured, alice_sim, raw, relpath):
+    """Each path leads from the simulation's inputs folder to the store, flintcloud.db: a handler that joined it
+    would delete it. It reaches the handler as sent and is not a listed input: 404, nothing deleted."""
+    srv, tokens = secured
+    from .helpers import raw_request
+
+    url = f"/api/v1/simulations/{alice_sim['id']}/inputs/{raw}"
+    status, body = raw_request(srv, "DELETE", url, {"Authorization": f"Bearer {tokens['alice']}"})
+    assert status == 404, body
+    assert body["error"].startswith(f"input {relpath!r} not found"), body  # the handler's own answer
+    assert (srv.data_dir / "flintcloud.db").is_file()
+    files = srv.client(tokens["alice"]).get(f"/api/v1/simulations/{alice_sim['id']}/inputs").json()["files"]
+    assert [f["path"] for f in files] == ["layers/tiled/layer.tiff"]
+
+
+@pytest.mark.parametrize("raw,sim_id", [("..", ".."), ("%2e%2e", ".."), ("%2e%2e%5C%2e%2e", "..\\..")])
+def test_dotdot_simulation_ids_reach_the_handler(secured, raw, sim_id):
+    srv, tokens = secured
+    from .helpers import raw_request
+
+    status, body = raw_request(srv, "GET", f"/api/v1/simulations/{raw}/inputs",
+                               {"Authorization": f"Bearer {tokens['alice']}"})
+    assert status == 404 and body["error"] == f"simulation {sim_id!r} not found", body
