@@ -11,7 +11,7 @@ import importlib
 from fastapi import FastAPI
 
 from flintcloud import __version__
-from flintcloud.service.deps import BodyLimit, install_error_handlers
+from flintcloud.service.deps import BodyLimit, LocalGuard, install_error_handlers
 from flintcloud.service.jobs import make_queue
 from flintcloud.service.settings import ServiceSettings
 from flintcloud.service.store import Store
@@ -41,4 +41,5 @@ def create_app(settings: ServiceSettings) -> FastAPI:
     for name in ROUTERS:
         app.include_router(importlib.import_module(f"flintcloud.service.routers.{name}").router)
     app.add_middleware(BodyLimit, limit=settings.limits.max_upload_bytes)
+    app.add_middleware(LocalGuard)  # outermost: a foreign Host/Origin is refused before any body is read
     return app

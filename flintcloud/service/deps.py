@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import logging
+from urllib.parse import urlsplit
 
 from fastapi import Depends, Request
 from fastapi.exceptions import RequestValidationError
@@ -128,6 +130,64 @@ def install_error_handlers(app) -> None:
     app.add_exception_handler(RequestValidationError, request_validation)
     app.add_exception_handler(StarletteHTTPException, http_error)
     app.add_exception_handler(Exception, unexpected)
+
+
+def _host_port(netloc: str, scheme: str = "http") -> tuple[str, int] | None:
+    """(lower-case host without brackets, port) of 'host[:port]'; None if it does not parse. Pure."""
+    try:
+        parts = urlsplit(f"{scheme}://{netloc}")
+        host, port = parts.hostname, parts.port
+    except ValueError:
+        return None
+    if not host or parts.username is not None or parts.path or parts.query or parts.fragment:
+        return None
+    return host.rstrip("."), port if port is not None else (443 if scheme == "https" else 80)
+
+
+def is_loopback_name(host: str) -> bool:
+    """'localhost' or a loopback IP (127.0.0.0/8, ::1). Pure."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def local_request_problem(headers: dict[str, str]) -> str | None:
+    """Why a request may not reach a tokenless server, or None. Its Host must be a loopback name (a page whose
+    own name was re-pointed at 127.0.0.1, DNS rebinding, sends its own name), and an Origin, when the browser
+    sends one, must be this very host and port (another site's page posting a form or a fetch: CSRF). Pure."""
+    host = headers.get("host", "")
+    where = _host_port(host)
+    if where is None or not is_loopback_name(where[0]):
+        return (f"Host header {host!r} is not a loopback name of this server (localhost, 127.0.0.1 or [::1]): "
+                f"a server without API tokens answers only requests addressed to loopback")
+    origin = headers.get("origin")
+    if origin is not None:
+        scheme, sep, rest = origin.partition("://")
+        source = _host_port(rest, scheme) if sep and scheme in ("http", "https") else None
+        if source is None or source != where:
+            return (f"Origin {origin!r} is not this server's own origin (http://{host}): a page of another site may "
+                    f"not call a server without API tokens")
+    return None
+
+
+class LocalGuard:
+    """ASGI middleware: in tokenless mode (see `tokenless`) refuse, with 403, requests that a web page of another
+    site made the browser send (foreign Origin) or that reached us under a foreign name (Host: DNS rebinding).
+    With tokens a browser cannot send a bearer token across origins (no CORS), so nothing is checked then."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "http" and "app" in scope and tokenless(scope["app"].state):
+            headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
+            problem = local_request_problem(headers)
+            if problem is not None:
+                return await error_body(403, problem)(scope, receive, send)
+        return await self.app(scope, receive, send)
 
 
 class BodyLimit:

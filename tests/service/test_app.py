@@ -48,7 +48,7 @@ def test_no_anonymous_access_beyond_loopback(tmp_path):
     store.revoke_tokens(user="alice")
     assert public.get("/api/v1/simulations").status_code == 401
 
-    loopback = TestClient(create_app(parse_settings({}, data_dir=str(tmp_path / "local"))))
+    loopback = TestClient(create_app(parse_settings({}, data_dir=str(tmp_path / "local"))), base_url="http://127.0.0.1")
     assert loopback.get("/api/v1/whoami").json()["user"] == "local"  # started tokenless on loopback
 
 
@@ -64,7 +64,8 @@ def test_params_from_a_gcbm_config():
 def client(tmp_path):
     from flintcloud.service.settings import read_settings
 
-    return TestClient(create_app(read_settings(data_dir=tmp_path / "data")))
+    # addressed to loopback, as a tokenless server requires (TestClient's default host is 'testserver')
+    return TestClient(create_app(read_settings(data_dir=tmp_path / "data")), base_url="http://127.0.0.1")
 
 
 def test_health_ready_spec_docs(client):

@@ -363,3 +363,60 @@ def test_dotdot_simulation_ids_reach_the_handler(secured, raw, sim_id):
     status, body = raw_request(srv, "GET", f"/api/v1/simulations/{raw}/inputs",
                                {"Authorization": f"Bearer {tokens['alice']}"})
     assert status == 404 and body["error"] == f"simulation {sim_id!r} not found", body
+
+
+def test_tokenless_server_refuses_other_sites_and_rebound_names(server, demo_zip):
+    """Without tokens every request acts as 'local', so a page of another site must not be able to use the
+    browser against it: a foreign Origin (CSRF: multipart form posts, fetches) or a Host that is not a loopback
+    name (DNS rebinding: the attacker's name re-pointed at 127.0.0.1) is 403 with a JSON error naming the header.
+    The server's own pages (Origin = its own origin) and clients that send no Origin still work."""
+    c = server.client()
+    sim = c.post("/api/v1/simulations", json={"title": "mine"}).json()
+    own = f"http://127.0.0.1:{server.port}"
+    foreign_origins = ["http://evil.example", "null", f"http://localhost:{server.port}",
+                       f"http://127.0.0.1:{server.port + 1 if server.port < 65535 else 1}", "file://"]
+    for origin in foreign_origins:
+        h = {"Origin": origin}
+        for method, url, kwargs in [
+            ("POST", "/gcbm/new", {"data": {"title": "csrf"}}),
+            ("POST", "/gcbm/upload/db", {"data": {"title": "csrf"}, "files": {"db": ("x.db", b"x")}}),
+            ("POST", "/gcbm/dynamic", {"data": {"title": "mine"}}),
+            ("POST", f"/api/v1/simulations/{sim['id']}/inputs", {"files": {"files": ("demo.zip", demo_zip)}}),
+            ("POST", "/api/v1/simulations", {"json": {"title": "csrf"}}),
+            ("DELETE", f"/api/v1/simulations/{sim['id']}", {}),
+            ("GET", "/api/v1/simulations", {}),
+        ]:
+            r = c.request(method, url, headers=h, **kwargs)
+            assert r.status_code == 403, (origin, method, url, r.text)
+            assert r.json()["error"].startswith(f"Origin {origin!r} is not this server's own origin"), r.text
+    for host in ("evil.example", f"evil.example:{server.port}", f"127.0.0.1.evil.example:{server.port}", ""):
+        r = c.get("/api/v1/simulations", headers={"Host": host})
+        assert r.status_code == 403 and r.json()["error"].startswith(f"Host header {host!r}"), (host, r.text)
+        r = c.post("/gcbm/new", data={"title": "rebound"}, headers={"Host": host})
+        assert r.status_code == 403, r.text
+    # nothing happened
+    assert [s["title"] for s in c.get("/api/v1/simulations").json()["items"]] == ["mine"]
+    assert c.get(f"/api/v1/simulations/{sim['id']}/inputs").json()["files"] == []
+    # the server's own origin, under each loopback name, and clients without an Origin
+    assert c.post("/gcbm/new", data={"title": "own page"}, headers={"Origin": own}).status_code == 200
+    r = c.post(f"/api/v1/simulations/{sim['id']}/inputs", files={"files": ("demo.zip", demo_zip)},
+               headers={"Origin": own})
+    assert r.status_code == 201, r.text
+    for host in (f"localhost:{server.port}", f"[::1]:{server.port}", f"127.0.0.1:{server.port}"):
+        r = c.get("/api/v1/simulations", headers={"Host": host, "Origin": f"http://{host}"})
+        assert r.status_code == 200 and r.json()["total"] == 2, r.text
+
+
+def test_with_tokens_the_bearer_token_is_the_guard(secured):
+    """A server with tokens does not look at Host or Origin (a reverse proxy may rewrite Host; a browser cannot
+    send a bearer token to another origin without CORS, which the server does not grant)."""
+    srv, tokens = secured
+    c = srv.client(tokens["bob"])
+    r = c.get("/api/v1/simulations", headers={"Host": "flint.example.org", "Origin": "https://flint.example.org"})
+    assert r.status_code == 200, r.text
+    r = srv.client().get("/api/v1/simulations", headers={"Origin": "http://evil.example"})
+    assert r.status_code == 401
+    r = c.options("/api/v1/simulations", headers={"Origin": "http://evil.example",
+                                                  "Access-Control-Request-Method": "POST",
+                                                  "Access-Control-Request-Headers": "authorization"})
+    assert "access-control-allow-origin" not in r.headers  # no CORS: a foreign page cannot send the token
