@@ -27,9 +27,10 @@ def free_port() -> int:
 class Server:
     """`flintcloud serve` in a subprocess (its own process group), stopped like a real deployment stops it."""
 
-    def __init__(self, data_dir: Path, workers: int = 1, env: dict | None = None):
+    def __init__(self, data_dir: Path, workers: int = 1, env: dict | None = None, args: list[str] | None = None):
         self.data_dir = data_dir
         self.workers = workers
+        self.args = list(args or [])  # more `flintcloud serve` flags, e.g. ["--max-files", "3"]
         self.env = {**os.environ, "DVC_NO_ANALYTICS": "1", "ITERATIVE_DO_NOT_TRACK": "1", **(env or {})}
         self.proc: subprocess.Popen | None = None
         self.port = 0
@@ -42,7 +43,7 @@ class Server:
     def start(self) -> Server:
         self.port = free_port()
         cmd = [sys.executable, "-c", "from flintcloud.cli import run; run()", "serve", "--host", "127.0.0.1",
-               "--port", str(self.port), "--data-dir", str(self.data_dir), "--workers", str(self.workers)]
+               "--port", str(self.port), "--data-dir", str(self.data_dir), "--workers", str(self.workers), *self.args]
         self._log = open(self.log, "ab")
         self.proc = subprocess.Popen(cmd, cwd=REPO_ROOT, env=self.env, stdout=self._log, stderr=subprocess.STDOUT,
                                      start_new_session=True)

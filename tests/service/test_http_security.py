@@ -420,3 +420,32 @@ def test_with_tokens_the_bearer_token_is_the_guard(secured):
                                                   "Access-Control-Request-Method": "POST",
                                                   "Access-Control-Request-Headers": "authorization"})
     assert "access-control-allow-origin" not in r.headers  # no CORS: a foreign page cannot send the token
+
+
+def test_serve_flags_set_the_limits(tmp_path):
+    """`flintcloud serve --max-upload-bytes/--max-files/--max-total-bytes ...` (one flag per limit, each in
+    --help) set the limits, over the environment's values."""
+    from dataclasses import fields
+
+    from flintcloud.service.settings import Limits
+
+    helptext = subprocess.run([*CLI, "serve", "--help"], capture_output=True, text=True, check=True).stdout
+    for f in fields(Limits):
+        flag = "--" + f.name.replace("_", "-")
+        assert flag in helptext and f"FLINTCLOUD_{f.name.upper()}" in helptext, flag
+
+    srv = Server(tmp_path / "data", workers=0, env={"FLINTCLOUD_MAX_UPLOAD_BYTES": str(10 * 1024**2)},
+                 args=["--max-upload-bytes", "4096", "--max-files", "2", "--max-total-bytes", "6000"]).start()
+    try:
+        c = srv.client()
+        url = f"/api/v1/simulations/{c.post('/api/v1/simulations', json={'title': 'limits'}).json()['id']}/inputs"
+        r = c.post(url, files={"files": ("big.json", b'{"x": "' + b"y" * 5000 + b'"}')})
+        assert r.status_code == 413 and "upload limit of 4096 bytes" in r.json()["error"], r.text
+        assert c.post(url, files={"files": ("a.json", b'{"x": "' + b"y" * 3000 + b'"}')}).status_code == 201
+        r = c.post(url, files={"files": ("b.json", b'{"x": "' + b"y" * 3500 + b'"}')})
+        assert r.status_code == 413 and "6000" in r.json()["error"], r.text  # the total of the simulation's inputs
+        r = c.post(url, files=[("files", (f"s{i}.json", b"{}")) for i in range(2)])
+        assert r.status_code == 413 and "at most 2 input files" in r.json()["error"], r.text
+        assert [f["path"] for f in c.get(url).json()["files"]] == ["layers/tiled/a.json"]
+    finally:
+        srv.stop()
