@@ -54,12 +54,17 @@ def bearer_token(request: Request) -> str | None:
     return request.headers.get("x-api-token") or None
 
 
+def may_be_tokenless(state) -> bool:
+    """A server that started without tokens on loopback: tokenless now or again once its tokens are revoked.
+    Needs no store read (the store may be unreadable: readiness says so with 503)."""
+    return bool(getattr(state, "started_tokenless", False)) and state.settings.is_loopback
+
+
 def tokenless(state) -> bool:
     """Whether every caller acts as user 'local' (no token needed): only on a server that started without
     tokens, is configured for loopback only, and still has no valid token. Decided per request, so revoking
     the last token never opens a server that started with tokens or listens beyond loopback."""
-    return bool(getattr(state, "started_tokenless", False)) and state.settings.is_loopback \
-        and not state.store.has_tokens()
+    return may_be_tokenless(state) and not state.store.has_tokens()
 
 
 def current_user(request: Request, store: Store = Depends(get_store)) -> str:
@@ -174,15 +179,16 @@ def local_request_problem(headers: dict[str, str]) -> str | None:
 
 
 class LocalGuard:
-    """ASGI middleware: in tokenless mode (see `tokenless`) refuse, with 403, requests that a web page of another
-    site made the browser send (foreign Origin) or that reached us under a foreign name (Host: DNS rebinding).
-    With tokens a browser cannot send a bearer token across origins (no CORS), so nothing is checked then."""
+    """ASGI middleware: on a server that may be tokenless (see `may_be_tokenless`) refuse, with 403, requests that
+    a web page of another site made the browser send (foreign Origin) or that reached us under a foreign name
+    (Host: DNS rebinding). A server that started with tokens or beyond loopback never serves anonymous requests,
+    and a browser cannot send a bearer token across origins (no CORS): nothing is checked there."""
 
     def __init__(self, app):
         self.app = app
 
     async def __call__(self, scope, receive, send):
-        if scope["type"] == "http" and "app" in scope and tokenless(scope["app"].state):
+        if scope["type"] == "http" and "app" in scope and may_be_tokenless(scope["app"].state):
             headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
             problem = local_request_problem(headers)
             if problem is not None:

@@ -405,6 +405,13 @@ def test_tokenless_server_refuses_other_sites_and_rebound_names(server, demo_zip
     for host in (f"localhost:{server.port}", f"[::1]:{server.port}", f"127.0.0.1:{server.port}"):
         r = c.get("/api/v1/simulations", headers={"Host": host, "Origin": f"http://{host}"})
         assert r.status_code == 200 and r.json()["total"] == 2, r.text
+    # a token created later does not switch the guard off (revoking it makes the server tokenless again)
+    from flintcloud.service.store import Store
+
+    tok = Store(server.data_dir / "flintcloud.db").init().create_token("alice")
+    r = c.get("/api/v1/simulations", headers={"Authorization": f"Bearer {tok}", "Origin": "http://evil.example"})
+    assert r.status_code == 403, r.text
+    assert c.get("/api/v1/simulations", headers={"Authorization": f"Bearer {tok}"}).status_code == 200
 
 
 def test_with_tokens_the_bearer_token_is_the_guard(secured):
