@@ -18,6 +18,33 @@ def worker_command(data_dir: Path, workers: int) -> list[str]:
             "--workers", str(workers)]
 
 
+# One flag per flintcloud.service.settings.Limits field (a test keeps the two in step): --max-upload-bytes ...
+LIMIT_HELP = {
+    "max_upload_bytes": "Largest request body: one file, a zip or several files, in bytes",
+    "max_files": "Input files per simulation",
+    "max_total_bytes": "All inputs of one simulation, in bytes",
+    "max_zip_entries": "Entries in one uploaded zip",
+    "max_zip_ratio": "Uncompressed/compressed size of any zip entry (zip bombs)",
+    "max_simulations_per_user": "Simulations one user may hold",
+    "page_size": "Default page of list endpoints (at most 500)",
+    "max_executor_workers": "Largest executor.n_workers a simulation may ask for (Dask workers)",
+    "max_executor_threads": "Largest executor.threads_per_worker a simulation may ask for",
+    "max_executor_memory_bytes": "Largest executor.memory_limit (per Dask worker) a simulation may ask for, in bytes",
+}
+
+
+def limit_options(func):
+    """A --max-... option for each Limits field, [env FLINTCLOUD_MAX_...; default ...] in its help."""
+    from dataclasses import fields
+
+    from flintcloud.service.settings import ENV_PREFIX, Limits
+
+    for f in reversed(fields(Limits)):
+        func = click.option(f"--{f.name.replace('_', '-')}", f.name, type=click.IntRange(min=1), default=None,
+                            help=f"{LIMIT_HELP[f.name]} [env {ENV_PREFIX}{f.name.upper()}; default {f.default}].")(func)
+    return func
+
+
 @click.command("serve")
 @click.option("--host", default=None, help="Address to listen on [env FLINTCLOUD_HOST; default 127.0.0.1]. "
                                            "Without API tokens only loopback addresses are allowed.")
@@ -28,15 +55,16 @@ def worker_command(data_dir: Path, workers: int) -> list[str]:
 @click.option("--workers", type=int, default=None,
               help="Worker processes started with the server (concurrent runs) [env FLINTCLOUD_WORKERS; default 1]; "
                    "0 = API only (run `flintcloud worker` elsewhere on the same data dir).")
-def command(host, port, data_dir, workers) -> None:
-    """Serve the flintcloud API (OpenAPI at /spec, docs at /docs)."""
+@limit_options
+def command(host, port, data_dir, workers, **limits) -> None:
+    """Serve the flintcloud API (OpenAPI at /spec, docs at /docs). Limits: flag > environment > default."""
     import uvicorn
 
     from flintcloud.service.app import create_app
     from flintcloud.service.settings import read_settings
     from flintcloud.service.store import Store
 
-    settings = read_settings(host=host, port=port, data_dir=data_dir, workers=workers)
+    settings = read_settings(host=host, port=port, data_dir=data_dir, workers=workers, **limits)
     store = Store(settings.db_path).init()
     if not store.has_tokens():
         if not settings.is_loopback:

@@ -11,7 +11,7 @@ import importlib
 from fastapi import FastAPI
 
 from flintcloud import __version__
-from flintcloud.service.deps import BodyLimit, install_error_handlers
+from flintcloud.service.deps import BodyLimit, LocalGuard, install_error_handlers
 from flintcloud.service.jobs import make_queue
 from flintcloud.service.settings import ServiceSettings
 from flintcloud.service.store import Store
@@ -33,9 +33,13 @@ def create_app(settings: ServiceSettings) -> FastAPI:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     app.state.settings = settings
     app.state.store = Store(settings.db_path).init()
+    # Tokenless mode ('local' user) only for a server that starts without tokens (serve refuses that beyond
+    # loopback); one that starts with tokens keeps requiring them even if every token is revoked later.
+    app.state.started_tokenless = not app.state.store.has_tokens()
     app.state.queue = make_queue(settings)
     install_error_handlers(app)
     for name in ROUTERS:
         app.include_router(importlib.import_module(f"flintcloud.service.routers.{name}").router)
     app.add_middleware(BodyLimit, limit=settings.limits.max_upload_bytes)
+    app.add_middleware(LocalGuard)  # outermost: a foreign Host/Origin is refused before any body is read
     return app

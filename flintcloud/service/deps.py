@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import logging
+from urllib.parse import urlsplit
 
 from fastapi import Depends, Request
 from fastapi.exceptions import RequestValidationError
@@ -52,13 +54,30 @@ def bearer_token(request: Request) -> str | None:
     return request.headers.get("x-api-token") or None
 
 
+def may_be_tokenless(state) -> bool:
+    """A server that started without tokens on loopback: tokenless now or again once its tokens are revoked.
+    Needs no store read (the store may be unreadable: readiness says so with 503)."""
+    return bool(getattr(state, "started_tokenless", False)) and state.settings.is_loopback
+
+
+def tokenless(state) -> bool:
+    """Whether every caller acts as user 'local' (no token needed): only on a server that started without
+    tokens, is configured for loopback only, and still has no valid token. Decided per request, so revoking
+    the last token never opens a server that started with tokens or listens beyond loopback."""
+    return may_be_tokenless(state) and not state.store.has_tokens()
+
+
 def current_user(request: Request, store: Store = Depends(get_store)) -> str:
-    """The token's user; without any token configured (loopback-only server) everyone is 'local'."""
-    if not store.has_tokens():
+    """The token's user; 'local' in tokenless mode (see `tokenless`); otherwise 401."""
+    if tokenless(request.app.state):
         return LOCAL_USER
     token = bearer_token(request)
     user = store.token_user(token) if token else None
     if user is None:
+        if not store.has_tokens():
+            raise Unauthorized("missing or invalid API token: this server has no valid API token (every token was "
+                               "revoked, or it listens beyond loopback), so it refuses every request; create one with "
+                               "`flintcloud token create USER` and send 'Authorization: Bearer <token>'")
         raise Unauthorized("missing or invalid API token: send 'Authorization: Bearer <token>' "
                            "(create one with `flintcloud token create USER`)")
     return user
@@ -116,6 +135,65 @@ def install_error_handlers(app) -> None:
     app.add_exception_handler(RequestValidationError, request_validation)
     app.add_exception_handler(StarletteHTTPException, http_error)
     app.add_exception_handler(Exception, unexpected)
+
+
+def _host_port(netloc: str, scheme: str = "http") -> tuple[str, int] | None:
+    """(lower-case host without brackets, port) of 'host[:port]'; None if it does not parse. Pure."""
+    try:
+        parts = urlsplit(f"{scheme}://{netloc}")
+        host, port = parts.hostname, parts.port
+    except ValueError:
+        return None
+    if not host or parts.username is not None or parts.path or parts.query or parts.fragment:
+        return None
+    return host.rstrip("."), port if port is not None else (443 if scheme == "https" else 80)
+
+
+def is_loopback_name(host: str) -> bool:
+    """'localhost' or a loopback IP (127.0.0.0/8, ::1). Pure."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def local_request_problem(headers: dict[str, str]) -> str | None:
+    """Why a request may not reach a tokenless server, or None. Its Host must be a loopback name (a page whose
+    own name was re-pointed at 127.0.0.1, DNS rebinding, sends its own name), and an Origin, when the browser
+    sends one, must be this very host and port (another site's page posting a form or a fetch: CSRF). Pure."""
+    host = headers.get("host", "")
+    where = _host_port(host)
+    if where is None or not is_loopback_name(where[0]):
+        return (f"Host header {host!r} is not a loopback name of this server (localhost, 127.0.0.1 or [::1]): "
+                f"a server without API tokens answers only requests addressed to loopback")
+    origin = headers.get("origin")
+    if origin is not None:
+        scheme, sep, rest = origin.partition("://")
+        source = _host_port(rest, scheme) if sep and scheme in ("http", "https") else None
+        if source is None or source != where:
+            return (f"Origin {origin!r} is not this server's own origin (http://{host}): a page of another site may "
+                    f"not call a server without API tokens")
+    return None
+
+
+class LocalGuard:
+    """ASGI middleware: on a server that may be tokenless (see `may_be_tokenless`) refuse, with 403, requests that
+    a web page of another site made the browser send (foreign Origin) or that reached us under a foreign name
+    (Host: DNS rebinding). A server that started with tokens or beyond loopback never serves anonymous requests,
+    and a browser cannot send a bearer token across origins (no CORS): nothing is checked there."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "http" and "app" in scope and may_be_tokenless(scope["app"].state):
+            headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
+            problem = local_request_problem(headers)
+            if problem is not None:
+                return await error_body(403, problem)(scope, receive, send)
+        return await self.app(scope, receive, send)
 
 
 class BodyLimit:

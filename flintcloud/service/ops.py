@@ -34,7 +34,7 @@ def inputs_dir(settings: ServiceSettings, sim: Simulation) -> Path:
 
 def create_simulation(store: Store, settings: ServiceSettings, user: str, title: str, params: dict | None) -> Simulation:
     check_title(title)
-    overrides = check_overrides(params or {})
+    overrides = check_overrides(params or {}, settings.limits)
     _, total = store.list_simulations(user, limit=1, offset=0)
     if total >= settings.limits.max_simulations_per_user:
         raise Conflict(f"you have {total} simulations, the limit is {settings.limits.max_simulations_per_user}; "
@@ -44,8 +44,8 @@ def create_simulation(store: Store, settings: ServiceSettings, user: str, title:
     return sim
 
 
-def update_params(store: Store, sim: Simulation, params: dict | None) -> Simulation:
-    overrides = check_overrides(params or {})
+def update_params(store: Store, settings: ServiceSettings, sim: Simulation, params: dict | None) -> Simulation:
+    overrides = check_overrides(params or {}, settings.limits)
     store.update_simulation_params(sim.user, sim.id, overrides)
     return store.get_simulation(sim.user, sim.id)
 
@@ -65,22 +65,37 @@ def delete_simulation(store: Store, settings: ServiceSettings, sim: Simulation) 
 def validation(settings: ServiceSettings, sim: Simulation) -> dict:
     """`flintcloud validate` on the simulation's inputs with its params: the same checks and messages.
 
-    Paths in messages are relative to the simulation folder ('inputs/...'), never the server's.
+    Paths in the answer are relative to the simulation folder ('inputs/...', its root '.'), and nothing in it
+    (keys or values, at any depth) names the server's data directory.
     """
     from flintcloud.validate import validate_project
 
     inputs = inputs_dir(settings, sim)
     report = validate_project(inputs, params=simulation_params(sim.title, sim.params), root=inputs.parent).to_dict()
-    return _relative(report, str(inputs.parent) + "/")
+    return without_server_paths(report, server_path_replacements(settings.data_dir, inputs.parent))
 
 
-def _relative(obj, prefix: str):
+def server_path_replacements(data_dir: Path, sim_dir: Path) -> list[tuple[str, str]]:
+    """(server path, what a client sees instead), longest first: the simulation folder becomes relative, any
+    other place in the data directory '<data-dir>'. Both as given and resolved (symlinks). Pure but resolve()."""
+    pairs = {}
+    for folder, shown in ((sim_dir, "."), (data_dir, "<data-dir>")):
+        for path in {str(folder), str(Path(folder).resolve())}:
+            pairs[path + "/"] = "" if shown == "." else shown + "/"
+            pairs[path] = shown
+    return sorted(pairs.items(), key=lambda kv: len(kv[0]), reverse=True)
+
+
+def without_server_paths(obj, replacements: list[tuple[str, str]]):
+    """`obj` (JSON: dicts, lists, strings...) with every server path of `replacements` replaced, keys too. Pure."""
     if isinstance(obj, str):
-        return obj.replace(prefix, "")
-    if isinstance(obj, list):
-        return [_relative(v, prefix) for v in obj]
+        for path, shown in replacements:
+            obj = obj.replace(path, shown)
+        return obj
+    if isinstance(obj, (list, tuple)):
+        return [without_server_paths(v, replacements) for v in obj]
     if isinstance(obj, dict):
-        return {k: _relative(v, prefix) for k, v in obj.items()}
+        return {without_server_paths(k, replacements): without_server_paths(v, replacements) for k, v in obj.items()}
     return obj
 
 
@@ -110,6 +125,7 @@ def start_run(store: Store, queue, settings: ServiceSettings, sim: Simulation) -
     """Queue a run if the inputs pass validation (else 422 listing every problem)."""
     if any(r.status in ("queued", "running") for r in store.active_runs(sim.id)):
         raise Conflict(f"simulation {sim.title!r} already has a queued or running run")
+    check_overrides(sim.params, settings.limits)  # params stored before a rule or limit existed run by today's
     report = validation(settings, sim)
     if not report["valid"]:
         raise ValidationError([e["message"] for e in report["errors"]], source=f"simulation {sim.title!r} inputs")
@@ -124,6 +140,7 @@ def restart_run(store: Store, queue, settings: ServiceSettings, sim: Simulation,
         raise Conflict(f"run {run.id!r} is {run.status}; only failed or cancelled runs can be restarted")
     if any(r.status in ("queued", "running") for r in store.active_runs(sim.id)):
         raise Conflict(f"simulation {sim.title!r} already has a queued or running run")
+    check_overrides(sim.params, settings.limits)  # the runner uses the simulation's params as they are now
     store.requeue(run.id)
     enqueue_run(queue, run.id)
     return store.get_run_any(run.id)

@@ -22,6 +22,27 @@ from flintcloud.pipeline import code_root
 # Sections a user may override, and inside `project` only the layer roles and where db/layers are.
 OVERRIDABLE = ("project", "simulation", "outputs", "report", "executor")
 PROJECT_KEYS = ("db", "layers_dir", "layers")
+# Keys (or whole subsections) an API user may not set, whatever the value, and why: they choose what the
+# worker executes and where. Only the server's own params.yaml (its operator) sets them. The web form hides
+# them too (params_form.HIDDEN).
+OPERATOR_ONLY = {
+    "executor.address": "the worker's Dask client would connect to the scheduler named here and run (unpickle) "
+                        "whatever it sends",
+    "simulation.gcbm_container": "the worker would `docker run` the image named here",
+    "simulation.num_threads": "GCBM's threads on the worker host are the operator's to allot",
+    "executor.chunks": "the number of Dask actors on the worker host is the operator's to allot",
+}
+# Resource keys a user may set up to the service's limits (flintcloud.service.settings.Limits field, what).
+CAPPED = {
+    "executor.n_workers": ("max_executor_workers", "Dask worker processes"),
+    "executor.threads_per_worker": ("max_executor_threads", "threads per Dask worker"),
+    "executor.memory_limit": ("max_executor_memory_bytes", "bytes of memory per Dask worker"),
+}
+# Keys naming files or folders: relative to the run's own folder, never absolute nor climbing out of it.
+PATH_KEYS = ("project.db", "project.layers_dir", "outputs.dir")
+_SIZE = re.compile(r"^\s*(?P<n>\d+(?:\.\d+)?)\s*(?P<unit>[kmgt]i?b|b)?\s*$", re.IGNORECASE)
+_UNITS = {"b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12,
+          "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40}
 
 
 @lru_cache(maxsize=1)
@@ -75,10 +96,79 @@ def _merge(base: Any, override: Any, where: str, problems: list[str]) -> Any:
     return copy.deepcopy(override)
 
 
-def check_overrides(overrides: Any) -> dict:
-    """The overrides if they are well-formed; ValidationError listing every problem otherwise."""
+def _dotted(node: Any, prefix: str = "") -> list[tuple[str, Any]]:
+    """(dotted key, value) of every key of a nested mapping, sections included. Pure."""
+    out = []
+    if isinstance(node, dict):
+        for key, value in node.items():
+            name = f"{prefix}{key}"
+            out.append((name, value))
+            out += _dotted(value, name + ".")
+    return out
+
+
+def memory_bytes(value: Any) -> int | None:
+    """Bytes of a memory size (an integer, or text such as '4GB' or '512 MiB'); None if it is not one. Pure."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    m = _SIZE.match(value) if isinstance(value, str) else None
+    if m is None:
+        return None
+    return int(float(m["n"]) * _UNITS[(m["unit"] or "b").lower()])
+
+
+def path_problem(value: Any) -> str | None:
+    """Why a path a user gave may not be used (absolute, '..', '~', backslash, NUL), or None. Pure."""
+    if not isinstance(value, str):
+        return None  # the registry reports the kind
+    parts = value.replace("\\", "/").split("/")
+    if "\x00" in value:
+        return "contains a NUL character"
+    if "\\" in value:
+        return "contains a backslash; use '/'"
+    if value.startswith(("/", "~")) or re.match(r"^[A-Za-z]:", value):
+        return "is absolute; only a relative path inside the simulation's own folder is allowed"
+    if ".." in parts:
+        return "contains '..'; only a relative path inside the simulation's own folder is allowed"
+    return None
+
+
+def service_problems(overrides: dict, limits) -> list[str]:
+    """What an API user may not set, whatever params.yaml's registry accepts: the operator's keys, resources
+    above the service's limits, paths leaving the simulation's folder. One message per key. Pure."""
+    problems = []
+    for key, value in _dotted(overrides):
+        refused = next((k for k in OPERATOR_ONLY if key == k or key.startswith(k + ".")), None)
+        if refused is not None:
+            if not (isinstance(value, dict) and value):  # name the leaf: simulation.gcbm_container.image
+                problems.append(f"params.{key}: not settable through the API: {OPERATOR_ONLY[refused]}; the "
+                                f"server's params.yaml sets it")
+        elif key in CAPPED and value is not None:
+            field, what = CAPPED[key]
+            limit = getattr(limits, field)
+            amount = memory_bytes(value) if key == "executor.memory_limit" else value
+            if key == "executor.memory_limit" and amount is None:
+                problems.append(f"params.{key}: {value!r} is not a memory size; give bytes or e.g. '2GB' (at most "
+                                f"{limit} bytes)")
+            elif isinstance(amount, (int, float)) and not isinstance(amount, bool) and amount > limit:
+                problems.append(f"params.{key}: {value!r} is above this service's limit of {limit} {what} "
+                                f"(FLINTCLOUD_{field.upper()})")
+        elif key in PATH_KEYS:
+            why = path_problem(value)
+            if why:
+                problems.append(f"params.{key}: {value!r} {why}")
+    return problems
+
+
+def check_overrides(overrides: Any, limits=None) -> dict:
+    """The overrides if they are well-formed and within what an API user may set (`limits`: the service's
+    Limits; default Limits()); ValidationError listing every problem otherwise."""
     if overrides is None:
         return {}
+    if limits is None:
+        from flintcloud.service.settings import Limits
+
+        limits = Limits()
     problems: list[str] = []
     if not isinstance(overrides, dict):
         raise ValidationError([f"params: expected a mapping of sections, got {overrides!r}"])
@@ -91,6 +181,7 @@ def check_overrides(overrides: Any) -> dict:
             else:
                 problems += [f"params.project.{k}: not settable here (one of {', '.join(PROJECT_KEYS)}); "
                              f"the project is the simulation's uploaded inputs" for k in value if k not in PROJECT_KEYS]
+    problems += service_problems(overrides, limits)
     if problems:
         raise ValidationError(problems, source="params")
     # unknown keys (with the closest valid one) and values of the wrong kind, in the registry's words; then what

@@ -21,6 +21,8 @@ from flintcloud.params import registered_key
 
 FORM_SECTIONS = ("simulation", "outputs", "report", "executor")
 # Keys that are not for a web form: container images and thread counts belong to whoever runs the service.
+# The API enforces the same: flintcloud.service.overrides refuses OPERATOR_ONLY keys and caps CAPPED ones
+# to the service's limits (a test keeps every HIDDEN key in one of the two).
 HIDDEN = {"simulation.num_threads", "simulation.gcbm_container.image", "executor.address",
           "executor.n_workers", "executor.threads_per_worker", "executor.chunks"}
 

@@ -31,6 +31,10 @@ class Limits:
     max_zip_ratio: int = 200                       # uncompressed/compressed size of any zip entry
     max_simulations_per_user: int = 1000
     page_size: int = 50                            # default page of list endpoints (max 500)
+    # What a simulation's params may ask of the worker host (params executor.*; the API refuses more).
+    max_executor_workers: int = 4                  # executor.n_workers (Dask LocalCluster worker processes)
+    max_executor_threads: int = 2                  # executor.threads_per_worker
+    max_executor_memory_bytes: int = 8 * 1024**3   # executor.memory_limit (per Dask worker)
 
 
 @dataclass(frozen=True)

@@ -27,9 +27,10 @@ def free_port() -> int:
 class Server:
     """`flintcloud serve` in a subprocess (its own process group), stopped like a real deployment stops it."""
 
-    def __init__(self, data_dir: Path, workers: int = 1, env: dict | None = None):
+    def __init__(self, data_dir: Path, workers: int = 1, env: dict | None = None, args: list[str] | None = None):
         self.data_dir = data_dir
         self.workers = workers
+        self.args = list(args or [])  # more `flintcloud serve` flags, e.g. ["--max-files", "3"]
         self.env = {**os.environ, "DVC_NO_ANALYTICS": "1", "ITERATIVE_DO_NOT_TRACK": "1", **(env or {})}
         self.proc: subprocess.Popen | None = None
         self.port = 0
@@ -42,7 +43,7 @@ class Server:
     def start(self) -> Server:
         self.port = free_port()
         cmd = [sys.executable, "-c", "from flintcloud.cli import run; run()", "serve", "--host", "127.0.0.1",
-               "--port", str(self.port), "--data-dir", str(self.data_dir), "--workers", str(self.workers)]
+               "--port", str(self.port), "--data-dir", str(self.data_dir), "--workers", str(self.workers), *self.args]
         self._log = open(self.log, "ab")
         self.proc = subprocess.Popen(cmd, cwd=REPO_ROOT, env=self.env, stdout=self._log, stderr=subprocess.STDOUT,
                                      start_new_session=True)
@@ -90,6 +91,26 @@ class Server:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         return httpx.Client(base_url=self.url, headers=headers, timeout=120)
 
+
+
+def raw_request(server: Server, method: str, raw_path: str, headers: dict | None = None,
+                body: bytes | None = None) -> tuple[int, dict | str]:
+    """Send `raw_path` byte for byte (http.client; httpx removes '..' segments before sending, even from a
+    raw_path). Returns (status, JSON body or text)."""
+    import http.client
+    import json
+
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=60)
+    try:
+        conn.request(method, raw_path, body=body, headers=headers or {})
+        resp = conn.getresponse()
+        data = resp.read()
+    finally:
+        conn.close()
+    try:
+        return resp.status, json.loads(data)
+    except ValueError:
+        return resp.status, data.decode("utf-8", "replace")
 
 
 def wait_for(client: httpx.Client, url: str, statuses=("succeeded", "failed", "cancelled"), timeout=600,

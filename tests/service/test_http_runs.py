@@ -200,3 +200,38 @@ def test_a_run_failing_on_a_broken_layer_names_it(tmp_path, demo_zip):
             os.killpg(worker.pid, signal.SIGTERM)
             worker.wait(timeout=60)
         srv.stop()
+
+
+def test_gcbm_status_says_failed_and_why(tmp_path, demo_zip):
+    """FLINT.Cloud's /gcbm/status for a run that failed on a bad input: `finished` is "Failed: <reason>", with the
+    reason (naming the culprit) also in `error`. The input goes bad after the run was queued: its database is
+    deleted before a worker takes the run, so the run's own validation fails."""
+    srv = Server(tmp_path / "data", workers=0).start()
+    worker = None
+    try:
+        c = srv.client()
+        assert "New simulation started" in c.post("/gcbm/new", data={"title": "will fail"}).json()["data"]
+        sim = c.get("/api/v1/simulations", params={"title": "will fail"}).json()["items"][0]
+        base = f"/api/v1/simulations/{sim['id']}"
+        r = c.post(base + "/inputs", files={"files": ("demo.zip", demo_zip)})
+        assert r.status_code == 201 and r.json()["validation"]["valid"], r.text
+        r = c.post("/gcbm/dynamic", data={"title": "will fail"})
+        assert r.status_code == 200 and r.json()["status"] == "Run started", r.text
+        assert c.post("/gcbm/status", data={"title": "will fail"}).json()["finished"] == "In Progress"
+        assert c.delete(base + "/inputs/input_database/gcbm_input.db").status_code == 204
+        worker = subprocess.Popen([sys.executable, "-c", "from flintcloud.cli import run; run()", "worker"],
+                                  env={**srv.env, "FLINTCLOUD_DATA_DIR": str(srv.data_dir), "FLINTCLOUD_WORKERS": "1"},
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        run = wait_for(c, f"{base}/runs/{r.json()['run_id']}")
+        assert run["status"] == "failed", run
+        status = c.post("/gcbm/status", data={"title": "will fail"}).json()
+        assert status["status"] == "failed" and status["run_id"] == run["id"] and status["stage"] == "validate"
+        assert status["error"] == run["error"] and "gcbm_input.db" in status["error"], status
+        assert status["finished"] == f"Failed: {run['error']}"
+        r = c.post("/gcbm/download", data={"title": "will fail"})
+        assert r.status_code == 409 and "failed" in r.json()["error"]
+    finally:
+        if worker is not None:
+            os.killpg(worker.pid, signal.SIGTERM)
+            worker.wait(timeout=60)
+        srv.stop()

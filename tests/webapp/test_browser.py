@@ -333,3 +333,48 @@ def test_a_failed_run_links_to_the_input_it_names(browser, tmp_path, demo_zip_fi
             os.killpg(worker.pid, signal.SIGTERM)
             worker.wait(timeout=60)
         server.stop()
+
+
+def test_tokenless_server_works_for_its_own_pages_and_refuses_other_sites(browser, tmp_path):
+    """A server without tokens (every request is 'local'): its own pages still create a simulation and upload
+    the demo (Chromium sends their Origin itself), while a page of another origin on this machine, which makes
+    the browser post a form and a fetch to the server (CSRF), gets 403 and creates nothing."""
+    import functools
+    import http.server
+    import threading
+
+    from service.helpers import Server, free_port
+
+    server = Server(tmp_path / "data", workers=0).start()
+    attacker_dir = tmp_path / "attacker"
+    attacker_dir.mkdir()
+    (attacker_dir / "attack.html").write_text(f"""<!doctype html><html><body>
+<form id="f" method="post" enctype="multipart/form-data" action="{server.url}/gcbm/new">
+  <input name="title" value="csrf-form"></form>
+<script>
+  const body = new FormData(); body.append("title", "csrf-fetch");
+  fetch("{server.url}/gcbm/new", {{method: "POST", mode: "no-cors", body}})
+    .finally(() => {{ document.title = "fetched"; document.getElementById("f").submit(); }});
+</script></body></html>""")
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(attacker_dir))
+    attacker = http.server.ThreadingHTTPServer(("127.0.0.1", free_port()), handler)
+    threading.Thread(target=attacker.serve_forever, daemon=True).start()
+    try:
+        d = browser
+        d.get("about:blank")
+        d.get(f"{server.url}/#/")
+        wait(d).until(EC.text_to_be_present_in_element((By.ID, "who"), "Signed in as local"))
+        sim_id = create_simulation(d, server, "Local simulation", upload=None)
+        assert "Continue to the simulation" in d.find_element(By.ID, "main").text
+        client = server.client()
+        files = client.get(f"/api/v1/simulations/{sim_id}/inputs").json()["files"]
+        assert any(f["path"].endswith("gcbm_input.db") for f in files)
+
+        d.get(f"http://localhost:{attacker.server_address[1]}/attack.html")  # another origin on this machine
+        wait(d).until(lambda drv: "is not this server" in drv.page_source)  # the form landed on our 403
+        assert "Origin 'http://localhost:" in d.page_source
+        titles = [s["title"] for s in client.get("/api/v1/simulations").json()["items"]]
+        assert titles == ["Local simulation"], titles
+    finally:
+        attacker.shutdown()
+        server.stop()

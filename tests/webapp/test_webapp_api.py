@@ -13,7 +13,7 @@ import yaml
 from PIL import Image
 
 from flintcloud.service.params_form import form_fields, range_problems
-from service.helpers import wait_for
+from service.helpers import raw_request, wait_for
 
 from .conftest import create_token
 
@@ -46,12 +46,22 @@ def test_pages_are_served_with_their_vendored_libraries(users_server):
     assert "cdn" not in page.text.lower()
 
 
-@pytest.mark.parametrize("path", ["/static/../flintcloud.db", "/static/..%2F..%2Fparams.yaml", "/static/%2e%2e/app.py",
-                                  "/static//etc/passwd", "/static/vendor/../../routers/webapp.py"])
-def test_static_files_never_leave_their_folder(users_server, path):
-    resp = users_server.client().get(path)
-    assert resp.status_code == 404
-    assert "sqlite" not in resp.text.lower() and "import" not in resp.text
+# Each target exists relative to the static folder (flintcloud/service/webapp/static): a handler that joined
+# the name onto the folder would serve it.
+@pytest.mark.parametrize("path,name", [
+    ("/static/../../app.py", "../../app.py"),                   # sent byte for byte (httpx would drop the '..')
+    ("/static/%2e%2e/%2e%2e/%2e%2e/%2e%2e/params.yaml", "../../../../params.yaml"),
+    ("/static/..%2F..%2Fapp.py", "../../app.py"),
+    ("/static//etc/passwd", "/etc/passwd"),
+    ("/static/vendor/../../../routers/webapp.py", "vendor/../../../routers/webapp.py"),
+    ("/static/..%5C..%5Capp.py", "..\\..\\app.py"),
+])
+def test_static_files_never_leave_their_folder(users_server, path, name):
+    """The handler itself gets the '..' (its own 404 names it) and finds no file: names are looked up in a
+    listing of the static folder, never joined onto a path."""
+    status, body = raw_request(users_server, "GET", path)
+    assert status == 404, body
+    assert body["error"] == f"no static file {name!r}", body
 
 
 def test_params_schema_is_params_yaml_documented(users_server):
@@ -125,11 +135,46 @@ def test_map_catalogue_info_and_preview(run):
     assert image.height > 0.9 * image.width
 
 
-@pytest.mark.parametrize("name", ["../../flintcloud.db", "..%2F..%2Fflintcloud.db", "/etc/passwd", "NBP_2010.tif%00.png",
-                                  "NBP_2099.tif"])
-def test_map_names_are_looked_up_never_joined(run, name):
-    resp = run["client"].get(run["results"] + f"/maps/{name}/preview.png")
-    assert resp.status_code == 404
+@pytest.mark.parametrize("raw,name", [
+    ("..", ".."), ("%2e%2e", ".."), ("..%5C..%5Cflintcloud.db", "..\\..\\flintcloud.db"),
+    ("NBP_2010.tif%00.png", "NBP_2010.tif\x00.png"), ("NBP_2099.tif", "NBP_2099.tif"),
+])
+def test_map_names_are_looked_up_never_joined(users_server, run, raw, name):
+    """Each name reaches the handler byte for byte, which answers its own 404 naming it (names are looked up
+    in the run's listing of maps, never joined onto a path)."""
+    headers = {"Authorization": f"Bearer {users_server.tokens['alice']}"}
+    for route in ("preview.png", "info"):
+        status, body = raw_request(users_server, "GET", f"{run['results']}/maps/{raw}/{route}", headers)
+        assert status == 404, body
+        assert body["error"].startswith(f"map {name!r} not found"), body
+
+
+@pytest.mark.parametrize("raw", ["../../flintcloud.db", "..%2F..%2Fflintcloud.db", "/etc/passwd"])
+def test_map_names_with_slashes_match_no_route(users_server, run, raw):
+    """A name with a '/' (raw or %2F) cannot be one path segment: no map route matches, and the answer is the
+    router's plain 404, not a file."""
+    headers = {"Authorization": f"Bearer {users_server.tokens['alice']}"}
+    status, body = raw_request(users_server, "GET", f"{run['results']}/maps/{raw}/preview.png", headers)
+    assert status == 404 and body == {"error": "Not Found"}, body
+
+
+@pytest.mark.parametrize("route,query,field", [
+    ("/maps/NBP_2010.tif/preview.png", {"vmin": "1e308", "vmax": "-1e308"}, "vmin"),  # matplotlib overflowed: 500
+    ("/maps/NBP_2010.tif/preview.png", {"vmin": "nan"}, "vmin"),
+    ("/maps/NBP_2010.tif/preview.png", {"vmax": "inf"}, "vmax"),
+    ("/maps/NBP_2010.tif/preview.png", {"vmax": "-1e13"}, "vmax"),
+    ("difference.png", {"limit": "inf"}, "limit"),
+    ("difference.png", {"limit": "1e300"}, "limit"),
+])
+def test_colour_scales_are_finite_and_bounded(run, route, query, field):
+    ref = f"{run['sim']}:{run['run']}"
+    url = (run["results"] + route if route.startswith("/") else
+           f"/api/v1/compare/maps/NBP_2010.tif/{route}")
+    params = {**query, **({} if route.startswith("/") else {"a": ref, "b": ref})}
+    resp = run["client"].get(url, params=params)
+    assert resp.status_code == 422, resp.text
+    assert resp.json()["error"].startswith(f"query.{field}:"), resp.json()
+    assert run["client"].get(url, params={k: v for k, v in params.items() if k in "ab"}).status_code == 200
 
 
 def test_difference_maps_of_own_runs_only(users_server, run):
@@ -184,3 +229,13 @@ def test_difference_is_b_minus_a_on_the_union_window(tmp_path):
         ds.write(b, 1)
     with pytest.raises(ValueError, match="different grids"):
         difference(read_preview(paths[0], window=window), read_preview(other, window=window))
+
+
+def test_keys_the_form_hides_are_refused_or_capped_by_the_api():
+    """The form hides the operator's keys; the API must not accept them either (overrides.OPERATOR_ONLY refuses,
+    overrides.CAPPED bounds by the service's limits)."""
+    from flintcloud.service.overrides import CAPPED, OPERATOR_ONLY
+    from flintcloud.service.params_form import HIDDEN
+
+    for key in HIDDEN:
+        assert key in CAPPED or any(key == k or key.startswith(k + ".") for k in OPERATOR_ONLY), key

@@ -148,7 +148,7 @@ def _params_from_uploaded_config(store: Store, settings: ServiceSettings, sim: S
     if not config_dir.is_dir():
         return sim
     merged = merge_overrides(sim.params, read_config_params(config_dir))
-    return ops.update_params(store, sim, merged) if merged != sim.params else sim
+    return ops.update_params(store, settings, sim, merged) if merged != sim.params else sim
 
 
 @router.post("/gcbm/dynamic")

@@ -14,6 +14,7 @@ from flintcloud.service.store import SIMULATION_ORDER, STATUSES, Simulation, Sto
 from flintcloud.service.uploads import list_inputs
 
 router = APIRouter(prefix="/api/v1/simulations", tags=["simulations"])
+MAX_OFFSET = 10**9  # far beyond any list (max_simulations_per_user), far below SQLite's 2**63 - 1
 
 
 class NewSimulation(BaseModel):
@@ -39,7 +40,8 @@ def create(body: NewSimulation, user: str = Depends(current_user), store: Store 
 @router.get("")
 def list_(user: str = Depends(current_user), store: Store = Depends(get_store),
           settings: ServiceSettings = Depends(get_settings),
-          limit: int | None = Query(None, ge=1, le=500), offset: int = Query(0, ge=0),
+          limit: int | None = Query(None, ge=1, le=500),
+          offset: int = Query(0, ge=0, le=MAX_OFFSET, description="simulations to skip (SQLite takes 64-bit ints)"),
           title: str | None = Query(None, max_length=200, description="only titles containing this"),
           status: str | None = Query(None, description=f"latest run status: {', '.join(STATUSES)}"),
           sort: str = Query("created", description=f"order of the whole list: {', '.join(SIMULATION_ORDER)}"),
@@ -63,8 +65,9 @@ def get(sim: Simulation = Depends(owned_simulation), store: Store = Depends(get_
 
 
 @router.patch("/{sim_id}")
-def update(body: ParamsUpdate, sim: Simulation = Depends(owned_simulation), store: Store = Depends(get_store)) -> dict:
-    return _sim_json(store, ops.update_params(store, sim, body.params))
+def update(body: ParamsUpdate, sim: Simulation = Depends(owned_simulation), store: Store = Depends(get_store),
+           settings: ServiceSettings = Depends(get_settings)) -> dict:
+    return _sim_json(store, ops.update_params(store, settings, sim, body.params))
 
 
 @router.delete("/{sim_id}", status_code=204)

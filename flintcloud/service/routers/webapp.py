@@ -31,6 +31,8 @@ from flintcloud.service.store import Simulation, Store
 router = APIRouter()
 STATIC = Path(__file__).resolve().parents[1] / "webapp" / "static"
 PLOTS = "reports/plots"
+# Colour scale ends a map preview accepts: finite and far beyond any tC/ha, so matplotlib never overflows.
+MAX_SCALE = 1e12
 MEDIA = {".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8",
          ".png": "image/png", ".svg": "image/svg+xml", ".txt": "text/plain; charset=utf-8", ".md": "text/markdown; charset=utf-8"}
 
@@ -146,8 +148,10 @@ def map_info(run_id: str, name: str, sim: Simulation = Depends(owned_simulation)
 @router.get(RUN + "/maps/{name}/preview.png", tags=["webapp"])
 def map_png(run_id: str, name: str, sim: Simulation = Depends(owned_simulation), store: Store = Depends(get_store),
             settings: ServiceSettings = Depends(get_settings),
-            vmin: float | None = Query(None, description="lower end of the colour scale (shared scales)"),
-            vmax: float | None = Query(None, description="upper end of the colour scale")) -> Response:
+            vmin: float | None = Query(None, ge=-MAX_SCALE, le=MAX_SCALE, allow_inf_nan=False,
+                                       description="lower end of the colour scale (shared scales)"),
+            vmax: float | None = Query(None, ge=-MAX_SCALE, le=MAX_SCALE, allow_inf_nan=False,
+                                       description="upper end of the colour scale")) -> Response:
     preview = read_preview(_map(sim, run_id, name, store, settings))
     indicator, year = parse_map_name(name) or (name, None)
     signed = indicator in {"NEP", "NBP"} or indicator.startswith("Delta_")
@@ -177,7 +181,8 @@ def _difference(name: str, a: str, b: str, user: str, store: Store, settings: Se
 @router.get("/api/v1/compare/maps/{name}/difference.png", tags=["webapp"])
 def difference_png(name: str, a: str = Query(..., description="<simulation id>:<run id>, the base"),
                    b: str = Query(..., description="<simulation id>:<run id>, shown as b - a"),
-                   limit: float | None = Query(None, gt=0, description="symmetric scale: -limit..+limit"),
+                   limit: float | None = Query(None, gt=0, le=MAX_SCALE, allow_inf_nan=False,
+                                               description="symmetric scale: -limit..+limit"),
                    user: str = Depends(current_user), store: Store = Depends(get_store),
                    settings: ServiceSettings = Depends(get_settings)) -> Response:
     diff = _difference(name, a, b, user, store, settings)
