@@ -106,6 +106,45 @@ def png_renamed(project: Path) -> None:
         out.write(data, 1)
 
 
+def edit_config(project: Path, name: str, edit) -> None:
+    path = project / "config" / name
+    doc = json.loads(path.read_text(encoding="utf-8"))
+    edit(doc)
+    path.write_text(json.dumps(doc, indent=4, ensure_ascii=False), encoding="utf-8")
+
+
+def masked_out_negative_age(project: Path) -> None:
+    """CBMBuildLandUnitModule mask_vars: a mask layer with nodata on the one pixel whose age is -20.
+    GCBM never simulates that pixel, so its age is no problem."""
+    tiled = project / "layers" / "tiled"
+    with rasterio.open(tiled / "Classifier1.tiff") as ds:
+        data, profile = ds.read(1), ds.profile
+    mask = np.where(data != 255, 1, 255).astype(np.uint8)
+    mask[FIRST_PIXEL] = 255
+    with rasterio.open(tiled / "forest_mask.tiff", "w", **profile) as out:
+        out.write(mask, 1)
+    sidecar = json.loads((tiled / "Classifier1.json").read_text(encoding="utf-8"))
+    sidecar["attributes"] = {"1": "forest"}
+    (tiled / "forest_mask.json").write_text(json.dumps(sidecar, indent=4), encoding="utf-8")
+    edit_config(project, "provider_config.json", lambda d: d["Providers"]["RasterTiled"]["layers"].append(
+        {"name": "forest_mask", "layer_path": "../layers/tiled/forest_mask.tiff", "layer_prefix": "forest_mask"}))
+    edit_config(project, "variables.json", lambda d: d["Variables"].update(forest_mask={"transform": {
+        "library": "internal.flint", "type": "LocationIdxFromFlintDataTransform", "provider": "RasterTiled",
+        "data_id": "forest_mask"}}))
+    edit_config(project, "modules_cbm.json", lambda d: d["Modules"]["CBMBuildLandUnitModule"].update(
+        settings={"mask_vars": ["forest_mask"]}))
+    set_pixel(project, "initial_age", -20)
+
+
+def allow_nulls_negative_age(project: Path) -> None:
+    """initial_classifier_set allow_nulls: a pixel with one classifier null is still simulated, so its
+    age -20 is refused (validate used to require every classifier and pass it)."""
+    edit_config(project, "variables.json",
+                lambda d: d["Variables"]["initial_classifier_set"]["transform"].update(allow_nulls=True))
+    set_pixel(project, "Classifier2", 255)
+    set_pixel(project, "initial_age", -20)
+
+
 CASES = {
     "unmodified": (None, True),
     "disturbance type by code": (by_code, True),
@@ -126,6 +165,8 @@ CASES = {
     "sidecar layer_data Byte on an Int16 raster": (
         lambda p: edit_sidecar(p, "initial_age", lambda d: d.update(layer_data="Byte")), False),
     "a PNG renamed .tiff": (png_renamed, False),
+    "negative age on a pixel mask_vars leaves out": (masked_out_negative_age, True),
+    "negative age on a pixel allow_nulls keeps with a null classifier": (allow_nulls_negative_age, False),
 }
 
 
@@ -157,6 +198,20 @@ def test_run_refuses_negative_ages_with_validates_sentence(flint_demo, tmp_path)
         prepare_run(project / "config")
     assert problem.message in str(err.value)
     assert "1 pixel(s) have negative ages (minimum -20)" in problem.message
+
+
+def test_a_pixel_kept_by_allow_nulls_is_checked_by_validate_as_the_run_checks_it(flint_demo, tmp_path):
+    """validate reads the pixels the run simulates (the landscape's own decoder), so the age of a pixel
+    with a null classifier under allow_nulls is validate's own finding, in the run's words, not only
+    the run's refusal passed on."""
+    project = copy_demo(flint_demo, tmp_path / "demo")
+    allow_nulls_negative_age(project)
+    errors = validate_project(project / "config", root=tmp_path).errors
+    (problem,) = [p for p in errors if p.check in ("age", "run")]
+    assert problem.check == "age", problem.message
+    with pytest.raises(FlintcloudError) as err:
+        prepare_run(project / "config")
+    assert problem.message in str(err.value)
 
 
 def test_every_problem_of_a_sidecar_is_listed_and_a_png_is_named(flint_demo, tmp_path):
