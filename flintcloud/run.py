@@ -164,10 +164,10 @@ def prepare_run(config: GcbmConfig | str | os.PathLike, *, progress: bool = Fals
 def preflight(config: GcbmConfig, inputs, stands) -> None:
     """Refuse, before any simulation, what `flintcloud validate` rejects on the same inputs (one
     message per problem, the same sentences: flintcloud.landscape.checks): negative ages, ages past
-    the growth curves, implausible or missing temperatures, classifier sets without a growth curve.
+    the growth curves (from the age layer or a scalar initial_age), implausible or missing temperatures, classifier sets without a growth curve.
     Cheap: it looks at the unique stands, not at pixels."""
     from flintcloud.inputdb.reader import growth_curve_problems, match_growth_curves
-    from flintcloud.landscape.checks import stand_problems
+    from flintcloud.landscape.checks import scalar_age_messages, stand_problems
 
     comps = inputs.growth_curve_components
     max_curve_age = int(comps["age"].max()) if not comps.empty else None
@@ -179,6 +179,8 @@ def preflight(config: GcbmConfig, inputs, stands) -> None:
         temperature_where=f"temperature layer {temp_layer!r}" if temp_layer else None,
         temperature_path=str(config.layers.get(temp_layer, "")) if temp_layer else "",
     )
+    if age_layer is None:  # one initial_age for every pixel (Belize's 0): the same check, once
+        problems += scalar_age_messages(config.age_value, max_curve_age)
     volumes = growth_curve_problems(inputs)
     if volumes:
         raise DatabaseError("; ".join(volumes))

@@ -65,7 +65,12 @@ from flintcloud.gcbm.sidecar import (
     sidecar_problems,
 )
 from flintcloud.inputdb import reader as inputdb
-from flintcloud.landscape.checks import TEMPERATURE_RANGE, age_messages, temperature_range_message
+from flintcloud.landscape.checks import (
+    TEMPERATURE_RANGE,
+    age_messages,
+    scalar_age_messages,
+    temperature_range_message,
+)
 from flintcloud.landscape.grid import Grid
 from flintcloud.landscape.raster import Landscape, LandscapeRoles, layer_info, not_geotiff_message
 from flintcloud.params import params_key_problems
@@ -380,6 +385,7 @@ def validate_project(
                          f"0..{inputdb.MAX_PLAUSIBLE_VOLUME:g} m3/ha")
     _read_sidecars(t, config_mode, report)
     _check_layers(t, db, report)
+    _check_scalars(t, db, report)
     if db is not None:
         _check_spatial_unit(t, db, report, config_mode)
     if report.ok and db is not None:
@@ -658,9 +664,6 @@ def _check_layers(t: _Target, db, report: ValidationReport) -> None:
     age_layer = next((o.layer for o in opened if o.layer.name == landscape.roles.age_layer), None)
     if age_layer is not None:
         _report_ages(age_layer, tally, max_curve_age, report)
-    elif t.age_value is not None and max_curve_age is not None and t.age_value > max_curve_age:
-        report.error("age", f"initial_age {t.age_value} is above the growth curves' maximum age {max_curve_age}",
-                     value=t.age_value, expected=f"0..{max_curve_age}")
     if temp_layer is not None:
         _report_temperature(temp_layer, tally, report)
     if tally.n_valid == 0:
@@ -669,6 +672,15 @@ def _check_layers(t: _Target, db, report: ValidationReport) -> None:
     classifier_broken = t.broken & (set(db.classifier_names) | {x.name for x in classifiers}) if db is not None else set()
     if db is not None and classifiers and not classifier_broken:
         _check_growth_curves(classifiers, tally.combos, db, report, t.classifier_values)
+
+
+def _check_scalars(t: _Target, db, report: ValidationReport) -> None:
+    """Values given once for every pixel instead of a layer: the run (run.preflight) refuses the same."""
+    if t.age_value is not None and not any(x.role == "age" for x in t.layers):
+        max_curve_age = _max_curve_age(db)
+        for message in scalar_age_messages(t.age_value, max_curve_age):
+            report.error("age", message, value=t.age_value,
+                         expected="ages >= 0" if max_curve_age is None else f"0..{max_curve_age}")
 
 
 def _landscape(opened: list[_Open], grid: Grid, t: _Target, report: ValidationReport) -> Landscape:

@@ -106,8 +106,8 @@ def png_renamed(project: Path) -> None:
         out.write(data, 1)
 
 
-def edit_config(project: Path, name: str, edit) -> None:
-    path = project / "config" / name
+def edit_config(project: Path, name: str, edit, folder: str = "config") -> None:
+    path = project / folder / name
     doc = json.loads(path.read_text(encoding="utf-8"))
     edit(doc)
     path.write_text(json.dumps(doc, indent=4, ensure_ascii=False), encoding="utf-8")
@@ -330,3 +330,17 @@ def test_the_reports_area_disturbed_once_names_types_given_by_code_as_the_run_do
     for key in plain:
         assert coded[key] == pytest.approx(plain[key], rel=1e-12), key
     assert coded[ANY] > 0 and coded[EVENTS] >= coded[ANY]
+
+
+@pytest.mark.parametrize("age", [5000, -3])
+def test_a_scalar_initial_age_validate_rejects_is_refused_by_the_run(belize_project, tmp_path, age):
+    """Belize gives initial_age as one value (0) in variables.json, no age layer: an age past the growth
+    curves (or negative) is refused by both, in one sentence (issue 19 item 12)."""
+    project = copy_demo(belize_project, tmp_path / "belize")
+    config = project / "gcbm_project"
+    edit_config(project, "variables.json", lambda d: d["Variables"].update(initial_age=age), folder="gcbm_project")
+    (problem,) = validate_project(config, root=tmp_path).errors
+    assert problem.check == "age" and problem.message.startswith(f"initial_age {age} is ")
+    with pytest.raises(FlintcloudError) as err:
+        prepare_run(config)
+    assert problem.message in str(err.value)

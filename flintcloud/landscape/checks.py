@@ -3,8 +3,8 @@
 validate counts pixels in its windowed pass; the run (flintcloud.run.prepare_run) counts them
 from the unique stands it is about to simulate. Both turn the counts into the same sentences
 here, so a project validate rejects is refused by `flintcloud run` with the same message
-(issue 19 items 11-12): negative ages, ages past the growth curves, non-finite or implausible
-mean annual temperatures.
+(issue 19 items 11-12): negative ages, ages past the growth curves (from a layer or a scalar
+initial_age), non-finite or implausible mean annual temperatures.
 """
 
 from __future__ import annotations
@@ -26,6 +26,16 @@ def age_messages(where: str, path: str, *, n_negative: int = 0, min_age: Any = N
     if n_above:
         out.append(f"{where}: {n_above} pixel(s) are older than the growth curves' maximum age {max_curve_age} "
                    f"(oldest {max_age!r}) in {path!r}")
+    return out
+
+
+def scalar_age_messages(age: Any, max_curve_age: int | None) -> list[str]:
+    """Sentences for an initial_age given as one value for every pixel (no age layer)."""
+    out = []
+    if age is not None and age < 0:
+        out.append(f"initial_age {age} is negative; expected an age in years >= 0")
+    if age is not None and max_curve_age is not None and age > max_curve_age:
+        out.append(f"initial_age {age} is above the growth curves' maximum age {max_curve_age}")
     return out
 
 
