@@ -64,13 +64,14 @@ OUTPUT_LAYOUT = OutputLayout()
 
 # --------------------------------------------------------------------------- the key registry
 
-KINDS = ("str", "int", "number", "bool", "names", "path", "mapping", "any")
+KINDS = ("str", "int", "number", "bool", "names", "path", "range", "mapping", "any")
 
 
 @dataclass(frozen=True)
 class Key:
     """One params.yaml key. `kind`: str | int | number | bool | names (list of str) | path |
-    mapping (free-form, checked by its owner) | any. Null is always allowed (= the default)."""
+    range ([low, high], finite numbers, low < high) | mapping (free-form, checked by its owner) | any.
+    Null is always allowed (= the default)."""
 
     name: str
     kind: str
@@ -104,6 +105,9 @@ KEYS: tuple[Key, ...] = (
     Key("simulation.eco_boundary", "str", None, "eco_boundary.name or a layer name"),
     Key("simulation.initial_age", "int", None, "age where the project has no age layer"),
     Key("simulation.mean_annual_temperature", "number", None, "deg C where there is no temperature layer"),
+    # under simulation: the validate and configure stages declare the whole section, so changing it reruns them
+    Key("simulation.temperature_range", "range", (-60.0, 60.0),
+        "plausible mean annual temperatures [low, high] deg C; validate and run refuse others"),
     Key("simulation.initial_land_class", "str", "FL", "UNFCCC land class at the start"),
     Key("simulation.age_class_range", "int", 20, "width of the output age classes (years)"),
     Key("simulation.age_maximum", "int", 300, "start of the last, open age class"),
@@ -214,6 +218,12 @@ def _kind_problem(key: Key, value: Any) -> str | None:
     elif kind == "path":
         ok = isinstance(value, (str, os.PathLike)) and str(value) != ""
         expected = "a path"
+    elif kind == "range":
+        ok = (isinstance(value, Sequence) and not isinstance(value, str) and len(value) == 2
+              and all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(float(v))
+                      for v in value)
+              and float(value[0]) < float(value[1]))
+        expected = "[low, high], two finite numbers with low < high"
     elif kind == "mapping":
         ok = isinstance(value, Mapping)
         expected = "a mapping"
@@ -258,6 +268,19 @@ def params_key_problems(obj: Any, source: str = "params.yaml", *, kinds: bool = 
 
     walk(obj, "")
     return [f"{source}: {p}" for p in problems]
+
+
+def param_value(obj: Any, name: str, source: str = "params.yaml") -> tuple[Any, str | None]:
+    """(value, problem) of registered key `name` in a parsed, unchecked params.yaml (pure): the value, or
+    the key's default when it is absent or wrong, and the sentence saying what is wrong (else None)."""
+    key = _BY_NAME[name]
+    node: Any = obj
+    for part in name.split("."):
+        if not isinstance(node, Mapping) or node.get(part) is None:
+            return key.default, None
+        node = node[part]
+    problem = _kind_problem(key, node)
+    return (key.default, f"{source}: {problem}") if problem else (node, None)
 
 
 @dataclass(frozen=True)
@@ -322,5 +345,6 @@ def read_params(path: str | os.PathLike = PARAMS_FILE) -> Params:
 
 __all__ = [
     "ENGINES", "ENGINE_NAMES", "IN_PROCESS_ENGINES", "KEYS", "Key", "OUTPUT_LAYOUT", "OutputLayout", "PARAMS_FILE",
-    "Params", "closest_key", "load_params_file", "params_key_problems", "parse_params", "read_params", "register",
+    "Params", "closest_key", "load_params_file", "param_value", "params_key_problems", "parse_params", "read_params",
+    "register",
 ]

@@ -15,7 +15,9 @@ file / layer / value at fault and what was expected, plus warnings:
   or CRS different from the first layer, pixel values missing from the
   sidecar;
 - landscape: no pixel that GCBM would simulate; negative ages or ages above
-  the growth curves' maximum; NaN temperatures;
+  the growth curves' maximum (a layer's or a scalar initial_age); NaN
+  temperatures, and temperatures (a layer's or a scalar one) outside
+  params.yaml's simulation.temperature_range;
 - gcbm_input.db: missing, not SQLite, locked, lacking a table or column;
   classifier sets with no growth curve; disturbance type names not in
   disturbance_type; spatial unit not in the db;
@@ -66,14 +68,16 @@ from flintcloud.gcbm.sidecar import (
 )
 from flintcloud.inputdb import reader as inputdb
 from flintcloud.landscape.checks import (
-    TEMPERATURE_RANGE,
+    TEMPERATURE_RANGE_KEY,
     age_messages,
     scalar_age_messages,
+    scalar_temperature_messages,
+    temperature_bounds,
     temperature_range_message,
 )
 from flintcloud.landscape.grid import Grid
 from flintcloud.landscape.raster import Landscape, LandscapeRoles, layer_info, not_geotiff_message
-from flintcloud.params import params_key_problems
+from flintcloud.params import param_value, params_key_problems
 from flintcloud.sqlite_ro import connect_ro
 
 MAX_LISTED = 20  # values listed per problem before "... and N more"
@@ -237,6 +241,8 @@ class _Target:
     admin_is_layer: bool = False
     eco_is_layer: bool = False
     age_value: int | None = None
+    temperature_value: float | None = None  # scalar mean_annual_temperature (no temperature layer)
+    temperature_range: tuple[float, float] = field(default_factory=temperature_bounds)  # plausible, deg C
     classifier_values: dict[str, str] = field(default_factory=dict)  # classifiers given as scalars
     roles: LandscapeRoles | None = None  # config mode: the config's; else from the layers' roles
     outputs: dict[str, Path] = field(default_factory=dict)  # what GCBM would write: description -> path
@@ -255,6 +261,7 @@ def _from_config(config_dir: Path, report: ValidationReport) -> _Target | None:
         layers=layers, db_path=cfg.db_path, start_year=cfg.start_year, end_year=cfg.end_year,
         admin_boundary=cfg.admin_boundary, eco_boundary=cfg.eco_boundary,
         admin_is_layer=cfg.admin_boundary_layer, eco_is_layer=cfg.eco_boundary_layer, age_value=cfg.age_value,
+        temperature_value=cfg.temperature_value,
         classifier_values=dict(cfg.classifier_values), roles=LandscapeRoles.of_config(cfg),
         outputs={k: v for k, v in (("WriteVariableGeotiff output_path", cfg.output_path),
                                    ("CBMAggregatorSQLiteWriter databasename", cfg.output_db_path)) if v is not None},
@@ -309,6 +316,7 @@ def _from_project(project_dir: Path, settings: ConfigSettings | None, report: Va
         admin_boundary=settings.admin_boundary if settings else None,
         eco_boundary=settings.eco_boundary if settings else None,
         age_value=settings.initial_age if settings else None,
+        temperature_value=settings.mean_annual_temperature if settings else None,
     )
 
 
@@ -340,8 +348,13 @@ def validate_project(
                      "folder (letters, digits, spaces and - _ . # / are fine)", file=str(target),
                      expected="a path without shell metacharacters")
         return report
+    temperature_range = temperature_bounds()
     if params is not None:
         report.errors.extend(validate_params(params))
+        value, problem = param_value(params, TEMPERATURE_RANGE_KEY)
+        if problem:
+            report.error("params", problem, value=value, expected="[low, high] deg C")
+        temperature_range = temperature_bounds(value)
         if settings is None:
             # Whatever params can tell even when some values are invalid (those are reported above).
             settings = settings_from_params_lenient(params)
@@ -363,6 +376,7 @@ def validate_project(
     t = _from_config(target, report) if config_mode else _from_project(target, settings, report, root_path)
     if t is None:
         return report
+    t.temperature_range = temperature_range
     report.summary["mode"] = "config" if config_mode else "project"
     if t.start_year is not None:
         report.summary["years"] = [t.start_year, t.end_year]
@@ -389,11 +403,12 @@ def validate_project(
     if db is not None:
         _check_spatial_unit(t, db, report, config_mode)
     if report.ok and db is not None:
-        _preview_run(target, config_mode, settings, report)
+        _preview_run(target, config_mode, settings, report, t.temperature_range)
     return report
 
 
-def _preview_run(target: Path, config_mode: bool, settings: ConfigSettings | None, report: ValidationReport) -> None:
+def _preview_run(target: Path, config_mode: bool, settings: ConfigSettings | None, report: ValidationReport,
+                 temperature_range: tuple[float, float]) -> None:
     """Read the project exactly as `flintcloud run` will (run.prepare_run: landscape, stands, preflight) once
     every check above passed: whatever the run would refuse is an error here too, and events the run would
     skip (a disturbance type without a matrix in a spatial unit) are warnings naming type, unit and pixel-years."""
@@ -405,7 +420,7 @@ def _preview_run(target: Path, config_mode: bool, settings: ConfigSettings | Non
         return  # a project folder without years: nothing to configure, nothing the run could read
     try:
         config = gcbm_config.read_gcbm_config(target) if config_mode else configured(target, settings)
-        prepared = prepare_run(config)
+        prepared = prepare_run(config, temperature_range=temperature_range)
     except FlintcloudError as err:
         report.error("run", f"flintcloud run would refuse this project: {err}", file=str(target))
         return
@@ -623,7 +638,7 @@ def _check_layers(t: _Target, db, report: ValidationReport) -> None:
             return
         landscape = _landscape(opened, reference[1], t, report)
         try:
-            tally = _tally(landscape, _max_curve_age(db))
+            tally = _tally(landscape, _max_curve_age(db), t.temperature_range)
         except LayerError as err:  # a layer unreadable mid-way, a sidecar mapping ages to words: no pixel checks
             report.error("raster", str(err), expected="layers the run can decode")
             return
@@ -665,7 +680,7 @@ def _check_layers(t: _Target, db, report: ValidationReport) -> None:
     if age_layer is not None:
         _report_ages(age_layer, tally, max_curve_age, report)
     if temp_layer is not None:
-        _report_temperature(temp_layer, tally, report)
+        _report_temperature(temp_layer, tally, report, t.temperature_range)
     if tally.n_valid == 0:
         return  # every pixel lacks a temperature: said above
     # A classifier whose layer is already reported unusable would only add follow-on "no curve" noise.
@@ -681,6 +696,10 @@ def _check_scalars(t: _Target, db, report: ValidationReport) -> None:
         for message in scalar_age_messages(t.age_value, max_curve_age):
             report.error("age", message, value=t.age_value,
                          expected="ages >= 0" if max_curve_age is None else f"0..{max_curve_age}")
+    if t.temperature_value is not None and not any(x.role == "temperature" for x in t.layers):
+        for message in scalar_temperature_messages(t.temperature_value, t.temperature_range):
+            report.error("temperature", message, value=t.temperature_value,
+                         expected="%g..%g deg C" % t.temperature_range)
 
 
 def _landscape(opened: list[_Open], grid: Grid, t: _Target, report: ValidationReport) -> Landscape:
@@ -704,13 +723,13 @@ def _landscape(opened: list[_Open], grid: Grid, t: _Target, report: ValidationRe
                      block_rows=rows, block_cols=grid.width)
 
 
-def _tally(landscape: Landscape, max_age: int | None) -> _Tally:
+def _tally(landscape: Landscape, max_age: int | None, bounds: tuple[float, float]) -> _Tally:
     """One pass over the landscape's blocks decoded as the run decodes them (landscape.raster, collecting
     mode): the run's simulated pixels, every pixel value missing from a sidecar, ages and temperatures."""
     tally = _Tally()
     roles = landscape.roles
     names = [c for c, layer in roles.classifier_layer.items() if layer is not None]
-    lo, hi = TEMPERATURE_RANGE
+    lo, hi = bounds
     for block in landscape.collect_blocks():
         for layer, counts in block.unknown.items():
             bucket = tally.unknown_values.setdefault(layer, {})
@@ -780,7 +799,7 @@ def _report_ages(layer: _Layer, tally: _Tally, max_age: int | None, report: Vali
                      expected=f"ages 0..{max_age} (the growth curves' age range)")
 
 
-def _report_temperature(o: _Open, tally: _Tally, report: ValidationReport) -> None:
+def _report_temperature(o: _Open, tally: _Tally, report: ValidationReport, bounds: tuple[float, float]) -> None:
     layer = o.layer
     where = f"temperature layer {layer.name!r}"
     if tally.temp_nan and tally.temp_nan == tally.temp_reached:
@@ -791,10 +810,10 @@ def _report_temperature(o: _Open, tally: _Tally, report: ValidationReport) -> No
                      f"(or infinite) in {str(layer.path)!r}", file=str(layer.path), layer=layer.name, value="NaN",
                      expected="mean annual temperature in deg C")
     outside = temperature_range_message(where, str(layer.path), n_outside=tally.temp_outside,
-                                        lowest=tally.temp_low, highest=tally.temp_high)
+                                        lowest=tally.temp_low, highest=tally.temp_high, bounds=bounds)
     if outside:
         report.error("temperature", outside, file=str(layer.path), layer=layer.name,
-                     value=[tally.temp_low, tally.temp_high], expected="%g..%g deg C" % TEMPERATURE_RANGE)
+                     value=[tally.temp_low, tally.temp_high], expected="%g..%g deg C" % bounds)
     if tally.temp_nodata:
         report.error("temperature", f"{where}: {tally.temp_nodata} simulated pixel(s) have no temperature (nodata) "
                      f"in {str(layer.path)!r}", file=str(layer.path), layer=layer.name, value=o.nodata,

@@ -344,3 +344,53 @@ def test_a_scalar_initial_age_validate_rejects_is_refused_by_the_run(belize_proj
     with pytest.raises(FlintcloudError) as err:
         prepare_run(config)
     assert problem.message in str(err.value)
+
+
+def params_with(**simulation) -> dict:
+    """The repository's params.yaml with `simulation` keys changed."""
+    import yaml
+
+    params = yaml.safe_load((Path(__file__).resolve().parents[1] / "params.yaml").read_text(encoding="utf-8"))
+    params["simulation"].update(simulation)
+    return params
+
+
+def test_a_scalar_temperature_of_1000_degC_is_refused_by_validate_and_run(flint_demo, tmp_path):
+    """mean_annual_temperature given as one value (no layer) is range-checked like a layer's pixels."""
+    project = copy_demo(flint_demo, tmp_path / "demo")
+    edit_config(project, "variables.json", lambda d: d["Variables"].update(mean_annual_temperature=1000.0))
+    (problem,) = validate_project(project / "config", root=tmp_path).errors
+    assert problem.check == "temperature"
+    assert "mean_annual_temperature 1000.0 deg C is outside the plausible -60..60 deg C" in problem.message
+    with pytest.raises(FlintcloudError) as err:
+        prepare_run(project / "config")
+    assert problem.message in str(err.value)
+
+
+def test_a_custom_temperature_range_is_honoured_by_validate_and_run(flint_demo, tmp_path):
+    """params.yaml simulation.temperature_range: validate reads it, the run takes it (run_project,
+    prepare_run, `flintcloud run --temperature-range`)."""
+    from click.testing import CliRunner
+
+    from flintcloud.cli import main
+
+    hot = copy_demo(flint_demo, tmp_path / "hot")
+    edit_config(hot, "variables.json", lambda d: d["Variables"].update(mean_annual_temperature=1000.0))
+    report = validate_project(hot / "config", params=params_with(temperature_range=[-70, 1100]), root=tmp_path)
+    assert report.ok, [p.message for p in report.errors]
+    prepare_run(hot / "config", temperature_range=(-70, 1100))
+
+    plain = copy_demo(flint_demo, tmp_path / "plain")  # its temperature layer holds 0.67..9.94 deg C
+    (problem,) = validate_project(plain / "config", params=params_with(temperature_range=[5, 45]), root=tmp_path).errors
+    assert "have a mean annual temperature outside 5..45 deg C (simulation.temperature_range)" in problem.message
+    with pytest.raises(FlintcloudError) as err:
+        prepare_run(plain / "config", temperature_range=(5, 45))
+    assert problem.message in str(err.value)
+    result = CliRunner().invoke(main, ["run", str(plain / "config"), "--out", str(tmp_path / "out"),
+                                       "--temperature-range", "5", "45", "--no-progress"])
+    assert result.exit_code == 1 and problem.message in str(result.exception), result.output
+    assert not (tmp_path / "out").exists()
+
+    bad = validate_project(plain / "config", params=params_with(temperature_range=[60, -60]), root=tmp_path)
+    assert [p.message for p in bad.errors] == ["params.yaml: simulation.temperature_range is [60, -60]; expected "
+                                               "[low, high], two finite numbers with low < high"]

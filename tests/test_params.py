@@ -108,3 +108,19 @@ def test_read_params_names_the_file_when_missing_or_not_yaml(tmp_path):
     bad.write_text("simulation: [\n", encoding="utf-8")
     with pytest.raises(ConfigError, match="is not valid YAML"):
         P.read_params(bad)
+
+
+def test_the_temperature_range_is_a_setting_with_a_registered_default():
+    """issue 19 item 11: the plausible mean annual temperatures are a setting, default -60..60 deg C."""
+    assert P.read_params(REPO_ROOT / "params.yaml").get("simulation.temperature_range") == (-60.0, 60.0)
+    obj = repo_params()
+    obj["simulation"]["temperature_range"] = [-30, 45]
+    assert P.parse_params(obj).get("simulation.temperature_range") == [-30, 45]
+    assert P.param_value(obj, "simulation.temperature_range") == ([-30, 45], None)
+    for bad in ([45, -30], [0, float("inf")], [1], "warm", [True, 5]):
+        obj["simulation"]["temperature_range"] = bad
+        with pytest.raises(ConfigError, match=r"simulation.temperature_range is .*; expected \[low, high\], two "
+                                              "finite numbers with low < high"):
+            P.parse_params(obj)
+        value, problem = P.param_value(obj, "simulation.temperature_range")
+        assert value == (-60.0, 60.0) and "simulation.temperature_range" in problem
