@@ -33,7 +33,6 @@ import contextlib
 import json
 import math
 import os
-import sqlite3
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
@@ -47,7 +46,7 @@ from rasterio.errors import NotGeoreferencedWarning, RasterioError
 from rasterio.windows import Window
 
 from flintcloud.atomic import atomic_file
-from flintcloud.errors import DatabaseError, FlintcloudError, LayerError, OutputError, ValidationError
+from flintcloud.errors import FlintcloudError, LayerError, OutputError, ValidationError
 from flintcloud.outpaths import shell_unsafe_characters
 from flintcloud.gcbm import config as gcbm_config
 from flintcloud.gcbm.config_writer import ConfigSettings, params_problems, settings_from_params_lenient
@@ -78,7 +77,6 @@ from flintcloud.landscape.checks import (
 from flintcloud.landscape.grid import Grid
 from flintcloud.landscape.raster import Landscape, LandscapeRoles, layer_info, not_geotiff_message
 from flintcloud.params import param_value, params_key_problems
-from flintcloud.sqlite_ro import connect_ro
 
 MAX_LISTED = 20  # values listed per problem before "... and N more"
 SQLITE_TIMEOUT_S = 0.5  # a locked db is reported, not waited for
@@ -434,38 +432,20 @@ def _preview_run(target: Path, config_mode: bool, settings: ConfigSettings | Non
 
 
 def _check_db(path: Path, report: ValidationReport):
-    """Open gcbm_input.db read-only; record every problem; return an InputDb or None."""
-    try:
-        inputdb.check_sqlite_file(path)
-    except DatabaseError as err:
-        report.error("database", str(err), file=str(path), expected="gcbm_input.db, a SQLite file")
-        return None
-    try:
-        with connect_ro(path, timeout=SQLITE_TIMEOUT_S) as conn:
-            try:
-                conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
-            except sqlite3.OperationalError as err:
-                if "locked" in str(err):
-                    report.error("database", f"input database {str(path)!r} is locked by another process ({err}); "
-                                 "close the program holding it (or wait for the writer) and retry",
-                                 file=str(path), expected="an unlocked SQLite file")
-                    return None
-                raise
-            schema_ok = True
-            for table, columns in inputdb.REQUIRED_COLUMNS.items():
-                try:
-                    inputdb.check_schema(conn, path, {table: columns})
-                except DatabaseError as err:
-                    schema_ok = False
-                    report.error("database", str(err), file=str(path), value=table,
-                                 expected=f"table {table!r} with columns {', '.join(columns)}")
-            if not schema_ok:
-                return None
-            return inputdb.parse_input_db(conn, path)
-    except (sqlite3.DatabaseError, DatabaseError, ValueError) as err:
-        report.error("database", f"input database {str(path)!r} cannot be read: {err}", file=str(path),
-                     expected="a readable gcbm_input.db")
-        return None
+    """Read gcbm_input.db as the run does (inputdb.reader, the one module that opens it); record every
+    problem; return an InputDb or None."""
+    db, problems = inputdb.inspect_input_db(path, timeout=SQLITE_TIMEOUT_S)
+    for p in problems:
+        if p.kind == "schema":
+            report.error("database", p.message, file=str(path), value=p.table,
+                         expected=f"table {p.table!r} with columns {', '.join(inputdb.REQUIRED_COLUMNS[p.table])}")
+        else:
+            report.error("database", p.message, file=str(path), expected=_DB_EXPECTED[p.kind])
+    return db
+
+
+_DB_EXPECTED = {"file": "gcbm_input.db, a SQLite file", "locked": "an unlocked SQLite file",
+                "read": "a readable gcbm_input.db"}
 
 
 def _check_spatial_unit(t: _Target, db, report: ValidationReport, config_mode: bool) -> None:

@@ -46,3 +46,33 @@ def test_the_checker_sees_a_violation(tmp_path):
     bad = tmp_path / "x.py"
     bad.write_text("def f():\n    from flintcloud.report.summarize import summarize_run\n", encoding="utf-8")
     assert flintcloud_imports(bad) == {"report"}
+
+
+# Every module that opens a SQLite database, and which one. gcbm_input.db is opened by inputdb/reader.py
+# alone (docs/architecture.md): the engine, validate and the service read it through reader's functions.
+SQLITE_OPENERS = {
+    "atomic.py": "none: recognises SQLite's 'database or disk is full'",
+    "sqlite_ro.py": "any, read-only: the helper itself",
+    "inputdb/reader.py": "gcbm_input.db",
+    "inputdb/builder.py": "writes a new gcbm_input.db; reads libcbm's cbm_defaults",
+    "engine/libcbm_params.py": "libcbm's cbm_defaults",
+    "outputs/sqlite_io.py": "gcbm_output.db",
+    "outputs/raw_db.py": "gcbm_output.db (writes)",
+    "outputs/compile.py": "gcbm_output.db -> compiled_gcbm_output.db",
+    "outputs/diff.py": "two runs' gcbm_output.db",
+    "report/summarize.py": "the run's output dbs",
+    "service/results.py": "a run's compiled_gcbm_output.db",
+    "service/store.py": "the service's job store",
+}
+
+
+def test_only_inputdb_reader_opens_the_input_database():
+    openers = set()
+    for path in sorted(PACKAGE.rglob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            names = ([a.name for a in node.names] if isinstance(node, ast.Import) else
+                     [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            if any(n == "sqlite3" or n.endswith("sqlite_ro") or n.endswith("sqlite_io") for n in names):
+                openers.add(str(path.relative_to(PACKAGE)))
+    assert openers == set(SQLITE_OPENERS), sorted(openers ^ set(SQLITE_OPENERS))
