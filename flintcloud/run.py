@@ -266,7 +266,10 @@ def run_project(
     if engine == "gcbm-container":
         from flintcloud.engine.container import PLACEHOLDER_IMAGE, run_gcbm_container
 
-        return run_gcbm_container(config_dir, out_dir, image or PLACEHOLDER_IMAGE, overwrite=overwrite)
+        def prepare(config: GcbmConfig) -> PreparedRun:  # the one reading path, preflight and memory check included
+            return prepare_run(config, progress=progress, temperature_range=temperature_range)
+
+        return run_gcbm_container(config_dir, out_dir, image or PLACEHOLDER_IMAGE, prepare=prepare, overwrite=overwrite)
 
     from flintcloud.engine.executor import parse_executor, simulate_with_executor
     from flintcloud.landscape.checks import unmatched_disturbances
