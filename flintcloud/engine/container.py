@@ -46,6 +46,7 @@ from flintcloud.engine.step import RunSummary
 from flintcloud.errors import ConfigError, EngineUnavailableError, SimulationError
 from flintcloud.jsonfile import load_json
 from flintcloud.gcbm.config import GcbmConfig, read_gcbm_config, resolve_path
+from flintcloud.params import OUTPUT_LAYOUT
 
 ENGINE_NAME = "gcbm-container"
 MOJA_CLI = "/opt/gcbm/moja.cli"
@@ -265,7 +266,7 @@ def run_gcbm_container(config_dir: str | os.PathLike, out_dir: str | os.PathLike
         stands = prepare(config).stands  # the input grid and pixel count; bad inputs fail before GCBM starts
         name = f"flintcloud-gcbm-{uuid.uuid4().hex[:12]}"
         cmd = docker_run_command(image, run_config, mounts, uid=uid, gid=gid, name=name, docker=exe)
-        logs = tmp / "logs"
+        logs = tmp / OUTPUT_LAYOUT.logs_dir
         logs.mkdir()
         console_log = logs / "moja.cli.log"
         with open(console_log, "w", encoding="utf-8") as log:
@@ -287,17 +288,17 @@ def run_gcbm_container(config_dir: str | os.PathLike, out_dir: str | os.PathLike
             kept = _keep_failed_log(console_log, out_dir)
             raise SimulationError(f"GCBM ({image}) exited with code {proc.returncode}; its log is {str(kept)!r}. "
                                   f"Last lines:\n{_tail(console_log)}")
-        raw_db = gcbm_out / "gcbm_output.db"
+        raw_db = config.output_db_path or gcbm_out / OUTPUT_LAYOUT.raw_db  # where the config tells GCBM to write
         if not raw_db.is_file():
             kept = _keep_failed_log(console_log, out_dir)
             raise SimulationError(f"GCBM ({image}) finished but wrote no {raw_db.name} (log: {str(kept)!r})")
-        _collect_outputs(gcbm_out, tmp, config.start_year, stands.grid)
+        _collect_outputs(gcbm_out, raw_db, tmp, config.start_year, stands.grid)
         shutil.copytree(run_config, logs / "gcbm_config")
         shutil.rmtree(run_dir)
         seconds = time.monotonic() - started
         summary = RunSummary(n_pixels=int(stands.n_pixels), n_stands=int(stands.n_stands), n_spinup_groups=0,
                              years=config.n_years, seconds=seconds, engine=ENGINE_NAME)
-        (tmp / "run_summary.json").write_text(json.dumps(
+        (tmp / OUTPUT_LAYOUT.summary_file).write_text(json.dumps(
             {"engine": ENGINE_NAME, "image": image, "command": cmd, "seconds": round(seconds, 3),
              "years": summary.years, "start_year": int(config.start_year), "end_year": int(config.end_year),
              # counted from the inputs by the embedded engine's landscape code (CBMBuildLandUnitModule's rules)
@@ -313,12 +314,12 @@ def _keep_failed_log(console_log: Path, out_dir: Path) -> Path:
     return kept
 
 
-def _collect_outputs(gcbm_out: Path, dest: Path, start_year: int, grid=None) -> None:
-    """Raw db -> compiled tables, per-block tiles -> spatial/<Indicator>_<year>.tif on the input `grid`
-    (helper code shared with the embedded engine), in `dest`."""
+def _collect_outputs(gcbm_out: Path, raw_db: Path, dest: Path, start_year: int, grid=None) -> None:
+    """GCBM's raw db -> compiled tables, per-block tiles -> spatial/<Indicator>_<year>.tif on the input `grid`
+    (helper code shared with the embedded engine), in `dest` (names: flintcloud.params.OUTPUT_LAYOUT)."""
     from flintcloud.outputs.compile import compile_results
     from flintcloud.outputs.spatial import mosaic_gcbm_blocks
 
-    shutil.move(str(gcbm_out / "gcbm_output.db"), dest / "gcbm_output.db")
-    compile_results(dest / "gcbm_output.db", dest / "compiled_gcbm_output.db")
-    mosaic_gcbm_blocks(gcbm_out, dest / "spatial", start_year=start_year, grid=grid)
+    shutil.move(str(raw_db), dest / OUTPUT_LAYOUT.raw_db)
+    compile_results(dest / OUTPUT_LAYOUT.raw_db, dest / OUTPUT_LAYOUT.compiled_db)
+    mosaic_gcbm_blocks(gcbm_out, dest / OUTPUT_LAYOUT.spatial_dir, start_year=start_year, grid=grid)
