@@ -124,3 +124,22 @@ def test_the_temperature_range_is_a_setting_with_a_registered_default():
             P.parse_params(obj)
         value, problem = P.param_value(obj, "simulation.temperature_range")
         assert value == (-60.0, 60.0) and "simulation.temperature_range" in problem
+
+
+def test_a_key_given_twice_is_an_error_naming_the_key_and_the_lines(tmp_path):
+    """Plain YAML keeps the last of two equal keys silently: simulate would run 2030 while the reader of
+    params.yaml sees 2020. The one loader refuses it (the scenarios' loader is this one too)."""
+    from flintcloud.scenarios.spec import load_params_text
+
+    path = tmp_path / "params.yaml"
+    path.write_text("simulation:\n  start_year: 2010\n  end_year: 2020\n  end_year: 2030\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=rf"{path} line 4: key 'end_year' appears twice in one mapping "
+                                          r"\(first at line 3\); YAML would silently keep the last one"):
+        P.load_params_file(path)
+    with pytest.raises(ConfigError, match="line 4: key 'end_year' appears twice"):
+        P.read_params(path)
+    with pytest.raises(ConfigError, match="line 4: key 'end_year' appears twice"):
+        load_params_text(path.read_text(encoding="utf-8"))
+    path.write_text("simulation:\n  start_year: 2010\nreport:\n  start_year: 2010\n", encoding="utf-8")
+    assert P.load_params_file(path) == {"simulation": {"start_year": 2010}, "report": {"start_year": 2010}}
+    assert P.load_params_file(REPO_ROOT / "params.yaml") == repo_params()  # the repository's own file is fine
