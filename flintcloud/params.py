@@ -64,13 +64,14 @@ OUTPUT_LAYOUT = OutputLayout()
 
 # --------------------------------------------------------------------------- the key registry
 
-KINDS = ("str", "int", "number", "bool", "names", "path", "mapping", "any")
+KINDS = ("str", "int", "number", "bool", "names", "path", "range", "mapping", "any")
 
 
 @dataclass(frozen=True)
 class Key:
     """One params.yaml key. `kind`: str | int | number | bool | names (list of str) | path |
-    mapping (free-form, checked by its owner) | any. Null is always allowed (= the default)."""
+    range ([low, high], finite numbers, low < high) | mapping (free-form, checked by its owner) | any.
+    Null is always allowed (= the default)."""
 
     name: str
     kind: str
@@ -104,6 +105,9 @@ KEYS: tuple[Key, ...] = (
     Key("simulation.eco_boundary", "str", None, "eco_boundary.name or a layer name"),
     Key("simulation.initial_age", "int", None, "age where the project has no age layer"),
     Key("simulation.mean_annual_temperature", "number", None, "deg C where there is no temperature layer"),
+    # under simulation: the validate and configure stages declare the whole section, so changing it reruns them
+    Key("simulation.temperature_range", "range", (-60.0, 60.0),
+        "plausible mean annual temperatures [low, high] deg C; validate and run refuse others"),
     Key("simulation.initial_land_class", "str", "FL", "UNFCCC land class at the start"),
     Key("simulation.age_class_range", "int", 20, "width of the output age classes (years)"),
     Key("simulation.age_maximum", "int", 300, "start of the last, open age class"),
@@ -214,6 +218,12 @@ def _kind_problem(key: Key, value: Any) -> str | None:
     elif kind == "path":
         ok = isinstance(value, (str, os.PathLike)) and str(value) != ""
         expected = "a path"
+    elif kind == "range":
+        ok = (isinstance(value, Sequence) and not isinstance(value, str) and len(value) == 2
+              and all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(float(v))
+                      for v in value)
+              and float(value[0]) < float(value[1]))
+        expected = "[low, high], two finite numbers with low < high"
     elif kind == "mapping":
         ok = isinstance(value, Mapping)
         expected = "a mapping"
@@ -260,6 +270,19 @@ def params_key_problems(obj: Any, source: str = "params.yaml", *, kinds: bool = 
     return [f"{source}: {p}" for p in problems]
 
 
+def param_value(obj: Any, name: str, source: str = "params.yaml") -> tuple[Any, str | None]:
+    """(value, problem) of registered key `name` in a parsed, unchecked params.yaml (pure): the value, or
+    the key's default when it is absent or wrong, and the sentence saying what is wrong (else None)."""
+    key = _BY_NAME[name]
+    node: Any = obj
+    for part in name.split("."):
+        if not isinstance(node, Mapping) or node.get(part) is None:
+            return key.default, None
+        node = node[part]
+    problem = _kind_problem(key, node)
+    return (key.default, f"{source}: {problem}") if problem else (node, None)
+
+
 @dataclass(frozen=True)
 class Params:
     """A checked params.yaml. `data` is the file as read; `get(name)` falls back on the registered default."""
@@ -298,18 +321,76 @@ def parse_params(obj: Any, source: str = "params.yaml") -> Params:
     return Params(data=dict(obj or {}), source=source)
 
 
+#: Why a key given twice matters where it is (params.yaml location -> hint appended to the error).
+_DUPLICATE_HINTS = {("scenarios", "alternatives"): "two scenarios cannot share a name"}
+
+
+def _duplicate_key(loader, node, path: tuple = ()) -> str | None:
+    """The first key given twice in one mapping of a composed YAML document, as a sentence, or None."""
+    import yaml
+
+    if isinstance(node, yaml.MappingNode):
+        seen: dict[Any, int] = {}
+        for key_node, value_node in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue
+            key = loader.construct_object(key_node, deep=True)
+            try:
+                first = seen.get(key)
+            except TypeError:  # an unhashable key: YAML itself refuses it when constructing
+                first = None
+            line = key_node.start_mark.line + 1
+            if first is not None:
+                hint = _DUPLICATE_HINTS.get(path)
+                return (f"line {line}: key {key!r} appears twice in one mapping (first at line {first})"
+                        + (f"; {hint}" if hint else "; YAML would silently keep the last one"))
+            try:
+                seen[key] = line
+            except TypeError:
+                pass
+            found = _duplicate_key(loader, value_node, (*path, key))
+            if found:
+                return found
+    elif isinstance(node, yaml.SequenceNode):
+        for item in node.value:
+            found = _duplicate_key(loader, item, path)
+            if found:
+                return found
+    return None
+
+
+def parse_params_yaml(text: str, source: str = "params.yaml") -> Any:
+    """The YAML of a params file, unchecked (pure). A key given twice in one mapping is a ConfigError
+    naming the key and both lines (plain YAML keeps the last silently); invalid YAML raises yaml.YAMLError."""
+    import yaml
+
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        duplicate = _duplicate_key(loader, node)
+        if duplicate:
+            raise ConfigError(f"{source} {duplicate}")
+        return loader.construct_document(node)
+    finally:
+        loader.dispose()
+
+
 def load_params_file(path: str | os.PathLike) -> Any:
-    """The YAML of a params file, unchecked (I/O). ConfigError naming the file when unreadable."""
+    """The YAML of a params file, unchecked (I/O). ConfigError naming the file when unreadable, not YAML,
+    or holding a key twice in one mapping (naming the key and the lines)."""
     import yaml
 
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"params file {str(path)!r} not found (run from the repository root, where params.yaml is)")
     try:
-        with open(path, encoding="utf-8") as fh:
-            obj = yaml.safe_load(fh)
-    except OSError as err:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as err:
         raise ConfigError(f"params file {str(path)!r} cannot be read: {err}") from err
+    try:
+        obj = parse_params_yaml(text, source=str(path))
     except yaml.YAMLError as err:
         raise ConfigError(f"params file {str(path)!r} is not valid YAML: {err}") from err
     return {} if obj is None else obj
@@ -322,5 +403,6 @@ def read_params(path: str | os.PathLike = PARAMS_FILE) -> Params:
 
 __all__ = [
     "ENGINES", "ENGINE_NAMES", "IN_PROCESS_ENGINES", "KEYS", "Key", "OUTPUT_LAYOUT", "OutputLayout", "PARAMS_FILE",
-    "Params", "closest_key", "load_params_file", "params_key_problems", "parse_params", "read_params", "register",
+    "Params", "closest_key", "load_params_file", "param_value", "params_key_problems", "parse_params",
+    "parse_params_yaml", "read_params", "register",
 ]

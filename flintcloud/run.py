@@ -131,9 +131,12 @@ class PreparedRun:
     stands: Any  # flintcloud.landscape.stands.StandSet
 
 
-def prepare_run(config: GcbmConfig | str | os.PathLike, *, progress: bool = False) -> PreparedRun:
+def prepare_run(config: GcbmConfig | str | os.PathLike, *, progress: bool = False,
+                temperature_range: tuple[float, float] | None = None) -> PreparedRun:
     """Config -> gcbm_input.db -> landscape -> stands, with spatial units, disturbance type names
-    and codes resolved through the db (a sidecar's `disturbance_type_id` is a disturbance_type.code).
+    and codes resolved through the db (a sidecar's `disturbance_type_id` is a disturbance_type.code),
+    then `preflight`. `temperature_range`: params.yaml's `simulation.temperature_range` (None: its
+    registered default, -60..60 deg C).
 
     Raises LayerError when no pixel can be simulated.
     """
@@ -157,17 +160,24 @@ def prepare_run(config: GcbmConfig | str | os.PathLike, *, progress: bool = Fals
             f"{str(config.config_dir)!r}: no pixel can be simulated (every pixel lacks a classifier, an initial "
             f"age or a temperature; counts by reason: {stands.excluded})"
         )
-    preflight(config, inputs, stands)
+    preflight(config, inputs, stands, temperature_range=temperature_range)
     return PreparedRun(config=config, inputs=inputs, landscape=landscape, stands=stands)
 
 
-def preflight(config: GcbmConfig, inputs, stands) -> None:
+def preflight(config: GcbmConfig, inputs, stands, *, temperature_range: tuple[float, float] | None = None) -> None:
     """Refuse, before any simulation, what `flintcloud validate` rejects on the same inputs (one
     message per problem, the same sentences: flintcloud.landscape.checks): negative ages, ages past
-    the growth curves, implausible or missing temperatures, classifier sets without a growth curve.
+    the growth curves (from the age layer or a scalar initial_age), missing temperatures and ones
+    outside `temperature_range` (a layer's or the scalar mean_annual_temperature; None: the registered
+    default of simulation.temperature_range), classifier sets without a growth curve.
     Cheap: it looks at the unique stands, not at pixels."""
     from flintcloud.inputdb.reader import growth_curve_problems, match_growth_curves
-    from flintcloud.landscape.checks import stand_problems
+    from flintcloud.landscape.checks import (
+        scalar_age_messages,
+        scalar_temperature_messages,
+        stand_problems,
+        temperature_bounds,
+    )
 
     comps = inputs.growth_curve_components
     max_curve_age = int(comps["age"].max()) if not comps.empty else None
@@ -178,7 +188,12 @@ def preflight(config: GcbmConfig, inputs, stands) -> None:
         age_path=str(config.layers.get(age_layer, "")) if age_layer else "",
         temperature_where=f"temperature layer {temp_layer!r}" if temp_layer else None,
         temperature_path=str(config.layers.get(temp_layer, "")) if temp_layer else "",
+        bounds=temperature_bounds(temperature_range),
     )
+    if age_layer is None:  # one initial_age for every pixel (Belize's 0): the same check, once
+        problems += scalar_age_messages(config.age_value, max_curve_age)
+    if temp_layer is None:  # one mean_annual_temperature for every pixel
+        problems += scalar_temperature_messages(config.temperature_value, temperature_bounds(temperature_range))
     volumes = growth_curve_problems(inputs)
     if volumes:
         raise DatabaseError("; ".join(volumes))
@@ -233,12 +248,14 @@ def run_project(
     image: str | None = None,
     progress: bool = False,
     executor=None,
+    temperature_range: tuple[float, float] | None = None,
 ):
     """Simulate the GCBM project in `config_dir`; write its outputs into `out_dir` atomically.
 
     engine: "libcbm" (embedded) or "gcbm-container" (real GCBM in Docker; needs `image`,
     pinned by digest). `executor` (libcbm only): "local" (default), "dask" or a mapping
     (flintcloud.engine.executor.parse_executor: kind, address, n_workers, chunks, ...).
+    `temperature_range`: params.yaml's simulation.temperature_range, checked before simulating.
     Returns the engine's RunSummary (flintcloud.engine.step).
     """
     out_dir = Path(out_dir)
@@ -254,7 +271,10 @@ def run_project(
     if engine == "gcbm-container":
         from flintcloud.engine.container import PLACEHOLDER_IMAGE, run_gcbm_container
 
-        return run_gcbm_container(config_dir, out_dir, image or PLACEHOLDER_IMAGE, overwrite=overwrite)
+        def prepare(config: GcbmConfig) -> PreparedRun:  # the one reading path, preflight and memory check included
+            return prepare_run(config, progress=progress, temperature_range=temperature_range)
+
+        return run_gcbm_container(config_dir, out_dir, image or PLACEHOLDER_IMAGE, prepare=prepare, overwrite=overwrite)
 
     from flintcloud.engine.executor import parse_executor, simulate_with_executor
     from flintcloud.landscape.checks import unmatched_disturbances
@@ -263,7 +283,7 @@ def run_project(
     from flintcloud.outputs.spatial import MapWriter
 
     executor = parse_executor(executor)
-    prepared = prepare_run(config, progress=progress)
+    prepared = prepare_run(config, progress=progress, temperature_range=temperature_range)
     config, inputs, landscape, stands = prepared.config, prepared.inputs, prepared.landscape, prepared.stands
     years = resolve_map_years(map_years, config, landscape.grid.n_cells)
     grouped_seconds = time.perf_counter() - started

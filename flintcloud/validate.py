@@ -15,7 +15,9 @@ file / layer / value at fault and what was expected, plus warnings:
   or CRS different from the first layer, pixel values missing from the
   sidecar;
 - landscape: no pixel that GCBM would simulate; negative ages or ages above
-  the growth curves' maximum; NaN temperatures;
+  the growth curves' maximum (a layer's or a scalar initial_age); NaN
+  temperatures, and temperatures (a layer's or a scalar one) outside
+  params.yaml's simulation.temperature_range;
 - gcbm_input.db: missing, not SQLite, locked, lacking a table or column;
   classifier sets with no growth curve; disturbance type names not in
   disturbance_type; spatial unit not in the db;
@@ -31,7 +33,6 @@ import contextlib
 import json
 import math
 import os
-import sqlite3
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
@@ -45,7 +46,7 @@ from rasterio.errors import NotGeoreferencedWarning, RasterioError
 from rasterio.windows import Window
 
 from flintcloud.atomic import atomic_file
-from flintcloud.errors import DatabaseError, FlintcloudError, LayerError, OutputError, ValidationError
+from flintcloud.errors import FlintcloudError, LayerError, OutputError, ValidationError
 from flintcloud.outpaths import shell_unsafe_characters
 from flintcloud.gcbm import config as gcbm_config
 from flintcloud.gcbm.config_writer import ConfigSettings, params_problems, settings_from_params_lenient
@@ -65,11 +66,17 @@ from flintcloud.gcbm.sidecar import (
     sidecar_problems,
 )
 from flintcloud.inputdb import reader as inputdb
-from flintcloud.landscape.checks import TEMPERATURE_RANGE, age_messages, temperature_range_message
+from flintcloud.landscape.checks import (
+    TEMPERATURE_RANGE_KEY,
+    age_messages,
+    scalar_age_messages,
+    scalar_temperature_messages,
+    temperature_bounds,
+    temperature_range_message,
+)
 from flintcloud.landscape.grid import Grid
-from flintcloud.landscape.raster import category_codes, not_geotiff_message, null_mask
-from flintcloud.params import params_key_problems
-from flintcloud.sqlite_ro import connect_ro
+from flintcloud.landscape.raster import Landscape, LandscapeRoles, layer_info, not_geotiff_message
+from flintcloud.params import param_value, params_key_problems
 
 MAX_LISTED = 20  # values listed per problem before "... and N more"
 SQLITE_TIMEOUT_S = 0.5  # a locked db is reported, not waited for
@@ -232,7 +239,10 @@ class _Target:
     admin_is_layer: bool = False
     eco_is_layer: bool = False
     age_value: int | None = None
+    temperature_value: float | None = None  # scalar mean_annual_temperature (no temperature layer)
+    temperature_range: tuple[float, float] = field(default_factory=temperature_bounds)  # plausible, deg C
     classifier_values: dict[str, str] = field(default_factory=dict)  # classifiers given as scalars
+    roles: LandscapeRoles | None = None  # config mode: the config's; else from the layers' roles
     outputs: dict[str, Path] = field(default_factory=dict)  # what GCBM would write: description -> path
     broken: set[str] = field(default_factory=set)  # layers already reported as unusable
 
@@ -249,7 +259,8 @@ def _from_config(config_dir: Path, report: ValidationReport) -> _Target | None:
         layers=layers, db_path=cfg.db_path, start_year=cfg.start_year, end_year=cfg.end_year,
         admin_boundary=cfg.admin_boundary, eco_boundary=cfg.eco_boundary,
         admin_is_layer=cfg.admin_boundary_layer, eco_is_layer=cfg.eco_boundary_layer, age_value=cfg.age_value,
-        classifier_values=dict(cfg.classifier_values),
+        temperature_value=cfg.temperature_value,
+        classifier_values=dict(cfg.classifier_values), roles=LandscapeRoles.of_config(cfg),
         outputs={k: v for k, v in (("WriteVariableGeotiff output_path", cfg.output_path),
                                    ("CBMAggregatorSQLiteWriter databasename", cfg.output_db_path)) if v is not None},
     )
@@ -303,6 +314,7 @@ def _from_project(project_dir: Path, settings: ConfigSettings | None, report: Va
         admin_boundary=settings.admin_boundary if settings else None,
         eco_boundary=settings.eco_boundary if settings else None,
         age_value=settings.initial_age if settings else None,
+        temperature_value=settings.mean_annual_temperature if settings else None,
     )
 
 
@@ -336,8 +348,13 @@ def validate_project(
                      "folder (letters, digits, spaces and - _ . # / are fine)", file=str(target),
                      expected="a path without shell metacharacters")
         return report
+    temperature_range = temperature_bounds()
     if params is not None:
         report.errors.extend(validate_params(params))
+        value, problem = param_value(params, TEMPERATURE_RANGE_KEY)
+        if problem:
+            report.error("params", problem, value=value, expected="[low, high] deg C")
+        temperature_range = temperature_bounds(value)
         if settings is None:
             # Whatever params can tell even when some values are invalid (those are reported above).
             settings = settings_from_params_lenient(params)
@@ -359,6 +376,7 @@ def validate_project(
     t = _from_config(target, report) if config_mode else _from_project(target, settings, report, root_path)
     if t is None:
         return report
+    t.temperature_range = temperature_range
     report.summary["mode"] = "config" if config_mode else "project"
     if t.start_year is not None:
         report.summary["years"] = [t.start_year, t.end_year]
@@ -381,14 +399,16 @@ def validate_project(
                          f"0..{inputdb.MAX_PLAUSIBLE_VOLUME:g} m3/ha")
     _read_sidecars(t, config_mode, report)
     _check_layers(t, db, report)
+    _check_scalars(t, db, report)
     if db is not None:
         _check_spatial_unit(t, db, report, config_mode)
     if report.ok and db is not None:
-        _preview_run(target, config_mode, settings, report)
+        _preview_run(target, config_mode, settings, report, t.temperature_range)
     return report
 
 
-def _preview_run(target: Path, config_mode: bool, settings: ConfigSettings | None, report: ValidationReport) -> None:
+def _preview_run(target: Path, config_mode: bool, settings: ConfigSettings | None, report: ValidationReport,
+                 temperature_range: tuple[float, float]) -> None:
     """Read the project exactly as `flintcloud run` will (run.prepare_run: landscape, stands, preflight) once
     every check above passed: whatever the run would refuse is an error here too, and events the run would
     skip (a disturbance type without a matrix in a spatial unit) are warnings naming type, unit and pixel-years."""
@@ -400,7 +420,7 @@ def _preview_run(target: Path, config_mode: bool, settings: ConfigSettings | Non
         return  # a project folder without years: nothing to configure, nothing the run could read
     try:
         config = gcbm_config.read_gcbm_config(target) if config_mode else configured(target, settings)
-        prepared = prepare_run(config)
+        prepared = prepare_run(config, temperature_range=temperature_range)
     except FlintcloudError as err:
         report.error("run", f"flintcloud run would refuse this project: {err}", file=str(target))
         return
@@ -414,38 +434,20 @@ def _preview_run(target: Path, config_mode: bool, settings: ConfigSettings | Non
 
 
 def _check_db(path: Path, report: ValidationReport):
-    """Open gcbm_input.db read-only; record every problem; return an InputDb or None."""
-    try:
-        inputdb.check_sqlite_file(path)
-    except DatabaseError as err:
-        report.error("database", str(err), file=str(path), expected="gcbm_input.db, a SQLite file")
-        return None
-    try:
-        with connect_ro(path, timeout=SQLITE_TIMEOUT_S) as conn:
-            try:
-                conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
-            except sqlite3.OperationalError as err:
-                if "locked" in str(err):
-                    report.error("database", f"input database {str(path)!r} is locked by another process ({err}); "
-                                 "close the program holding it (or wait for the writer) and retry",
-                                 file=str(path), expected="an unlocked SQLite file")
-                    return None
-                raise
-            schema_ok = True
-            for table, columns in inputdb.REQUIRED_COLUMNS.items():
-                try:
-                    inputdb.check_schema(conn, path, {table: columns})
-                except DatabaseError as err:
-                    schema_ok = False
-                    report.error("database", str(err), file=str(path), value=table,
-                                 expected=f"table {table!r} with columns {', '.join(columns)}")
-            if not schema_ok:
-                return None
-            return inputdb.parse_input_db(conn, path)
-    except (sqlite3.DatabaseError, DatabaseError, ValueError) as err:
-        report.error("database", f"input database {str(path)!r} cannot be read: {err}", file=str(path),
-                     expected="a readable gcbm_input.db")
-        return None
+    """Read gcbm_input.db as the run does (inputdb.reader, the one module that opens it); record every
+    problem; return an InputDb or None."""
+    db, problems = inputdb.inspect_input_db(path, timeout=SQLITE_TIMEOUT_S)
+    for p in problems:
+        if p.kind == "schema":
+            report.error("database", p.message, file=str(path), value=p.table,
+                         expected=f"table {p.table!r} with columns {', '.join(inputdb.REQUIRED_COLUMNS[p.table])}")
+        else:
+            report.error("database", p.message, file=str(path), expected=_DB_EXPECTED[p.kind])
+    return db
+
+
+_DB_EXPECTED = {"file": "gcbm_input.db, a SQLite file", "locked": "an unlocked SQLite file",
+                "read": "a readable gcbm_input.db"}
 
 
 def _check_spatial_unit(t: _Target, db, report: ValidationReport, config_mode: bool) -> None:
@@ -525,19 +527,21 @@ class _Open:
 
 @dataclass
 class _Tally:
-    """What the windowed pass accumulates; turned into problems at the end."""
+    """What the pass over the landscape's decoded blocks accumulates; turned into problems at the end."""
 
     unknown_values: dict[str, dict[Any, int]] = field(default_factory=dict)  # layer -> pixel value -> count
+    problems: dict[str, None] = field(default_factory=dict)  # the decoder's other errors, in order, once each
     combos: dict[tuple, int] = field(default_factory=dict)  # classifier codes -> pixel count
-    n_valid: int = 0
-    age_nan: int = 0
+    n_valid: int = 0  # pixels the run simulates
+    excluded: dict[str, int] = field(default_factory=dict)  # reason -> pixels GCBM leaves out
     age_negative: int = 0
     age_min: Any = None
     age_above: int = 0
     age_max: Any = None
-    temp_nan: int = 0  # NaN or infinite
-    temp_nodata: int = 0
-    temp_outside: int = 0  # finite but outside landscape.checks.TEMPERATURE_RANGE
+    temp_reached: int = 0  # pixels that got as far as the temperature rule (simulated but for it)
+    temp_nan: int = 0  # left out for a NaN or infinite temperature
+    temp_nodata: int = 0  # left out for the temperature layer's nodata
+    temp_outside: int = 0  # simulated, finite but outside the plausible range
     temp_low: Any = None
     temp_high: Any = None
 
@@ -569,19 +573,13 @@ def _unreadable(layer: _Layer, err: Exception, report: ValidationReport) -> None
                  expected="a complete GeoTIFF")
 
 
+def _counts_list(counts: Mapping[str, int]) -> str:
+    return ", ".join(f"{k} {v}" for k, v in counts.items())
+
+
 def _values_list(values: Sequence, limit: int = MAX_LISTED) -> str:
     shown = ", ".join(repr(v) for v in list(values)[:limit])
     return shown + (f" ... and {len(values) - limit} more" if len(values) > limit else "")
-
-
-def _pixel_values(values: np.ndarray) -> tuple[list, list]:
-    """Unique pixel values (integers where they are integral) and their counts."""
-    if values.dtype.kind == "f":
-        finite = values[np.isfinite(values)]
-        if finite.size == values.size and np.all(finite == np.round(finite)):
-            values = finite.astype(np.int64)
-    uniq, counts = np.unique(values, return_counts=True)
-    return uniq.tolist(), counts.tolist()
 
 
 def _check_layers(t: _Target, db, report: ValidationReport) -> None:
@@ -620,10 +618,16 @@ def _check_layers(t: _Target, db, report: ValidationReport) -> None:
         report.summary["layers_checked"] = len(opened)
         if reference is None:
             return
-        tally = _scan(opened, reference[1], t, db, report)
+        landscape = _landscape(opened, reference[1], t, report)
+        try:
+            tally = _tally(landscape, _max_curve_age(db), t.temperature_range)
+        except LayerError as err:  # a layer unreadable mid-way, a sidecar mapping ages to words: no pixel checks
+            report.error("raster", str(err), expected="layers the run can decode")
+            return
 
-    classifiers = [o.layer for o in opened if o.layer.role == "classifier" and o.layer.name not in t.broken]
-    has_age = any(o.layer.role == "age" for o in opened)
+    by_name = {o.layer.name: o.layer for o in opened}
+    classifiers = [by_name[x] for x in landscape.classifier_layer.values() if x is not None]  # the combos' order
+    has_age = landscape.roles.age_layer is not None
     for o in opened:
         missing = tally.unknown_values.get(o.layer.name)
         if missing:
@@ -638,100 +642,111 @@ def _check_layers(t: _Target, db, report: ValidationReport) -> None:
                 file=str(o.layer.path), layer=o.layer.name, value=values,
                 expected=f"one of {known[:MAX_LISTED]} or nodata {o.nodata!r}",
             )
+    for message in tally.problems:  # the decoder's own sentence (today: an age that is not a whole number)
+        report.error("age", message, layer=landscape.roles.age_layer, expected="whole years")
     if not classifiers and not has_age:
         return
     report.summary["simulated_pixels"] = tally.n_valid
-    if tally.n_valid == 0:
+    temp_layer = next((o for o in opened if o.layer.name == landscape.roles.temperature_layer), None)
+    if tally.n_valid == 0 and not (temp_layer is not None and tally.temp_nan + tally.temp_nodata):
+        others = {k: v for k, v in tally.excluded.items() if k not in ("no_classifier_set", "initial_age_null")}
         report.error("landscape", "empty landscape: no pixel has a value in every classifier layer"
                      + (" and the age layer" if has_age else "")
                      + f" ({', '.join(x.name for x in classifiers) or 'no classifier layers'}); "
-                     "GCBM would simulate nothing",
+                     "GCBM would simulate nothing"
+                     + (f" (pixels left out by GCBM's land-unit rules: {_counts_list(others)})" if others else ""),
                      value=0, expected="at least one pixel with data in all classifier and age layers")
         return
     max_curve_age = _max_curve_age(db)
-    age_layer = next((o.layer for o in opened if o.layer.role == "age"), None)
+    age_layer = next((o.layer for o in opened if o.layer.name == landscape.roles.age_layer), None)
     if age_layer is not None:
         _report_ages(age_layer, tally, max_curve_age, report)
-    elif t.age_value is not None and max_curve_age is not None and t.age_value > max_curve_age:
-        report.error("age", f"initial_age {t.age_value} is above the growth curves' maximum age {max_curve_age}",
-                     value=t.age_value, expected=f"0..{max_curve_age}")
-    temp_layer = next((o for o in opened if o.layer.role == "temperature"), None)
     if temp_layer is not None:
-        _report_temperature(temp_layer, tally, report)
+        _report_temperature(temp_layer, tally, report, t.temperature_range)
+    if tally.n_valid == 0:
+        return  # every pixel lacks a temperature: said above
     # A classifier whose layer is already reported unusable would only add follow-on "no curve" noise.
     classifier_broken = t.broken & (set(db.classifier_names) | {x.name for x in classifiers}) if db is not None else set()
     if db is not None and classifiers and not classifier_broken:
         _check_growth_curves(classifiers, tally.combos, db, report, t.classifier_values)
 
 
-def _scan(opened: list[_Open], grid: Grid, t: _Target, db, report: ValidationReport) -> _Tally:
-    """One windowed pass decoding pixels with the run's own decoder (landscape.raster.null_mask and
-    category_codes) in its collecting mode: every unknown value is counted, not just the first."""
-    tally = _Tally()
-    max_age = _max_curve_age(db)
-    keys = {
-        o.layer.name: np.array(sorted(o.layer.sidecar.attributes), dtype=np.int64)
-        for o in opened if o.layer.role in CATEGORICAL and o.layer.sidecar and o.layer.sidecar.attributes
-    }
-    rows = max(1, WINDOW_PIXELS // max(grid.width, 1))
-    for window in grid.windows(rows):
-        data: dict[str, np.ndarray] = {}
-        for o in opened:
-            if o.layer.name in t.broken:
-                continue
-            try:
-                data[o.layer.name] = o.ds.read(1, window=window)
-            except (RasterioError, OSError, ValueError) as err:
-                _unreadable(o.layer, err, report)
-                t.broken.add(o.layer.name)
-        valid = {o.layer.name: ~null_mask(data[o.layer.name], o.nodata) for o in opened if o.layer.name in data}
-        landscape = None
-        codes: list[np.ndarray] = []
-        for o in opened:
-            name = o.layer.name
-            if name not in data:
-                continue
-            layer_codes = None
-            if name in keys:
-                layer_codes, unknown = category_codes(data[name], keys[name], o.nodata)
-                if unknown.any():
-                    values, counts = _pixel_values(data[name][unknown])
-                    bucket = tally.unknown_values.setdefault(name, {})
-                    for v, c in zip(values, counts):
-                        bucket[v] = bucket.get(v, 0) + c
-            if o.layer.role == "classifier" and layer_codes is not None:
-                codes.append(layer_codes)
-                ok = layer_codes >= 0
-                landscape = ok if landscape is None else landscape & ok
-            elif o.layer.role == "age":
-                landscape = valid[name] if landscape is None else landscape & valid[name]
-        if landscape is None or not landscape.any():
+def _check_scalars(t: _Target, db, report: ValidationReport) -> None:
+    """Values given once for every pixel instead of a layer: the run (run.preflight) refuses the same."""
+    if t.age_value is not None and not any(x.role == "age" for x in t.layers):
+        max_curve_age = _max_curve_age(db)
+        for message in scalar_age_messages(t.age_value, max_curve_age):
+            report.error("age", message, value=t.age_value,
+                         expected="ages >= 0" if max_curve_age is None else f"0..{max_curve_age}")
+    if t.temperature_value is not None and not any(x.role == "temperature" for x in t.layers):
+        for message in scalar_temperature_messages(t.temperature_value, t.temperature_range):
+            report.error("temperature", message, value=t.temperature_value,
+                         expected="%g..%g deg C" % t.temperature_range)
+
+
+def _landscape(opened: list[_Open], grid: Grid, t: _Target, report: ValidationReport) -> Landscape:
+    """The run's Landscape over the layers that could be opened: the config's roles (config mode) or the
+    layers' roles as configure writes them (project mode), less the layers already reported unusable."""
+    roles = t.roles or LandscapeRoles.of_layer_roles({x.name: x.role for x in t.layers}, age_value=t.age_value)
+    wanted = roles.layer_names()
+    infos = {}
+    for o in opened:
+        name = o.layer.name
+        if name in t.broken or name not in wanted:
             continue
-        tally.n_valid += int(landscape.sum())
-        if codes:
-            stack = np.stack([c[landscape] for c in codes], axis=1)
+        try:
+            infos[name] = layer_info(name, o.layer.path, o.layer.role, o.ds, o.layer.sidecar)
+        except LayerError as err:  # the run refuses the same layer (landscape.raster.read_landscape)
+            report.error("sidecar", str(err), file=o.layer.sidecar.source, layer=name,
+                         expected="a sidecar matching the layer's role")
+            t.broken.add(name)
+    rows = max(1, WINDOW_PIXELS // max(grid.width, 1))
+    return Landscape(config=None, grid=grid, layers=infos, roles=roles.without(wanted - set(infos)),
+                     block_rows=rows, block_cols=grid.width)
+
+
+def _tally(landscape: Landscape, max_age: int | None, bounds: tuple[float, float]) -> _Tally:
+    """One pass over the landscape's blocks decoded as the run decodes them (landscape.raster, collecting
+    mode): the run's simulated pixels, every pixel value missing from a sidecar, ages and temperatures."""
+    tally = _Tally()
+    roles = landscape.roles
+    names = [c for c, layer in roles.classifier_layer.items() if layer is not None]
+    lo, hi = bounds
+    for block in landscape.collect_blocks():
+        for layer, counts in block.unknown.items():
+            bucket = tally.unknown_values.setdefault(layer, {})
+            for value, n in counts.items():
+                bucket[value] = bucket.get(value, 0) + n
+        tally.problems.update(dict.fromkeys(block.problems))
+        for reason, n in block.excluded.items():
+            tally.excluded[reason] = tally.excluded.get(reason, 0) + n
+        v = block.valid
+        n_valid = int(v.sum())
+        tally.n_valid += n_valid
+        if roles.temperature_layer is not None:
+            dropped = block.dropped["mean_annual_temperature_null"]
+            nodata = block.nodata[roles.temperature_layer]
+            tally.temp_nodata += int((dropped & nodata).sum())
+            tally.temp_nan += int((dropped & ~nodata).sum())
+            tally.temp_reached += n_valid + int(dropped.sum()) + sum(
+                int(block.dropped[k].sum()) for k in ("admin_boundary_null", "eco_boundary_null") if k in block.dropped)
+        if not n_valid:
+            continue
+        if names:
+            stack = np.stack([block.classifiers[c][v] for c in names], axis=1)
             combos, counts = np.unique(stack, axis=0, return_counts=True)
             for combo, count in zip(map(tuple, combos.tolist()), counts.tolist()):
                 tally.combos[combo] = tally.combos.get(combo, 0) + count
-        for o in opened:
-            name = o.layer.name
-            if name not in data:
-                continue
-            if o.layer.role == "age":
-                _tally_ages(data[name][landscape], max_age, tally)
-            elif o.layer.role == "temperature":
-                values = data[name][landscape]
-                nan = ~np.isfinite(values) if values.dtype.kind == "f" else np.zeros(values.shape, dtype=bool)
-                tally.temp_nan += int(nan.sum())
-                tally.temp_nodata += int((~valid[name][landscape] & ~nan).sum())
-                ok = valid[name][landscape] & ~nan
-                lo, hi = TEMPERATURE_RANGE
-                out = values[ok & ((values < lo) | (values > hi))].astype(np.float64)
-                if out.size:
-                    tally.temp_outside += int(out.size)
-                    low, high = float(out.min()), float(out.max())
-                    tally.temp_low = low if tally.temp_low is None else min(tally.temp_low, low)
-                    tally.temp_high = high if tally.temp_high is None else max(tally.temp_high, high)
+        if roles.age_layer is not None:
+            _tally_ages(block.age[v], max_age, tally)
+        if block.temperature is not None:
+            values = block.temperature[v]
+            out = values[(values < lo) | (values > hi)]
+            if out.size:
+                tally.temp_outside += int(out.size)
+                low, high = float(out.min()), float(out.max())
+                tally.temp_low = low if tally.temp_low is None else min(tally.temp_low, low)
+                tally.temp_high = high if tally.temp_high is None else max(tally.temp_high, high)
     return tally
 
 
@@ -742,12 +757,6 @@ def _max_curve_age(db) -> int | None:
 
 
 def _tally_ages(ages: np.ndarray, max_age: int | None, tally: _Tally) -> None:
-    if ages.dtype.kind == "f":
-        bad = ~np.isfinite(ages)
-        tally.age_nan += int(bad.sum())
-        ages = ages[~bad]
-    if not ages.size:
-        return
     negative = ages < 0
     if negative.any():
         tally.age_negative += int(negative.sum())
@@ -763,9 +772,6 @@ def _tally_ages(ages: np.ndarray, max_age: int | None, tally: _Tally) -> None:
 
 def _report_ages(layer: _Layer, tally: _Tally, max_age: int | None, report: ValidationReport) -> None:
     where = f"age layer {layer.name!r}"
-    if tally.age_nan:
-        report.error("age", f"{where}: {tally.age_nan} simulated pixel(s) are NaN or infinite in {str(layer.path)!r}",
-                     file=str(layer.path), layer=layer.name, value="NaN", expected="ages in years (>= 0)")
     # The run refuses the same ages with the same sentences (landscape.checks, run.prepare_run).
     for message in age_messages(where, str(layer.path), n_negative=tally.age_negative, min_age=tally.age_min):
         report.error("age", message, file=str(layer.path), layer=layer.name, value=tally.age_min, expected="ages >= 0")
@@ -775,21 +781,21 @@ def _report_ages(layer: _Layer, tally: _Tally, max_age: int | None, report: Vali
                      expected=f"ages 0..{max_age} (the growth curves' age range)")
 
 
-def _report_temperature(o: _Open, tally: _Tally, report: ValidationReport) -> None:
+def _report_temperature(o: _Open, tally: _Tally, report: ValidationReport, bounds: tuple[float, float]) -> None:
     layer = o.layer
     where = f"temperature layer {layer.name!r}"
-    if tally.temp_nan and tally.temp_nan == tally.n_valid:
+    if tally.temp_nan and tally.temp_nan == tally.temp_reached:
         report.error("temperature", f"{where}: every simulated pixel is NaN in {str(layer.path)!r}",
                      file=str(layer.path), layer=layer.name, value="NaN", expected="mean annual temperature in deg C")
     elif tally.temp_nan:
-        report.error("temperature", f"{where}: {tally.temp_nan} of {tally.n_valid} simulated pixel(s) are NaN "
+        report.error("temperature", f"{where}: {tally.temp_nan} of {tally.temp_reached} simulated pixel(s) are NaN "
                      f"(or infinite) in {str(layer.path)!r}", file=str(layer.path), layer=layer.name, value="NaN",
                      expected="mean annual temperature in deg C")
     outside = temperature_range_message(where, str(layer.path), n_outside=tally.temp_outside,
-                                        lowest=tally.temp_low, highest=tally.temp_high)
+                                        lowest=tally.temp_low, highest=tally.temp_high, bounds=bounds)
     if outside:
         report.error("temperature", outside, file=str(layer.path), layer=layer.name,
-                     value=[tally.temp_low, tally.temp_high], expected="%g..%g deg C" % TEMPERATURE_RANGE)
+                     value=[tally.temp_low, tally.temp_high], expected="%g..%g deg C" % bounds)
     if tally.temp_nodata:
         report.error("temperature", f"{where}: {tally.temp_nodata} simulated pixel(s) have no temperature (nodata) "
                      f"in {str(layer.path)!r}", file=str(layer.path), layer=layer.name, value=o.nodata,

@@ -27,11 +27,14 @@ def main(args: list[str]) -> None:
     engine = params.get("simulation.engine")
     map_years = params.get("outputs.years")  # None: every simulated year
     image = params.get("simulation.gcbm_container.image")  # gcbm-container only
+    # plausible temperatures, as validate checked them (validate declares `simulation`, so a change reruns it)
+    temperature_range = params.get("simulation.temperature_range")
     # where libcbm runs: always params.yaml's (a scenario's params file has none); outputs do not depend
     # on it (not a declared param)
     executor = load_params().data.get("executor")
     summary = run_project(
-        config_dir, out_dir, engine=engine, map_years=map_years, overwrite=True, image=image, executor=executor
+        config_dir, out_dir, engine=engine, map_years=map_years, overwrite=True, image=image, executor=executor,
+        temperature_range=temperature_range,
     )
     print(f"simulate: {summary.line()} -> {out_dir}/")
 

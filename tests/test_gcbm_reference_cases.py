@@ -21,7 +21,6 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
-import sqlite3
 from pathlib import Path
 
 import numpy as np
@@ -30,6 +29,7 @@ import pytest
 
 from flintcloud.engine import simulate
 from flintcloud.engine.step import StepTotals
+from flintcloud.sqlite_ro import connect_ro
 from shared_paths import REPO_ROOT, missing_fixture
 from test_gcbm_reference import REFERENCE_SQL, RTOL, _compare
 
@@ -99,9 +99,7 @@ def _flint_demo_variant(root: Path, flint_demo: Path, case: str, ref: Path) -> P
 def case(request, shared_data, tmp_path_factory):
     """(case name, config, StandSet, StepTotals, [StepOutput], GCBM's reference dir)."""
     from flintcloud.gcbm.config import read_gcbm_config
-    from flintcloud.inputdb.reader import read_input_db
-    from flintcloud.landscape.raster import read_landscape
-    from flintcloud.landscape.stands import group_stands
+    from flintcloud.run import prepare_run
 
     name = request.param
     ref = _reference_dir(shared_data, name)
@@ -111,11 +109,8 @@ def case(request, shared_data, tmp_path_factory):
     else:
         flint_demo = request.getfixturevalue("flint_demo")
         config_dir = _flint_demo_variant(root, flint_demo, name, ref)
-    config = read_gcbm_config(config_dir)
-    db = read_input_db(config.db_path)
-    dt = db.disturbance_types
-    stands = group_stands(read_landscape(config), db.spatial_unit_id, dict(zip(dt["name"], dt["id"].astype(int))),
-                          {int(c): n for c, n in zip(dt["code"], dt["name"]) if pd.notna(c)})
+    prepared = prepare_run(read_gcbm_config(config_dir))  # what `flintcloud run` reads, preflight included
+    config, db, stands = prepared.config, prepared.inputs, prepared.stands
     totals, steps = StepTotals(), []
     simulate(config, stands, db, [totals, steps.append], progress=False)
     return name, config, stands, totals, steps, ref
@@ -123,7 +118,7 @@ def case(request, shared_data, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def reference(case):
-    with sqlite3.connect(f"file:{case[5] / 'gcbm_output.db'}?mode=ro", uri=True) as conn:
+    with connect_ro(case[5] / "gcbm_output.db") as conn:
         yield conn
 
 
@@ -204,7 +199,7 @@ def _classifier_columns(conn) -> list[str]:
 
 def _by_classifier_set(path: Path, what: str) -> pd.DataFrame:
     """Area, total pools or disturbed area per (year, classifier set) from a raw gcbm_output.db."""
-    with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as conn:
+    with connect_ro(path) as conn:
         cls = _classifier_columns(conn)
         cset = " || '/' || ".join(f"c.{c}" for c in cls)
         base = ("FROM LocationDimension l JOIN DateDimension d ON d.id = l.dateDimId "

@@ -106,6 +106,45 @@ def png_renamed(project: Path) -> None:
         out.write(data, 1)
 
 
+def edit_config(project: Path, name: str, edit, folder: str = "config") -> None:
+    path = project / folder / name
+    doc = json.loads(path.read_text(encoding="utf-8"))
+    edit(doc)
+    path.write_text(json.dumps(doc, indent=4, ensure_ascii=False), encoding="utf-8")
+
+
+def masked_out_negative_age(project: Path) -> None:
+    """CBMBuildLandUnitModule mask_vars: a mask layer with nodata on the one pixel whose age is -20.
+    GCBM never simulates that pixel, so its age is no problem."""
+    tiled = project / "layers" / "tiled"
+    with rasterio.open(tiled / "Classifier1.tiff") as ds:
+        data, profile = ds.read(1), ds.profile
+    mask = np.where(data != 255, 1, 255).astype(np.uint8)
+    mask[FIRST_PIXEL] = 255
+    with rasterio.open(tiled / "forest_mask.tiff", "w", **profile) as out:
+        out.write(mask, 1)
+    sidecar = json.loads((tiled / "Classifier1.json").read_text(encoding="utf-8"))
+    sidecar["attributes"] = {"1": "forest"}
+    (tiled / "forest_mask.json").write_text(json.dumps(sidecar, indent=4), encoding="utf-8")
+    edit_config(project, "provider_config.json", lambda d: d["Providers"]["RasterTiled"]["layers"].append(
+        {"name": "forest_mask", "layer_path": "../layers/tiled/forest_mask.tiff", "layer_prefix": "forest_mask"}))
+    edit_config(project, "variables.json", lambda d: d["Variables"].update(forest_mask={"transform": {
+        "library": "internal.flint", "type": "LocationIdxFromFlintDataTransform", "provider": "RasterTiled",
+        "data_id": "forest_mask"}}))
+    edit_config(project, "modules_cbm.json", lambda d: d["Modules"]["CBMBuildLandUnitModule"].update(
+        settings={"mask_vars": ["forest_mask"]}))
+    set_pixel(project, "initial_age", -20)
+
+
+def allow_nulls_negative_age(project: Path) -> None:
+    """initial_classifier_set allow_nulls: a pixel with one classifier null is still simulated, so its
+    age -20 is refused (validate used to require every classifier and pass it)."""
+    edit_config(project, "variables.json",
+                lambda d: d["Variables"]["initial_classifier_set"]["transform"].update(allow_nulls=True))
+    set_pixel(project, "Classifier2", 255)
+    set_pixel(project, "initial_age", -20)
+
+
 CASES = {
     "unmodified": (None, True),
     "disturbance type by code": (by_code, True),
@@ -126,6 +165,8 @@ CASES = {
     "sidecar layer_data Byte on an Int16 raster": (
         lambda p: edit_sidecar(p, "initial_age", lambda d: d.update(layer_data="Byte")), False),
     "a PNG renamed .tiff": (png_renamed, False),
+    "negative age on a pixel mask_vars leaves out": (masked_out_negative_age, True),
+    "negative age on a pixel allow_nulls keeps with a null classifier": (allow_nulls_negative_age, False),
 }
 
 
@@ -157,6 +198,20 @@ def test_run_refuses_negative_ages_with_validates_sentence(flint_demo, tmp_path)
         prepare_run(project / "config")
     assert problem.message in str(err.value)
     assert "1 pixel(s) have negative ages (minimum -20)" in problem.message
+
+
+def test_a_pixel_kept_by_allow_nulls_is_checked_by_validate_as_the_run_checks_it(flint_demo, tmp_path):
+    """validate reads the pixels the run simulates (the landscape's own decoder), so the age of a pixel
+    with a null classifier under allow_nulls is validate's own finding, in the run's words, not only
+    the run's refusal passed on."""
+    project = copy_demo(flint_demo, tmp_path / "demo")
+    allow_nulls_negative_age(project)
+    errors = validate_project(project / "config", root=tmp_path).errors
+    (problem,) = [p for p in errors if p.check in ("age", "run")]
+    assert problem.check == "age", problem.message
+    with pytest.raises(FlintcloudError) as err:
+        prepare_run(project / "config")
+    assert problem.message in str(err.value)
 
 
 def test_every_problem_of_a_sidecar_is_listed_and_a_png_is_named(flint_demo, tmp_path):
@@ -275,3 +330,67 @@ def test_the_reports_area_disturbed_once_names_types_given_by_code_as_the_run_do
     for key in plain:
         assert coded[key] == pytest.approx(plain[key], rel=1e-12), key
     assert coded[ANY] > 0 and coded[EVENTS] >= coded[ANY]
+
+
+@pytest.mark.parametrize("age", [5000, -3])
+def test_a_scalar_initial_age_validate_rejects_is_refused_by_the_run(belize_project, tmp_path, age):
+    """Belize gives initial_age as one value (0) in variables.json, no age layer: an age past the growth
+    curves (or negative) is refused by both, in one sentence (issue 19 item 12)."""
+    project = copy_demo(belize_project, tmp_path / "belize")
+    config = project / "gcbm_project"
+    edit_config(project, "variables.json", lambda d: d["Variables"].update(initial_age=age), folder="gcbm_project")
+    (problem,) = validate_project(config, root=tmp_path).errors
+    assert problem.check == "age" and problem.message.startswith(f"initial_age {age} is ")
+    with pytest.raises(FlintcloudError) as err:
+        prepare_run(config)
+    assert problem.message in str(err.value)
+
+
+def params_with(**simulation) -> dict:
+    """The repository's params.yaml with `simulation` keys changed."""
+    import yaml
+
+    params = yaml.safe_load((Path(__file__).resolve().parents[1] / "params.yaml").read_text(encoding="utf-8"))
+    params["simulation"].update(simulation)
+    return params
+
+
+def test_a_scalar_temperature_of_1000_degC_is_refused_by_validate_and_run(flint_demo, tmp_path):
+    """mean_annual_temperature given as one value (no layer) is range-checked like a layer's pixels."""
+    project = copy_demo(flint_demo, tmp_path / "demo")
+    edit_config(project, "variables.json", lambda d: d["Variables"].update(mean_annual_temperature=1000.0))
+    (problem,) = validate_project(project / "config", root=tmp_path).errors
+    assert problem.check == "temperature"
+    assert "mean_annual_temperature 1000.0 deg C is outside the plausible -60..60 deg C" in problem.message
+    with pytest.raises(FlintcloudError) as err:
+        prepare_run(project / "config")
+    assert problem.message in str(err.value)
+
+
+def test_a_custom_temperature_range_is_honoured_by_validate_and_run(flint_demo, tmp_path):
+    """params.yaml simulation.temperature_range: validate reads it, the run takes it (run_project,
+    prepare_run, `flintcloud run --temperature-range`)."""
+    from click.testing import CliRunner
+
+    from flintcloud.cli import main
+
+    hot = copy_demo(flint_demo, tmp_path / "hot")
+    edit_config(hot, "variables.json", lambda d: d["Variables"].update(mean_annual_temperature=1000.0))
+    report = validate_project(hot / "config", params=params_with(temperature_range=[-70, 1100]), root=tmp_path)
+    assert report.ok, [p.message for p in report.errors]
+    prepare_run(hot / "config", temperature_range=(-70, 1100))
+
+    plain = copy_demo(flint_demo, tmp_path / "plain")  # its temperature layer holds 0.67..9.94 deg C
+    (problem,) = validate_project(plain / "config", params=params_with(temperature_range=[5, 45]), root=tmp_path).errors
+    assert "have a mean annual temperature outside 5..45 deg C (simulation.temperature_range)" in problem.message
+    with pytest.raises(FlintcloudError) as err:
+        prepare_run(plain / "config", temperature_range=(5, 45))
+    assert problem.message in str(err.value)
+    result = CliRunner().invoke(main, ["run", str(plain / "config"), "--out", str(tmp_path / "out"),
+                                       "--temperature-range", "5", "45", "--no-progress"])
+    assert result.exit_code == 1 and problem.message in str(result.exception), result.output
+    assert not (tmp_path / "out").exists()
+
+    bad = validate_project(plain / "config", params=params_with(temperature_range=[60, -60]), root=tmp_path)
+    assert [p.message for p in bad.errors] == ["params.yaml: simulation.temperature_range is [60, -60]; expected "
+                                               "[low, high], two finite numbers with low < high"]

@@ -108,3 +108,38 @@ def test_read_params_names_the_file_when_missing_or_not_yaml(tmp_path):
     bad.write_text("simulation: [\n", encoding="utf-8")
     with pytest.raises(ConfigError, match="is not valid YAML"):
         P.read_params(bad)
+
+
+def test_the_temperature_range_is_a_setting_with_a_registered_default():
+    """issue 19 item 11: the plausible mean annual temperatures are a setting, default -60..60 deg C."""
+    assert P.read_params(REPO_ROOT / "params.yaml").get("simulation.temperature_range") == (-60.0, 60.0)
+    obj = repo_params()
+    obj["simulation"]["temperature_range"] = [-30, 45]
+    assert P.parse_params(obj).get("simulation.temperature_range") == [-30, 45]
+    assert P.param_value(obj, "simulation.temperature_range") == ([-30, 45], None)
+    for bad in ([45, -30], [0, float("inf")], [1], "warm", [True, 5]):
+        obj["simulation"]["temperature_range"] = bad
+        with pytest.raises(ConfigError, match=r"simulation.temperature_range is .*; expected \[low, high\], two "
+                                              "finite numbers with low < high"):
+            P.parse_params(obj)
+        value, problem = P.param_value(obj, "simulation.temperature_range")
+        assert value == (-60.0, 60.0) and "simulation.temperature_range" in problem
+
+
+def test_a_key_given_twice_is_an_error_naming_the_key_and_the_lines(tmp_path):
+    """Plain YAML keeps the last of two equal keys silently: simulate would run 2030 while the reader of
+    params.yaml sees 2020. The one loader refuses it (the scenarios' loader is this one too)."""
+    from flintcloud.scenarios.spec import load_params_text
+
+    path = tmp_path / "params.yaml"
+    path.write_text("simulation:\n  start_year: 2010\n  end_year: 2020\n  end_year: 2030\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=rf"{path} line 4: key 'end_year' appears twice in one mapping "
+                                          r"\(first at line 3\); YAML would silently keep the last one"):
+        P.load_params_file(path)
+    with pytest.raises(ConfigError, match="line 4: key 'end_year' appears twice"):
+        P.read_params(path)
+    with pytest.raises(ConfigError, match="line 4: key 'end_year' appears twice"):
+        load_params_text(path.read_text(encoding="utf-8"))
+    path.write_text("simulation:\n  start_year: 2010\nreport:\n  start_year: 2010\n", encoding="utf-8")
+    assert P.load_params_file(path) == {"simulation": {"start_year": 2010}, "report": {"start_year": 2010}}
+    assert P.load_params_file(REPO_ROOT / "params.yaml") == repo_params()  # the repository's own file is fine

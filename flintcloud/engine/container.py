@@ -18,7 +18,8 @@
    mosaicked into `spatial/<Indicator>_<year>.tif` on the input layers' grid, the grid the embedded
    engine's maps are on (docs/engine-outputs.md), by the same code the embedded engine's outputs go
    through; GCBM's console output and log file kept in `logs/`; `run_summary.json` with the pixel count
-   (the landscape grouped by the embedded engine's code, so both engines report the same count).
+   (the landscape read by the one reading path, `prepare(config)` = flintcloud.run.prepare_run, so both
+   engines report the same count and refuse the same inputs, memory check and preflight included).
 Everything is written under a temp dir and moved to `out_dir` only when all of it succeeded.
 
 Pure helpers (`check_image`, `rewrite_config_docs`, `docker_run_command`, `mount_roots`) are tested
@@ -35,15 +36,17 @@ import shutil
 import subprocess
 import time
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from flintcloud.atomic import atomic_dir
 from flintcloud.engine.step import RunSummary
 from flintcloud.errors import ConfigError, EngineUnavailableError, SimulationError
 from flintcloud.jsonfile import load_json
-from flintcloud.gcbm.config import read_gcbm_config, resolve_path
+from flintcloud.gcbm.config import GcbmConfig, read_gcbm_config, resolve_path
+from flintcloud.params import OUTPUT_LAYOUT
 
 ENGINE_NAME = "gcbm-container"
 MOJA_CLI = "/opt/gcbm/moja.cli"
@@ -237,9 +240,16 @@ def _tail(path: Path, n: int = 15) -> str:
 
 
 def run_gcbm_container(config_dir: str | os.PathLike, out_dir: str | os.PathLike, image: str, *,
+                       prepare: Callable[[GcbmConfig], Any],
                        docker: str = "docker", timeout: float | None = DEFAULT_RUN_TIMEOUT,
                        uid: int | None = None, gid: int | None = None, overwrite: bool = True) -> RunSummary:
-    """Run GCBM on the config set in `config_dir`; write the embedded engine's output layout to `out_dir`."""
+    """Run GCBM on the config set in `config_dir`; write the embedded engine's output layout to `out_dir`.
+
+    `prepare(config)` is the one reading path, flintcloud.run.prepare_run (run_project passes it in: the
+    engine layer may not import run): the landscape, the memory check, the stands and the preflight
+    checks, after Docker and the image were checked and before GCBM starts; its `.stands` give the input
+    grid and the pixel count.
+    """
     exe = shutil.which(docker) or docker
     docker_available(exe)  # first: without Docker, the image does not matter and libcbm is the way out
     image = check_image(image)
@@ -253,10 +263,10 @@ def run_gcbm_container(config_dir: str | os.PathLike, out_dir: str | os.PathLike
         run_dir = (tmp / RUN_DIR).resolve()
         run_config, gcbm_out, mounts = prepare_run_dir(Path(config_dir), run_dir)
         config = read_gcbm_config(run_config)  # the years, and a readable config before Docker starts
-        stands = landscape_stands(config)  # the input grid and pixel count, and bad layers fail before Docker
+        stands = prepare(config).stands  # the input grid and pixel count; bad inputs fail before GCBM starts
         name = f"flintcloud-gcbm-{uuid.uuid4().hex[:12]}"
         cmd = docker_run_command(image, run_config, mounts, uid=uid, gid=gid, name=name, docker=exe)
-        logs = tmp / "logs"
+        logs = tmp / OUTPUT_LAYOUT.logs_dir
         logs.mkdir()
         console_log = logs / "moja.cli.log"
         with open(console_log, "w", encoding="utf-8") as log:
@@ -278,17 +288,17 @@ def run_gcbm_container(config_dir: str | os.PathLike, out_dir: str | os.PathLike
             kept = _keep_failed_log(console_log, out_dir)
             raise SimulationError(f"GCBM ({image}) exited with code {proc.returncode}; its log is {str(kept)!r}. "
                                   f"Last lines:\n{_tail(console_log)}")
-        raw_db = gcbm_out / "gcbm_output.db"
+        raw_db = config.output_db_path or gcbm_out / OUTPUT_LAYOUT.raw_db  # where the config tells GCBM to write
         if not raw_db.is_file():
             kept = _keep_failed_log(console_log, out_dir)
             raise SimulationError(f"GCBM ({image}) finished but wrote no {raw_db.name} (log: {str(kept)!r})")
-        _collect_outputs(gcbm_out, tmp, config.start_year, stands.grid)
+        _collect_outputs(gcbm_out, raw_db, tmp, config.start_year, stands.grid)
         shutil.copytree(run_config, logs / "gcbm_config")
         shutil.rmtree(run_dir)
         seconds = time.monotonic() - started
         summary = RunSummary(n_pixels=int(stands.n_pixels), n_stands=int(stands.n_stands), n_spinup_groups=0,
                              years=config.n_years, seconds=seconds, engine=ENGINE_NAME)
-        (tmp / "run_summary.json").write_text(json.dumps(
+        (tmp / OUTPUT_LAYOUT.summary_file).write_text(json.dumps(
             {"engine": ENGINE_NAME, "image": image, "command": cmd, "seconds": round(seconds, 3),
              "years": summary.years, "start_year": int(config.start_year), "end_year": int(config.end_year),
              # counted from the inputs by the embedded engine's landscape code (CBMBuildLandUnitModule's rules)
@@ -304,26 +314,12 @@ def _keep_failed_log(console_log: Path, out_dir: Path) -> Path:
     return kept
 
 
-def landscape_stands(config):
-    """The project's StandSet as the embedded engine groups it: the input grid the maps go on, and the
-    pixels GCBM simulates (CBMBuildLandUnitModule's rules), so both engines report the same count."""
-    from flintcloud.inputdb.reader import read_input_db
-    from flintcloud.landscape.raster import read_landscape
-    from flintcloud.landscape.stands import group_stands
-
-    inputs = read_input_db(config.db_path)
-    dt = inputs.disturbance_types
-    type_codes = {int(c): n for c, n in zip(dt["code"], dt["name"]) if c == c and c is not None}
-    return group_stands(read_landscape(config), inputs.spatial_unit_id, dict(zip(dt["name"], dt["id"].astype(int))),
-                        type_codes)
-
-
-def _collect_outputs(gcbm_out: Path, dest: Path, start_year: int, grid=None) -> None:
-    """Raw db -> compiled tables, per-block tiles -> spatial/<Indicator>_<year>.tif on the input `grid`
-    (helper code shared with the embedded engine), in `dest`."""
+def _collect_outputs(gcbm_out: Path, raw_db: Path, dest: Path, start_year: int, grid=None) -> None:
+    """GCBM's raw db -> compiled tables, per-block tiles -> spatial/<Indicator>_<year>.tif on the input `grid`
+    (helper code shared with the embedded engine), in `dest` (names: flintcloud.params.OUTPUT_LAYOUT)."""
     from flintcloud.outputs.compile import compile_results
     from flintcloud.outputs.spatial import mosaic_gcbm_blocks
 
-    shutil.move(str(gcbm_out / "gcbm_output.db"), dest / "gcbm_output.db")
-    compile_results(dest / "gcbm_output.db", dest / "compiled_gcbm_output.db")
-    mosaic_gcbm_blocks(gcbm_out, dest / "spatial", start_year=start_year, grid=grid)
+    shutil.move(str(raw_db), dest / OUTPUT_LAYOUT.raw_db)
+    compile_results(dest / OUTPUT_LAYOUT.raw_db, dest / OUTPUT_LAYOUT.compiled_db)
+    mosaic_gcbm_blocks(gcbm_out, dest / OUTPUT_LAYOUT.spatial_dir, start_year=start_year, grid=grid)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import sqlite3
+from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -18,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from flintcloud.errors import DatabaseError, SimulationError
-from flintcloud.sqlite_ro import connect_ro
+from flintcloud.sqlite_ro import connect_ro, ro_uri
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
 
@@ -146,6 +147,65 @@ def check_schema(conn: sqlite3.Connection, path: Path, required: dict[str, tuple
             problems.append(f"table {table!r} lacks column(s) {', '.join(map(repr, missing))}")
     if problems:
         raise DatabaseError(f"input database {str(path)!r}: " + "; ".join(problems))
+
+
+@dataclass(frozen=True)
+class DbProblem:
+    """One thing wrong with a gcbm_input.db, as `inspect_input_db` finds it.
+
+    kind: file (missing, not SQLite) | locked | schema (`table` lacks, or lacks columns) | read.
+    """
+
+    kind: str
+    message: str
+    table: str | None = None
+
+
+def inspect_input_db(path: str | Path, *, timeout: float = 0.5) -> tuple[InputDb | None, list[DbProblem]]:
+    """`read_input_db` that lists problems instead of raising at the first (validate's reading): a file
+    that is not SQLite, a db locked by another process (not waited for beyond `timeout` s), every table
+    missing or lacking columns (one problem per table). Returns (the InputDb or None, problems)."""
+    path = Path(path)
+    try:
+        check_sqlite_file(path)
+    except DatabaseError as err:
+        return None, [DbProblem("file", str(err))]
+    try:
+        with connect_ro(path, timeout=timeout) as conn:
+            try:
+                conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+            except sqlite3.OperationalError as err:
+                if "locked" not in str(err):
+                    raise
+                return None, [DbProblem("locked", f"input database {str(path)!r} is locked by another process "
+                                                  f"({err}); close the program holding it (or wait for the "
+                                                  "writer) and retry")]
+            problems = []
+            for table, columns in REQUIRED_COLUMNS.items():
+                try:
+                    check_schema(conn, path, {table: columns})
+                except DatabaseError as err:
+                    problems.append(DbProblem("schema", str(err), table))
+            if problems:
+                return None, problems
+            return parse_input_db(conn, path), []
+    except (sqlite3.DatabaseError, DatabaseError, ValueError) as err:
+        return None, [DbProblem("read", f"input database {str(path)!r} cannot be read: {err}")]
+
+
+def check_uploaded_input_db(path: str | Path, source: str) -> None:
+    """A file someone uploads as a gcbm_input.db, checked without trusting it: opened read-only and
+    immutable (never locking, never writing), SQLite's quick_check, then every table and column the engine
+    needs. DatabaseError naming `source` (the name it was uploaded as) otherwise."""
+    try:
+        conn = sqlite3.connect(ro_uri(path) + "&immutable=1", uri=True)
+        try:
+            conn.execute("PRAGMA quick_check").fetchone()
+            check_schema(conn, Path(source))
+        finally:
+            conn.close()
+    except sqlite3.Error as err:
+        raise DatabaseError(f"{source!r} is not a readable SQLite database: {err}") from err
 
 
 def read_input_db(path: str | Path) -> InputDb:
@@ -320,6 +380,52 @@ def _rows(path: str | Path, what: str, query: str) -> list[tuple]:
             return conn.execute(query).fetchall()
     except sqlite3.DatabaseError as err:
         raise DatabaseError(f"input database {str(path)!r}: cannot read table {what!r} ({err})") from err
+
+
+def _score_sql(n_classifiers: int) -> str:
+    names = ",".join("?" * n_classifiers)
+    matches = " ".join("WHEN c.name LIKE ? AND cv.value LIKE ? THEN 4" for _ in range(n_classifiers))
+    return (f"CASE WHEN c.name IN ({names}) THEN CASE WHEN cv.value LIKE '?' THEN 1 {matches} ELSE -1000 END "
+            "ELSE -1000 END")
+
+
+def transition_rule_query(classifier_set: Mapping[str, str | None]) -> tuple[str, list[str]]:
+    """GCBM's TransitionRuleTransform SQL for one classifier set (sql/transition_rule_matches.sql), with its
+    parameters. A null classifier value is matched as the text ``NULL``, as GCBM formats it. Pure."""
+    names = list(classifier_set)
+    values = ["NULL" if v is None else str(v) for v in classifier_set.values()]
+    score_params = names + [x for pair in zip(names, values) for x in pair]
+    sql = _query("transition_rule_matches.sql").format(score=_score_sql(len(names)))
+    return sql, score_params + score_params
+
+
+def read_transition_rule_count(path: str | Path) -> int:
+    """Rows of table transition_rule (0 when the db has none, or no such table: no rule ever matches)."""
+    path = Path(path)
+    check_sqlite_file(path)
+    try:
+        with connect_ro(path) as conn:
+            return int(conn.execute("SELECT COUNT(*) FROM transition_rule").fetchone()[0])
+    except sqlite3.Error as exc:
+        if "no such table" in str(exc):
+            return 0
+        raise DatabaseError(f"{str(path)!r}: cannot read table transition_rule: {exc}") from exc
+
+
+def read_transition_rule_matches(path: str | Path, classifier_set: Mapping[str, str | None]) -> dict[str, int]:
+    """GCBM's ``transition_rule_matches`` for one classifier set: {disturbance type name: transition id}
+    of the best-scoring rule per type (engine.transition_rules explains the scoring)."""
+    path = Path(path)
+    sql, params = transition_rule_query(classifier_set)
+    try:
+        with connect_ro(path) as conn:
+            rows = conn.execute(sql, params).fetchall()
+    except sqlite3.Error as exc:
+        raise DatabaseError(
+            f"{str(path)!r}: GCBM's transition rule query failed on tables transition_rule / "
+            f"transition_rule_classifier_value / classifier_value / classifier / disturbance_type: {exc}"
+        ) from exc
+    return {str(dt): int(tr) for dt, tr in rows}
 
 
 def run_query(path: str | Path, query: str) -> pd.DataFrame:

@@ -3,18 +3,30 @@
 validate counts pixels in its windowed pass; the run (flintcloud.run.prepare_run) counts them
 from the unique stands it is about to simulate. Both turn the counts into the same sentences
 here, so a project validate rejects is refused by `flintcloud run` with the same message
-(issue 19 items 11-12): negative ages, ages past the growth curves, non-finite or implausible
-mean annual temperatures.
+(issue 19 items 11-12): negative ages, ages past the growth curves (from a layer or a scalar
+initial_age), non-finite or implausible mean annual temperatures (from a layer or a scalar; the
+plausible range is the setting `simulation.temperature_range`, default -60..60 deg C).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+import math
+
 import numpy as np
 
-#: Plausible mean annual temperatures (deg C); outside is an error (a unit or nodata mistake).
-TEMPERATURE_RANGE = (-60.0, 60.0)
+from flintcloud.params import registered_key
+
+#: The params.yaml key of the plausible mean annual temperatures (deg C): outside is an error (a unit
+#: or nodata mistake). Its default (-60..60) is registered in flintcloud.params.
+TEMPERATURE_RANGE_KEY = "simulation.temperature_range"
+
+
+def temperature_bounds(value: Any = None) -> tuple[float, float]:
+    """(low, high) deg C from a `simulation.temperature_range` value; None: the registered default."""
+    low, high = registered_key(TEMPERATURE_RANGE_KEY).default if value is None else value
+    return float(low), float(high)
 
 
 def age_messages(where: str, path: str, *, n_negative: int = 0, min_age: Any = None, n_above: int = 0,
@@ -29,19 +41,43 @@ def age_messages(where: str, path: str, *, n_negative: int = 0, min_age: Any = N
     return out
 
 
+def scalar_age_messages(age: Any, max_curve_age: int | None) -> list[str]:
+    """Sentences for an initial_age given as one value for every pixel (no age layer)."""
+    out = []
+    if age is not None and age < 0:
+        out.append(f"initial_age {age} is negative; expected an age in years >= 0")
+    if age is not None and max_curve_age is not None and age > max_curve_age:
+        out.append(f"initial_age {age} is above the growth curves' maximum age {max_curve_age}")
+    return out
+
+
+def scalar_temperature_messages(value: Any, bounds: tuple[float, float] | None = None) -> list[str]:
+    """Sentences for a mean_annual_temperature given as one value for every pixel (no temperature layer)."""
+    if value is None:
+        return []
+    lo, hi = bounds or temperature_bounds()
+    if not math.isfinite(float(value)):
+        return [f"mean_annual_temperature {value!r} is not a finite number of deg C"]
+    if not lo <= float(value) <= hi:
+        return [f"mean_annual_temperature {value!r} deg C is outside the plausible {lo:g}..{hi:g} deg C "
+                f"({TEMPERATURE_RANGE_KEY}); a unit mistake?"]
+    return []
+
+
 def temperature_range_message(where: str, path: str, *, n_outside: int, lowest: Any, highest: Any,
-                              bounds: tuple[float, float] = TEMPERATURE_RANGE) -> str | None:
+                              bounds: tuple[float, float] | None = None) -> str | None:
     """Sentence for temperatures outside the plausible range, or None."""
     if not n_outside:
         return None
-    lo, hi = bounds
+    lo, hi = bounds or temperature_bounds()
     return (f"{where}: {n_outside} simulated pixel(s) have a mean annual temperature outside {lo:g}..{hi:g} deg C "
-            f"(lowest {lowest!r}, highest {highest!r}) in {path!r}; a unit or nodata mistake?")
+            f"({TEMPERATURE_RANGE_KEY}) (lowest {lowest!r}, highest {highest!r}) in {path!r}; a unit or nodata "
+            "mistake?")
 
 
 def stand_problems(stands, *, max_curve_age: int | None, age_where: str | None, age_path: str,
                    temperature_where: str | None, temperature_path: str,
-                   bounds: tuple[float, float] = TEMPERATURE_RANGE) -> list[str]:
+                   bounds: tuple[float, float] | None = None) -> list[str]:
     """The same checks on a StandSet (ages and temperatures per unique stand, weighted by n_pixels)."""
     df = stands.stands
     if df.empty:
@@ -58,12 +94,13 @@ def stand_problems(stands, *, max_curve_age: int | None, age_where: str | None, 
             max_curve_age=max_curve_age,
         )
     if temperature_where is not None and "mean_annual_temperature" in df:
+        lo, hi = bounds or temperature_bounds()
         t = df["mean_annual_temperature"].to_numpy(dtype=np.float64)
-        outside = np.isfinite(t) & ((t < bounds[0]) | (t > bounds[1]))
+        outside = np.isfinite(t) & ((t < lo) | (t > hi))
         msg = temperature_range_message(
             temperature_where, temperature_path, n_outside=int(pixels[outside].sum()),
             lowest=float(t[outside].min()) if outside.any() else None,
-            highest=float(t[outside].max()) if outside.any() else None, bounds=bounds,
+            highest=float(t[outside].max()) if outside.any() else None, bounds=(lo, hi),
         )
         if msg:
             out.append(msg)

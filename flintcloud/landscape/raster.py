@@ -19,13 +19,22 @@ with `allow_nulls`, at least one), every `mask_vars` layer must have a value;
 and, because GCBM's spinup and decay need them, the initial age and — when
 they come from layers — the temperature and the admin/eco boundary must have
 values too. Pixels failing those are counted per reason in
-`LandscapeBlock.excluded`.
+`LandscapeBlock.excluded`. Those rules read `LandscapeRoles` (which layer plays
+which part), built from the config by `LandscapeRoles.of_config`.
+
+Collecting mode (`Landscape.collect_blocks()`, what `flintcloud validate` reads):
+the same decoding, but a pixel value missing from a sidecar or an age that is not
+a whole number is counted (`LandscapeBlock.unknown`, `.problems`) and the pixel
+left out instead of raising at the first; each block also carries the pixels each
+rule left out (`.dropped`) and where the numeric layers hold their nodata value
+(`.nodata`), so validate words its messages without deciding itself which pixels
+are simulated.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -70,6 +79,11 @@ class LandscapeBlock:
     eco_boundary: np.ndarray | None
     disturbances: dict[str, np.ndarray]  # disturbance layer -> int32 codes (-1 no event)
     excluded: dict[str, int] = field(default_factory=dict)  # reason -> pixel count
+    # Collecting mode only (Landscape.collect_blocks): what validate reports instead of the first error.
+    dropped: dict[str, np.ndarray] = field(default_factory=dict)  # reason -> bool mask behind `excluded`
+    unknown: dict[str, dict] = field(default_factory=dict)  # layer -> pixel value not in its sidecar -> count
+    nodata: dict[str, np.ndarray] = field(default_factory=dict)  # age/temperature layer -> pixels == its nodata
+    problems: list[str] = field(default_factory=list)  # other decoding errors (an age that is not whole)
 
     @property
     def row_off(self) -> int:
@@ -80,17 +94,105 @@ class LandscapeBlock:
         return int(self.window.col_off)
 
 
+@dataclass(frozen=True)
+class LandscapeRoles:
+    """Which layer plays which part when pixels are decoded: the part of a GcbmConfig the
+    decoder reads (classifier set, mask_vars, age, temperature, boundaries, disturbances).
+
+    Why not the GcbmConfig itself: validate decodes projects whose configuration it cannot
+    build (a project folder with a broken layer, a config set that does not parse), leaving
+    out the layers it already reported (`without`). The run builds it with `of_config`.
+    """
+
+    classifier_layer: Mapping[str, str | None]  # classifier name -> layer (None: a scalar value), in order
+    allow_nulls: bool = False  # initial_classifier_set allow_nulls: one classifier with a value is enough
+    mask_layers: tuple[str, ...] = ()  # CBMBuildLandUnitModule mask_vars that are layers
+    age_layer: str | None = None
+    age_value: int | None = None  # scalar initial_age (no age layer)
+    temperature_layer: str | None = None
+    admin_boundary_layer: str | None = None
+    eco_boundary_layer: str | None = None
+    disturbance_layers: tuple[str, ...] = ()
+
+    @classmethod
+    def of_config(cls, config: GcbmConfig) -> LandscapeRoles:
+        layers = iter(config.classifier_layers)
+        names = config.classifier_names or list(config.classifier_layers)
+        return cls(
+            classifier_layer={n: None if n in config.classifier_values else next(layers) for n in names},
+            allow_nulls=config.classifier_allow_nulls,
+            mask_layers=tuple(config.mask_layers),
+            age_layer=config.age_layer,
+            age_value=config.age_value,
+            temperature_layer=config.temperature_layer,
+            admin_boundary_layer=config.admin_boundary if config.admin_boundary_layer else None,
+            eco_boundary_layer=config.eco_boundary if config.eco_boundary_layer else None,
+            disturbance_layers=tuple(config.disturbance_layers),
+        )
+
+    @classmethod
+    def of_layer_roles(cls, roles: Mapping[str, str], *, age_value: int | None = None) -> LandscapeRoles:
+        """From layer name -> role (classifier, age, temperature, admin_boundary, eco_boundary,
+        disturbance, mask), as `configure` writes a project folder's configuration: the classifiers
+        in the given order, no allow_nulls, the first layer of each single role."""
+        def first(role: str) -> str | None:
+            return next((n for n, r in roles.items() if r == role), None)
+
+        return cls(
+            classifier_layer={n: n for n, r in roles.items() if r == "classifier"},
+            mask_layers=tuple(n for n, r in roles.items() if r == "mask"),
+            age_layer=first("age"),
+            age_value=age_value,
+            temperature_layer=first("temperature"),
+            admin_boundary_layer=first("admin_boundary"),
+            eco_boundary_layer=first("eco_boundary"),
+            disturbance_layers=tuple(n for n, r in roles.items() if r == "disturbance"),
+        )
+
+    def layer_names(self) -> set[str]:
+        """Every layer the decoder reads."""
+        names = {*self.classifier_layer.values(), self.age_layer, self.temperature_layer, self.admin_boundary_layer,
+                 self.eco_boundary_layer, *self.disturbance_layers, *self.mask_layers}
+        return {n for n in names if n is not None}
+
+    def without(self, layers: Collection[str]) -> LandscapeRoles:
+        """The same roles with `layers` left out (a classifier read from one of them is dropped)."""
+        gone = set(layers)
+
+        def keep(layer: str | None) -> str | None:
+            return None if layer in gone else layer
+
+        return LandscapeRoles(
+            classifier_layer={n: x for n, x in self.classifier_layer.items() if x is None or x not in gone},
+            allow_nulls=self.allow_nulls,
+            mask_layers=tuple(x for x in self.mask_layers if x not in gone),
+            age_layer=keep(self.age_layer),
+            age_value=self.age_value,
+            temperature_layer=keep(self.temperature_layer),
+            admin_boundary_layer=keep(self.admin_boundary_layer),
+            eco_boundary_layer=keep(self.eco_boundary_layer),
+            disturbance_layers=tuple(x for x in self.disturbance_layers if x not in gone),
+        )
+
+
 @dataclass
 class Landscape:
     """The layers of a project, on one grid; pixel data read per block."""
 
-    config: GcbmConfig
+    config: GcbmConfig | None  # None: built by validate from roles alone (it never groups stands)
     grid: Grid
     layers: dict[str, LayerInfo]  # layer name -> info
-    classifier_names: list[str]
-    classifier_layer: dict[str, str | None]  # classifier name -> layer name (None: scalar value)
+    roles: LandscapeRoles
     block_rows: int
     block_cols: int
+
+    @property
+    def classifier_names(self) -> list[str]:
+        return list(self.roles.classifier_layer)
+
+    @property
+    def classifier_layer(self) -> Mapping[str, str | None]:  # classifier name -> layer (None: scalar value)
+        return self.roles.classifier_layer
 
     def categories(self, layer: str) -> list:
         return self.layers[layer].categories
@@ -113,6 +215,15 @@ class Landscape:
             for window in self.windows():
                 yield self._decode(datasets, window)
 
+    def collect_blocks(self) -> Iterator[LandscapeBlock]:
+        """`blocks()` in collecting mode: the same pixels are simulated (`valid`), but a pixel value
+        missing from its sidecar or an age that is not a whole number is counted in the block
+        (`unknown`, `problems`) and the pixel left out instead of raising; `dropped` and `nodata`
+        are filled in. What validate reads: it lists every problem the run would stop at."""
+        with _OpenLayers(self.layers) as datasets:
+            for window in self.windows():
+                yield self._decode(datasets, window, collect=True)
+
     def read_block(self, window: Window) -> LandscapeBlock:
         with _OpenLayers(self.layers) as datasets:
             return self._decode(datasets, window)
@@ -123,83 +234,102 @@ class Landscape:
 
     # ------------------------------------------------------------------ decoding
 
-    def _decode(self, datasets: dict, window: Window) -> LandscapeBlock:
-        cfg = self.config
+    def _decode(self, datasets: dict, window: Window, *, collect: bool = False) -> LandscapeBlock:
+        roles = self.roles
         shape = (int(window.height), int(window.width))
         raw = {name: _read(ds, self.layers[name], window) for name, ds in datasets.items()}
+        unknown: dict[str, dict] | None = {} if collect else None  # None: raise at the first unknown value
+        problems: list[str] = []
+        dropped: dict[str, np.ndarray] = {}
+        nodata: dict[str, np.ndarray] = {}
+
+        def codes_of(layer: str) -> np.ndarray:
+            return _codes(raw[layer], self.layers[layer], window, unknown)
+
+        valid = np.ones(shape, dtype=bool)
+        excluded: dict[str, int] = {}
+
+        def leave_out(reason: str, ok: np.ndarray) -> None:
+            """GCBM does not simulate the valid pixels that fail `ok`: count them under `reason`."""
+            drop = valid & ~ok
+            excluded[reason] = int(drop.sum())
+            if collect:
+                dropped[reason] = drop
+            valid[:] &= ok
 
         classifiers: dict[str, np.ndarray] = {}
         null_counts = []
-        for cname in self.classifier_names:
-            layer = self.classifier_layer[cname]
+        for cname, layer in roles.classifier_layer.items():
             if layer is None:
                 classifiers[cname] = np.zeros(shape, dtype=np.int32)
             else:
-                classifiers[cname] = _codes(raw[layer], self.layers[layer], window)
+                classifiers[cname] = codes_of(layer)
                 null_counts.append(classifiers[cname] < 0)
         if null_counts:
             nulls = np.stack(null_counts)
-            cset_ok = ~nulls.any(axis=0) if not cfg.classifier_allow_nulls else ~nulls.all(axis=0)
+            cset_ok = ~nulls.any(axis=0) if not roles.allow_nulls else ~nulls.all(axis=0)
         else:
             cset_ok = np.ones(shape, dtype=bool)
-        valid = cset_ok.copy()
-        excluded = {"no_classifier_set": int((~cset_ok).sum())}
+        leave_out("no_classifier_set", cset_ok)
 
-        for layer in cfg.mask_layers:
-            ok = ~_null(raw[layer], self.layers[layer])
-            excluded[f"mask:{layer}"] = int((valid & ~ok).sum())
-            valid &= ok
+        for layer in roles.mask_layers:
+            leave_out(f"mask:{layer}", ~_null(raw[layer], self.layers[layer]))
 
-        if cfg.age_layer is not None:
-            info = self.layers[cfg.age_layer]
-            age_raw = raw[cfg.age_layer]
+        if roles.age_layer is not None:
+            info = self.layers[roles.age_layer]
+            age_raw = raw[roles.age_layer]
             ok = ~_null(age_raw, info)
+            if collect:
+                nodata[roles.age_layer] = _nodata_pixels(age_raw, info)
             if info.keys is not None:
-                age = _decode_numeric(age_raw, info, window, ok)
+                codes = codes_of(roles.age_layer)
+                ok &= codes >= 0
+                age = _decode_numeric(codes, info, ok)
             else:
                 age = np.where(ok, age_raw, 0)
             if np.issubdtype(np.asarray(age).dtype, np.floating):
-                bad = ok & (np.asarray(age) != np.round(age))
+                bad = ok & ~(np.isfinite(age) & (np.asarray(age) == np.round(age)))
                 if bad.any():
-                    value = np.asarray(age)[bad][0]
-                    raise LayerError(
-                        f"layer {cfg.age_layer!r} ({str(info.path)!r}): age {value!r} is not a whole number of years"
-                    )
+                    value = np.asarray(age)[bad][0].item()
+                    message = (f"layer {roles.age_layer!r} ({str(info.path)!r}): age {value!r} is not a whole "
+                               "number of years")
+                    if not collect:
+                        raise LayerError(message)
+                    problems.append(message)
+                    ok &= ~bad
+                    age = np.where(ok, age, 0)
             age = np.asarray(age).astype(np.int64)
-            excluded["initial_age_null"] = int((valid & ~ok).sum())
-            valid &= ok
+            leave_out("initial_age_null", ok)
         else:
-            age = np.full(shape, int(cfg.age_value or 0), dtype=np.int64)
+            age = np.full(shape, int(roles.age_value or 0), dtype=np.int64)
 
         temperature = None
-        if cfg.temperature_layer is not None:
-            info = self.layers[cfg.temperature_layer]
-            t_raw = raw[cfg.temperature_layer]
+        if roles.temperature_layer is not None:
+            info = self.layers[roles.temperature_layer]
+            t_raw = raw[roles.temperature_layer]
             ok = ~_null(t_raw, info)
+            if collect:
+                nodata[roles.temperature_layer] = _nodata_pixels(t_raw, info)
             if info.keys is not None:
-                temperature = np.asarray(_decode_numeric(t_raw, info, window, ok), dtype=np.float64)
+                codes = codes_of(roles.temperature_layer)
+                ok &= codes >= 0
+                temperature = np.asarray(_decode_numeric(codes, info, ok), dtype=np.float64)
             else:
                 temperature = np.where(ok, t_raw.astype(np.float64), np.nan)
             ok &= np.isfinite(temperature)
-            excluded["mean_annual_temperature_null"] = int((valid & ~ok).sum())
-            valid &= ok
+            leave_out("mean_annual_temperature_null", ok)
 
         bounds = {}
-        for role, is_layer, layer in (
-            ("admin_boundary", cfg.admin_boundary_layer, cfg.admin_boundary),
-            ("eco_boundary", cfg.eco_boundary_layer, cfg.eco_boundary),
-        ):
-            if is_layer:
-                codes = _codes(raw[layer], self.layers[layer], window)
-                excluded[f"{role}_null"] = int((valid & (codes < 0)).sum())
-                valid &= codes >= 0
+        for role, layer in (("admin_boundary", roles.admin_boundary_layer),
+                            ("eco_boundary", roles.eco_boundary_layer)):
+            if layer is not None:
+                codes = codes_of(layer)
+                leave_out(f"{role}_null", codes >= 0)
                 bounds[role] = codes
             else:
                 bounds[role] = None
 
-        disturbances = {
-            layer: _codes(raw[layer], self.layers[layer], window) for layer in cfg.disturbance_layers
-        }
+        disturbances = {layer: codes_of(layer) for layer in roles.disturbance_layers}
         return LandscapeBlock(
             window=window,
             valid=valid,
@@ -210,6 +340,10 @@ class Landscape:
             eco_boundary=bounds["eco_boundary"],
             disturbances=disturbances,
             excluded={k: v for k, v in excluded.items() if v},
+            dropped=dropped,
+            unknown=unknown or {},
+            nodata=nodata,
+            problems=problems,
         )
 
 
@@ -275,14 +409,37 @@ def null_mask(arr: np.ndarray, nodata: float | None) -> np.ndarray:
     return null
 
 
-def _codes(arr: np.ndarray, info: LayerInfo, window: Window) -> np.ndarray:
-    """int32 category codes (-1 null) of a categorical layer; unknown pixel values raise LayerError."""
-    if info.keys is None:  # pragma: no cover - categorical layers always get keys in _layer_info
+def _codes(arr: np.ndarray, info: LayerInfo, window: Window, collected: dict | None = None) -> np.ndarray:
+    """int32 category codes (-1 null) of a categorical layer. Unknown pixel values raise LayerError, or
+    with `collected` (collecting mode) are counted there (layer -> value -> pixels) and get code -2."""
+    if info.keys is None:  # pragma: no cover - categorical layers always get keys in layer_info
         raise AssertionError(f"layer {info.name!r} has no category keys")
     codes, missing = category_codes(arr, info.keys, info.nodata)
     if missing.any():
-        _unknown(arr, missing, info, window)
+        if collected is None:
+            _unknown(arr, missing, info, window)
+        counts = collected.setdefault(info.name, {})
+        for value, n in zip(*pixel_value_counts(arr[missing])):
+            counts[value] = counts.get(value, 0) + n
     return codes
+
+
+def pixel_value_counts(values: np.ndarray) -> tuple[list, list]:
+    """Unique pixel values (integers where they are integral) and their counts. Pure."""
+    if values.dtype.kind == "f":
+        finite = values[np.isfinite(values)]
+        if finite.size == values.size and np.all(finite == np.round(finite)):
+            values = finite.astype(np.int64)
+    uniq, counts = np.unique(values, return_counts=True)
+    return uniq.tolist(), counts.tolist()
+
+
+def _nodata_pixels(arr: np.ndarray, info: LayerInfo) -> np.ndarray:
+    """Where a pixel holds the layer's nodata value (a NaN pixel is not nodata here, unless nodata is NaN)."""
+    null = null_mask(arr, info.nodata)
+    if np.issubdtype(arr.dtype, np.floating) and not (info.nodata is not None and math.isnan(info.nodata)):
+        null &= ~np.isnan(arr)
+    return null
 
 
 def category_codes(arr: np.ndarray, keys: np.ndarray, nodata: float | None) -> tuple[np.ndarray, np.ndarray]:
@@ -326,8 +483,8 @@ def _unknown(arr: np.ndarray, missing: np.ndarray, info: LayerInfo, window: Wind
     )
 
 
-def _decode_numeric(arr: np.ndarray, info: LayerInfo, window: Window, ok: np.ndarray) -> np.ndarray:
-    codes = _codes(arr, info, window)
+def _decode_numeric(codes: np.ndarray, info: LayerInfo, ok: np.ndarray) -> np.ndarray:
+    """The numbers a numeric layer's sidecar maps its codes to (0 where not `ok`)."""
     try:
         table = np.array([float(v) for v in info.categories], dtype=np.float64)
     except (TypeError, ValueError) as err:
@@ -349,7 +506,8 @@ def _fmt(v) -> str:
 CATEGORICAL_ROLES = {"classifier", "admin_boundary", "eco_boundary", "disturbance"}
 
 
-def _layer_info(name: str, path: Path, role: str, ds, sidecar: LayerSidecar) -> LayerInfo:
+def layer_info(name: str, path: Path, role: str, ds, sidecar: LayerSidecar) -> LayerInfo:
+    """What the decoder needs of one open layer (validate builds them for the layers it could open)."""
     nodata = ds.nodata if ds.nodata is not None else sidecar.nodata
     keys = None
     categories: list = []
@@ -470,17 +628,12 @@ def read_landscape(
                             f"{role} layer {name!r} ({str(path)!r}) is on another grid than layer {first!r}: "
                             f"{problem}. All layers must share one grid and CRS."
                         )
-                layers[name] = _layer_info(name, path, role, ds, sidecar)
+                layers[name] = layer_info(name, path, role, ds, sidecar)
                 if internal_block is None:
                     internal_block = tuple(ds.block_shapes[0])
         except RasterioError as err:
             raise LayerError(f"{role} layer {name!r}: cannot read {str(path)!r} as a GeoTIFF: {err}") from err
     assert grid is not None
-    classifier_layer: dict[str, str | None] = {}
-    layer_iter = iter(config.classifier_layers)
-    names = config.classifier_names or list(config.classifier_layers)
-    for cname in names:
-        classifier_layer[cname] = None if cname in config.classifier_values else next(layer_iter)
     if block_shape is not None:
         block_rows, block_cols = block_shape
     else:
@@ -489,8 +642,7 @@ def read_landscape(
         config=config,
         grid=grid,
         layers=layers,
-        classifier_names=names,
-        classifier_layer=classifier_layer,
+        roles=LandscapeRoles.of_config(config),
         block_rows=int(block_rows),
         block_cols=int(block_cols),
     )

@@ -28,6 +28,7 @@ import yaml
 
 from flintcloud.errors import ReportError
 from flintcloud.jsonfile import load_json
+from flintcloud.params import OUTPUT_LAYOUT
 
 UNKNOWN = "unknown"
 PROVENANCE_KEYS = ("git_commit", "git_dirty", "input_project", "input_project_md5", "flintcloud_version",
@@ -123,7 +124,7 @@ def collect_provenance(repo: str | Path, project_dir: str | None, output_dir: st
                                   project_dir)
         if md5 is None and (repo / project_dir).exists():
             md5 = dvc_md5(repo / project_dir)
-    run_summary = Path(output_dir) / "run_summary.json"
+    run_summary = Path(output_dir) / OUTPUT_LAYOUT.summary_file
     run = load_json(run_summary, ReportError, "run summary") if run_summary.is_file() else {}
     return {
         "git_commit": head.strip() if head else UNKNOWN,

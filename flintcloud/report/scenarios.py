@@ -25,6 +25,7 @@ import pandas as pd
 from flintcloud.atomic import atomic_dir, atomic_file
 from flintcloud.errors import ReportError
 from flintcloud.mdtext import escape_markdown
+from flintcloud.params import OUTPUT_LAYOUT
 from flintcloud.report.summarize import (
     EMISSION_POOLS,
     PRODUCTS_POOL,
@@ -368,13 +369,13 @@ def read_scenario_result(name: str, title: str, output_dir: str | Path, scenario
                          maps: bool = True) -> ScenarioResult:
     """A scenario's run folder (compiled + raw db, spatial/) read into a ScenarioResult."""
     output_dir = Path(output_dir)
-    tables = read_compiled_tables(output_dir / "compiled_gcbm_output.db")
-    tables.initial_pools = read_initial_pools(output_dir / "gcbm_output.db")
+    tables = read_compiled_tables(output_dir / OUTPUT_LAYOUT.compiled_db)
+    tables.initial_pools = read_initial_pools(output_dir / OUTPUT_LAYOUT.raw_db)
     annual = annual_table(tables)
     summary = summarize_tables(tables)
     result = ScenarioResult(name, title, annual, scenario_metrics(annual, summary.metrics))
     if maps:
-        result.maps = read_maps(output_dir / "spatial", [int(y) for y in annual.index])
+        result.maps = read_maps(output_dir / OUTPUT_LAYOUT.spatial_dir, [int(y) for y in annual.index])
     if scenario_json is not None and Path(scenario_json).is_file():
         result.changes = json.loads(Path(scenario_json).read_text(encoding="utf-8")).get("changes", [])
     return result

@@ -26,6 +26,7 @@ import pandas as pd
 
 from flintcloud.atomic import atomic_dir, atomic_file
 from flintcloud.errors import ReportError
+from flintcloud.params import OUTPUT_LAYOUT
 from flintcloud.sqlite_ro import connect_ro
 
 # v_* tables and the columns this module uses from each.
@@ -469,8 +470,8 @@ def summarize_run(
     from flintcloud.report import tables as tab
 
     output_dir = Path(output_dir)
-    tables = read_compiled_tables(output_dir / "compiled_gcbm_output.db")
-    tables.initial_pools = read_initial_pools(output_dir / "gcbm_output.db")
+    tables = read_compiled_tables(output_dir / OUTPUT_LAYOUT.compiled_db)
+    tables.initial_pools = read_initial_pools(output_dir / OUTPUT_LAYOUT.raw_db)
     summary = summarize_tables(tables)
     area_once = None
     if config_dir is not None:
@@ -485,7 +486,7 @@ def summarize_run(
     years = list(range(summary.metrics["start_year"], summary.metrics["end_year"] + 1))
     charts = fig.charts({**summary.tables, **inventory_view.tables})
     if maps:
-        m = read_maps(output_dir / "spatial", years)
+        m = read_maps(output_dir / OUTPUT_LAYOUT.spatial_dir, years)
         charts.update(fig.maps(m))
     if tables_dir is not None:
         context = {"start": summary.metrics["start_year"], "end": summary.metrics["end_year"]}

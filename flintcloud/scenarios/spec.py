@@ -36,6 +36,7 @@ from typing import Any
 import yaml
 
 from flintcloud.errors import ConfigError
+from flintcloud.params import parse_params_yaml
 
 DEFAULT_BASELINE = "baseline"
 DEFAULT_FILES_DIR = "data/scenarios"
@@ -105,33 +106,14 @@ class ScenarioSet:
         raise ConfigError(f"params.yaml: no scenario {name!r} in scenarios (have {self.names()})")
 
 
-# ----------------------------------------------------------------------------- YAML with duplicate names
-
-
-class _UniqueKeyLoader(yaml.SafeLoader):
-    """SafeLoader that refuses a mapping with one key twice (plain YAML keeps the last silently)."""
-
-
-def _construct_unique(loader: _UniqueKeyLoader, node: yaml.MappingNode, deep: bool = False):
-    seen: dict[Any, int] = {}
-    for key_node, _ in node.value:
-        key = loader.construct_object(key_node, deep=deep)
-        if key in seen:
-            raise ConfigError(
-                f"params.yaml line {key_node.start_mark.line + 1}: key {key!r} appears twice in one mapping "
-                f"(first at line {seen[key] + 1}); two scenarios cannot share a name"
-            )
-        seen[key] = key_node.start_mark.line
-    return loader.construct_mapping(node, deep=deep)
-
-
-_UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_unique)
+# ----------------------------------------------------------------------------- YAML
 
 
 def load_params_text(text: str) -> dict:
-    """params.yaml text -> mapping; ConfigError on a key given twice in one mapping."""
+    """params.yaml text -> mapping, through flintcloud.params' one loader (a key given twice in one
+    mapping, e.g. two scenarios with one name, is a ConfigError naming it and both lines)."""
     try:
-        data = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
+        data = parse_params_yaml(text)
     except yaml.YAMLError as err:
         raise ConfigError(f"params.yaml is not valid YAML: {err}") from err
     if not isinstance(data, dict):

@@ -17,12 +17,15 @@ import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
+from flintcloud.params import OUTPUT_LAYOUT
 from flintcloud.service.deps import NotFound
 from flintcloud.sqlite_ro import ro_uri
 
-COMPILED_DB = "build/output/compiled_gcbm_output.db"
-RAW_DB = "build/output/gcbm_output.db"
-SPATIAL = "build/output/spatial"
+RUN_OUTPUT = "build/output"  # the simulate stage's output folder in a run's DVC project (dvc.yaml)
+COMPILED_DB = f"{RUN_OUTPUT}/{OUTPUT_LAYOUT.compiled_db}"
+RAW_DB = f"{RUN_OUTPUT}/{OUTPUT_LAYOUT.raw_db}"
+SPATIAL = f"{RUN_OUTPUT}/{OUTPUT_LAYOUT.spatial_dir}"
+SUMMARY = f"{RUN_OUTPUT}/{OUTPUT_LAYOUT.summary_file}"
 FIGURES = "reports/figures"
 REPORT_MD = "reports/report.md"
 METRICS = "reports/metrics.json"
@@ -146,7 +149,7 @@ def write_results_zip(project: Path, dest: Path) -> Path:
             zf.write(project / SPATIAL / name, f"maps/{name}")
         zf.write(project / RAW_DB, "gcbm_output.db")
         zf.write(project / COMPILED_DB, "compiled_gcbm_output.db")
-        for extra in ("reports/validation.json", "build/output/run_summary.json", "params.yaml"):
+        for extra in ("reports/validation.json", SUMMARY, "params.yaml"):
             if (project / extra).is_file():
                 zf.write(project / extra, Path(extra).name)
     return dest
@@ -171,7 +174,8 @@ FLINT_CLOUD_RAW_DB = "simulation_output.db"
 
 
 def flint_cloud_zip(project: Path, dest: Path, log_path: Path | None) -> Path:
-    """/gcbm/download: GCBM's output folder as FLINT.Cloud zips it (raw db, compiled db, maps, logs).
+    """/gcbm/download: GCBM's output folder as FLINT.Cloud zips it (raw db, compiled db, maps, logs): the
+    names inside the zip are FLINT.Cloud's, fixed by its API, whatever our own output layout calls them.
 
     The raw database is there under FLINT.Cloud's name (simulation_output.db) and under GCBM's own, which
     docs/service.md promises (gcbm_output.db): the same bytes."""
@@ -179,7 +183,7 @@ def flint_cloud_zip(project: Path, dest: Path, log_path: Path | None) -> Path:
         zf.write(project / RAW_DB, FLINT_CLOUD_RAW_DB)
         zf.write(project / RAW_DB, "gcbm_output.db")
         zf.write(project / COMPILED_DB, "compiled_gcbm_output.db")
-        zf.write(project / "build/output/run_summary.json", "run_summary.json")
+        zf.write(project / SUMMARY, "run_summary.json")
         for name in map_names(project):
             zf.write(project / SPATIAL / name, f"spatial/{name}")
         if log_path is not None and log_path.is_file():

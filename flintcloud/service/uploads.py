@@ -28,7 +28,6 @@ import os
 import posixpath
 import re
 import shutil
-import sqlite3
 import stat
 import tempfile
 import zipfile
@@ -39,7 +38,6 @@ from typing import BinaryIO
 
 from flintcloud.errors import FlintcloudError
 from flintcloud.service.paths import UnsafePathError, check_name, check_relative
-from flintcloud.sqlite_ro import ro_uri
 from flintcloud.service.settings import Limits
 
 LAYERS_DIR = "layers/tiled"
@@ -143,22 +141,15 @@ def check_geotiff(path: Path, name: str) -> None:
 
 def check_sqlite(path: Path, name: str) -> None:
     from flintcloud.errors import DatabaseError
-    from flintcloud.inputdb.reader import check_schema
+    from flintcloud.inputdb.reader import check_uploaded_input_db
 
     with open(path, "rb") as fh:
         if fh.read(16) != SQLITE_HEADER:
             raise UploadError(f"file {name!r} is not a SQLite database (no 'SQLite format 3' header)")
     try:
-        conn = sqlite3.connect(ro_uri(path) + "&immutable=1", uri=True)  # read-only, never locking
-        try:
-            conn.execute("PRAGMA quick_check").fetchone()
-            check_schema(conn, Path(name))
-        finally:
-            conn.close()
+        check_uploaded_input_db(path, name)  # inputdb.reader opens it (read-only, immutable)
     except DatabaseError as err:
         raise UploadError(f"file {name!r} is not a GCBM input database: {err}") from err
-    except sqlite3.Error as err:
-        raise UploadError(f"file {name!r} is not a readable SQLite database: {err}") from err
 
 
 def check_json(path: Path, name: str) -> None:

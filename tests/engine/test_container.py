@@ -32,7 +32,8 @@ from flintcloud.engine.container import (
     rewrite_logging_conf,
     run_gcbm_container,
 )
-from flintcloud.errors import ConfigError, EngineUnavailableError, SimulationError
+from flintcloud.errors import ConfigError, EngineUnavailableError, LayerError, SimulationError
+from flintcloud.run import prepare_run
 
 IMAGE = "ghcr.io/moja-global/rest_api_gcbm@sha256:" + "ab" * 32
 
@@ -80,7 +81,8 @@ def test_placeholder_fails_before_touching_outputs(tmp_path, previous_output):
     docker = _fake_docker(tmp_path, 'print("28.2.2") if args[0] == "info" else sys.exit(9)')
     before = _digest(previous_output)
     with pytest.raises(ConfigError, match="placeholder"):
-        run_gcbm_container(tmp_path / "config", previous_output, PLACEHOLDER_IMAGE, docker=str(docker))
+        run_gcbm_container(tmp_path / "config", previous_output, PLACEHOLDER_IMAGE, prepare=prepare_run,
+                           docker=str(docker))
     assert _digest(previous_output) == before
 
 
@@ -113,7 +115,7 @@ def test_real_docker_client_without_daemon_says_so_in_one_line(tmp_path, previou
         pytest.skip("a Docker daemon answers here; this test is for machines without one")
     before = _digest(previous_output)
     with pytest.raises(EngineUnavailableError) as info:
-        run_gcbm_container(tmp_path / "config", previous_output, IMAGE)
+        run_gcbm_container(tmp_path / "config", previous_output, IMAGE, prepare=prepare_run)
     message = str(info.value)
     assert "\n" not in message
     # the client's own answer, not our `docker info` timeout (that message says "did not answer within")
@@ -273,7 +275,7 @@ def test_failed_gcbm_keeps_previous_output_and_the_log(flint_demo, fake_docker, 
     monkeypatch.setenv("FAKE_GCBM_FAIL", "1")
     before = _digest(previous_output)
     with pytest.raises(SimulationError, match=r"exited with code 3(.|\n)*something went wrong in GCBM"):
-        run_gcbm_container(flint_demo / "config", previous_output, IMAGE, docker=fake_docker)
+        run_gcbm_container(flint_demo / "config", previous_output, IMAGE, prepare=prepare_run, docker=fake_docker)
     assert _digest(previous_output) == before
     kept = previous_output.parent / "output.gcbm-failed.log"
     assert "something went wrong in GCBM" in kept.read_text()
@@ -282,7 +284,7 @@ def test_failed_gcbm_keeps_previous_output_and_the_log(flint_demo, fake_docker, 
 def test_full_run_gives_the_embedded_engines_layout(flint_demo, fake_docker, previous_output):
     import sqlite3
 
-    summary = run_gcbm_container(flint_demo / "config", previous_output, IMAGE, docker=fake_docker)
+    summary = run_gcbm_container(flint_demo / "config", previous_output, IMAGE, prepare=prepare_run, docker=fake_docker)
     assert summary.engine == "gcbm-container" and summary.years == 11
     out = previous_output
     assert sorted(p.name for p in out.iterdir()) == [
@@ -310,6 +312,30 @@ def test_full_run_gives_the_embedded_engines_layout(flint_demo, fake_docker, pre
         assert (ds.width, ds.height, ds.transform) == grid == (4000, 4000, ds.transform)
 
 
+def test_the_container_refuses_what_the_run_refuses_before_gcbm_starts(flint_demo, fake_docker, tmp_path,
+                                                                     previous_output):
+    """The container path reads the project through run.prepare_run too (preflight, memory check): a
+    negative age is refused with the embedded engine's sentence, GCBM never starts, the output is intact."""
+    import numpy as np
+    import rasterio
+
+    project = tmp_path / "demo"
+    shutil.copytree(flint_demo, project)
+    for p in project.rglob("*"):
+        p.chmod(0o755 if p.is_dir() else 0o644)
+    age = project / "layers" / "tiled" / "initial_age.tiff"
+    with rasterio.open(age) as ds:
+        data, profile = ds.read(1), ds.profile
+    data[2049, 665] = -20  # a simulated pixel
+    with rasterio.open(age, "w", **profile) as out:
+        out.write(data, 1)
+    before = _digest(previous_output)
+    with pytest.raises(LayerError, match=r"1 pixel\(s\) have negative ages \(minimum -20\)"):
+        run_gcbm_container(project / "config", previous_output, IMAGE, prepare=prepare_run, docker=fake_docker)
+    assert _digest(previous_output) == before
+    assert not (previous_output.parent / "output.gcbm-failed.log").exists()  # GCBM did not run
+
+
 def test_params_ship_the_placeholder_and_simulate_depends_on_it():
     """params.yaml names the image by a placeholder the user must replace; the digest is a simulate param."""
     import yaml
@@ -333,7 +359,8 @@ else:
 ''')
     before = _digest(previous_output)
     with pytest.raises(SimulationError, match=r"did not finish within 2 s; container flintcloud-gcbm-\w+ was killed"):
-        run_gcbm_container(flint_demo / "config", previous_output, IMAGE, docker=str(exe), timeout=2)
+        run_gcbm_container(flint_demo / "config", previous_output, IMAGE, prepare=prepare_run, docker=str(exe),
+                           timeout=2)
     # the timeout path: the `docker run` client was killed (not waited for), then `docker kill` stopped the container
     [run] = [p for p in recorded_processes if p.args[1] == "run"]
     assert run.returncode == -signal.SIGKILL

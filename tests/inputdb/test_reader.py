@@ -49,3 +49,34 @@ def test_reads_demo_parameters(flint_demo):
     assert (t["reset_type"], t["age"], t["regen_delay"]) == ("absolute", 0, 0)
     with pytest.raises(DatabaseError, match="'No such fire'.*disturbance_type"):
         db.disturbance_type_id("No such fire")
+
+
+def test_inspect_lists_every_problem_instead_of_raising(tmp_path):
+    """validate's reading: one problem per table, the file's own problem, never an exception."""
+    from flintcloud.inputdb.reader import REQUIRED_COLUMNS, inspect_input_db
+
+    assert inspect_input_db(tmp_path / "nope.db") == (None, [inspect_input_db(tmp_path / "nope.db")[1][0]])
+    assert inspect_input_db(tmp_path / "nope.db")[1][0].kind == "file"
+    path = tmp_path / "gcbm_input.db"
+    with sqlite3.connect(path) as conn:
+        conn.execute("CREATE TABLE pool (id INTEGER, label TEXT)")
+    conn.close()
+    db, problems = inspect_input_db(path)
+    assert db is None and {p.kind for p in problems} == {"schema"}
+    assert [p.table for p in problems] == list(REQUIRED_COLUMNS)
+    assert "table 'pool' lacks column(s) 'name'" in problems[0].message
+    assert not list(tmp_path.glob("nope.db"))
+
+
+def test_transition_rules_are_read_through_the_reader(tmp_path):
+    """A db without a transition_rule table matches no rule (GCBM's TransitionRuleTransform finds none)."""
+    from flintcloud.inputdb.reader import read_transition_rule_count, transition_rule_query
+
+    path = tmp_path / "gcbm_input.db"
+    with sqlite3.connect(path) as conn:
+        conn.execute("CREATE TABLE pool (id INTEGER)")
+    conn.close()
+    assert read_transition_rule_count(path) == 0
+    sql, params = transition_rule_query({"Species": "TA", "Site": None})
+    assert sql.count("?") - sql.count("'?'") == len(params) == 2 * (2 + 2 * 2)
+    assert params[:6] == ["Species", "Site", "Species", "TA", "Site", "NULL"]

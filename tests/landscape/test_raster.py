@@ -181,3 +181,39 @@ def test_mask_vars_exclude_pixels_where_the_mask_layer_is_null(small_project, tm
     assert block.excluded["no_classifier_set"] == int((~cset).sum())
     # age/temperature exclusions only count pixels the mask kept
     assert block.excluded.get("initial_age_null", 0) == int((cset & (mask != 255) & (age == 32767)).sum())
+
+
+def test_collecting_mode_counts_what_the_run_stops_at_and_simulates_the_same_pixels(tmp_path):
+    """collect_blocks (what validate reads): unknown pixel values and non-whole ages are counted and those
+    pixels left out instead of raising; otherwise the same `valid` pixels as blocks()."""
+    layers = tmp_path / "layers"
+    write_layer(layers, "Species", np.array([[1, 7, 1], [2, 7, 255]], np.uint8), nodata=255,
+                attributes={"1": "TA", "2": "BP"})
+    write_layer(layers, "initial_age", np.array([[10.0, 20.0, 5.5], [np.inf, 1.0, 3.0]], np.float32), nodata=-1.0)
+    write_layer(layers, "mean_annual_temperature", np.array([[1.0, 2.0, 3.0], [4.0, np.nan, -1.0]], np.float32),
+                nodata=-9999.0)
+    docs = config_docs({n: f"../layers/{n}.tiff" for n in ("Species", "initial_age", "mean_annual_temperature")},
+                       classifiers=["Species"])
+    landscape = read_landscape(read_gcbm_config(write_config(tmp_path / "config", docs)))
+    with pytest.raises(LayerError, match=r"layer 'Species': pixel value\(s\) 7 are not in the attributes"):
+        landscape.read()
+    (block,) = list(landscape.collect_blocks())
+    assert block.unknown == {"Species": {7: 2}}
+    assert block.problems == [f"layer 'initial_age' ({str(layers / 'initial_age.tiff')!r}): age 5.5 is not a whole "
+                              "number of years"]
+    np.testing.assert_array_equal(block.valid, [[True, False, False], [False, False, False]])
+    assert block.excluded == {"no_classifier_set": 3, "initial_age_null": 2}
+    np.testing.assert_array_equal(block.dropped["initial_age_null"], [[False, False, True], [True, False, False]])
+    assert not block.dropped["mean_annual_temperature_null"].any()  # the NaN pixel had no classifier
+    np.testing.assert_array_equal(block.nodata["mean_annual_temperature"], False)  # NaN is not nodata
+
+
+def test_an_infinite_age_is_refused_not_cast_to_a_huge_negative_number(tmp_path):
+    layers = tmp_path / "layers"
+    write_layer(layers, "Species", np.array([[1, 1]], np.uint8), nodata=255, attributes={"1": "TA"})
+    write_layer(layers, "initial_age", np.array([[10.0, np.inf]], np.float32), nodata=-1.0)
+    docs = config_docs({n: f"../layers/{n}.tiff" for n in ("Species", "initial_age")}, classifiers=["Species"],
+                       temperature=1.0)
+    landscape = read_landscape(read_gcbm_config(write_config(tmp_path / "config", docs)))
+    with pytest.raises(LayerError, match=r"layer 'initial_age' .*: age inf is not a whole number of years"):
+        landscape.read()

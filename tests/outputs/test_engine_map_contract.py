@@ -1,7 +1,7 @@
 """One output contract for both engines (issue 20 part 4): maps on the input layers' grid.
 
 GCBM's own WriteVariableGeotiff blocks for the FLINT.Cloud demo are mosaicked with the container
-engine's code (the same call `run --engine gcbm-container` makes) and compared, grid and every
+engine's code (the same call `run --engine gcbm-container` makes, on the stands `run.prepare_run` reads) and compared, grid and every
 pixel, with the maps the libcbm engine writes through `run_project`.
 """
 
@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 import rasterio
 
-from flintcloud.engine.container import landscape_stands
 from flintcloud.gcbm.config import read_gcbm_config
 from flintcloud.outputs.spatial import mosaic_gcbm_blocks
+from flintcloud.run import prepare_run
 
 pytestmark = pytest.mark.shared
 RTOL = 1e-6  # as tests/test_gcbm_reference.py; float32 maps also allow one float32 ulp of GCBM's value
@@ -23,7 +23,7 @@ RTOL = 1e-6  # as tests/test_gcbm_reference.py; float32 maps also allow one floa
 def both_engines_maps(flint_demo, gcbm_reference_output, flint_demo_run, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("contract")
     config = read_gcbm_config(flint_demo / "config")
-    stands = landscape_stands(config)
+    stands = prepare_run(config).stands  # what run_gcbm_container reads (prepare=run.prepare_run)
     written = mosaic_gcbm_blocks(gcbm_reference_output, tmp / "gcbm", config.start_year, grid=stands.grid)
     return stands, flint_demo_run / "spatial", tmp / "gcbm", written
 
