@@ -54,6 +54,7 @@ from flintcloud.report.revisions import (
     series_unit,
 )
 from flintcloud.report.revisions import read_text as _read_text
+from flintcloud.report.summarize import data_bounds
 
 __all__ = ["DEFAULT_METRICS", "DEFAULT_PARAMS", "DEFAULT_PLOTS_DIR", "Sources", "write_compare_report"]
 
@@ -108,6 +109,8 @@ class MapDiff:
     max: float
     mean: float
     sum: float
+    transform: tuple | None = None  # the grid of `values` (both maps'), for drawing it to scale
+    crs: str = ""
 
 
 # ----------------------------------------------------------------------------- pure functions
@@ -185,6 +188,7 @@ def map_difference(base: MapRaster, branch: MapRaster) -> MapDiff:
     return MapDiff(
         values=diff, base_year=base.year, branch_year=branch.year, n_valid=int(valid.size),
         n_changed=int(np.count_nonzero(valid)), min=lo, max=hi, mean=mean, sum=total,
+        transform=tuple(base.transform), crs=base.crs,
     )
 
 
@@ -306,15 +310,17 @@ def overlay_figure(title: str, frames: Sequence[tuple[str, pd.DataFrame | None]]
     return fig
 
 
+def data_window(values: np.ma.MaskedArray, margin: int = 2) -> tuple[tuple[int, int], tuple[int, int]]:
+    """((row0, row1), (col0, col1)), end-exclusive: the smallest window holding every unmasked pixel
+    plus a margin (a project often fills only a corner of its tile); the whole array if none is."""
+    (r0, r1), (c0, c1) = data_bounds(~np.ma.getmaskarray(values))
+    return ((max(r0 - margin, 0), min(r1 + margin, values.shape[0])),
+            (max(c0 - margin, 0), min(c1 + margin, values.shape[1])))
+
+
 def crop_to_data(values: np.ma.MaskedArray, margin: int = 2) -> np.ma.MaskedArray:
-    """The smallest window holding every unmasked pixel (plus a margin): a project often fills only
-    a corner of its tile."""
-    valid = ~np.ma.getmaskarray(values)
-    if not valid.any():
-        return values
-    rows, cols = np.flatnonzero(valid.any(axis=1)), np.flatnonzero(valid.any(axis=0))
-    r0, r1 = max(rows[0] - margin, 0), min(rows[-1] + margin + 1, values.shape[0])
-    c0, c1 = max(cols[0] - margin, 0), min(cols[-1] + margin + 1, values.shape[1])
+    """`values` cut to data_window."""
+    (r0, r1), (c0, c1) = data_window(values, margin)
     return values[r0:r1, c0:c1]
 
 
@@ -365,6 +371,8 @@ def difference_maps_figure(title: str, diffs: Sequence[tuple[str, MapDiff]], uni
     from matplotlib import colormaps
     from matplotlib.figure import Figure
 
+    from flintcloud.report.figures import is_geographic, map_aspect, transform_extent
+
     n = max(1, len(diffs))
     fig = Figure(figsize=(5.0 * n + 1.2, 5.0), layout="constrained")
     axes = fig.subplots(1, n, squeeze=False)[0]
@@ -372,10 +380,19 @@ def difference_maps_figure(title: str, diffs: Sequence[tuple[str, MapDiff]], uni
     cmap = colormaps["RdBu"].with_extremes(bad="lightgray")  # nodata in grey, not the white of zero
     image = None
     for ax, (label, diff) in zip(axes, diffs):
-        image = ax.imshow(crop_to_data(diff.values), cmap=cmap, vmin=-bound, vmax=bound, interpolation="nearest")
+        rows, cols = data_window(diff.values)
+        values = diff.values[rows[0]:rows[1], cols[0]:cols[1]]
+        if diff.transform is None:  # no grid known: pixels, square
+            image = ax.imshow(values, cmap=cmap, vmin=-bound, vmax=bound, interpolation="nearest")
+            ax.set_xticks([])
+            ax.set_yticks([])
+        else:  # in map units, to scale (degrees of longitude shortened by cos(latitude))
+            extent = transform_extent(diff.transform, rows, cols)
+            image = ax.imshow(values, cmap=cmap, vmin=-bound, vmax=bound, interpolation="nearest", extent=extent,
+                              aspect=map_aspect(extent, is_geographic(diff.crs)))
+            ax.ticklabel_format(useOffset=False, style="plain")
+            ax.tick_params(labelsize=7)
         ax.set_title(label, fontsize=9)
-        ax.set_xticks([])
-        ax.set_yticks([])
     if image is not None:
         fig.colorbar(image, ax=list(axes), label=f"revision − base ({unit})", shrink=0.85)
     fig.suptitle(title, fontsize=10)

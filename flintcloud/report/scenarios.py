@@ -202,18 +202,12 @@ def symmetric_bound(arrays: Sequence[np.ndarray]) -> float:
     return bound or 1.0
 
 
-def _aspect(maps: Maps) -> float:
-    """Pixel aspect for a geographic grid: one degree of longitude is cos(latitude) of one of latitude."""
-    if "4326" in (maps.crs or "") or "WGS 84" in (maps.crs or ""):
-        lat = (maps.extent[2] + maps.extent[3]) / 2
-        return 1.0 / max(math.cos(math.radians(lat)), 1e-6)
-    return 1.0
-
-
 def difference_maps_figure(results: Sequence[ScenarioResult]):
     """Rows: alternatives; columns: MAP_QUANTITIES as scenario − baseline; one symmetric scale per column."""
     from matplotlib import colormaps
     from matplotlib.figure import Figure
+
+    from flintcloud.report.figures import is_geographic, map_aspect
 
     base, alts = results[0], [r for r in results[1:] if r.maps is not None]
     diffs = {q: [map_difference(getattr(r.maps, q), getattr(base.maps, q)) for r in alts] for q in MAP_QUANTITIES}
@@ -226,7 +220,7 @@ def difference_maps_figure(results: Sequence[ScenarioResult]):
         for i, r in enumerate(alts):
             ax = axes[i][j]
             image = ax.imshow(diffs[q][i], cmap=cmap, vmin=-bounds[q], vmax=bounds[q], interpolation="nearest",
-                              extent=r.maps.extent, aspect=_aspect(r.maps))
+                              extent=r.maps.extent, aspect=map_aspect(r.maps.extent, is_geographic(r.maps.crs)))
             ax.set_title(f"{r.name} − {base.name}\n{label}", fontsize=9)
             ax.tick_params(labelsize=7)
         if image is not None:
