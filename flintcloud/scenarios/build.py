@@ -23,7 +23,7 @@ import numpy as np
 import yaml
 
 from flintcloud.atomic import atomic_dir, atomic_file
-from flintcloud.errors import ConfigError
+from flintcloud.errors import ConfigError, FlintcloudError
 from flintcloud.gcbm.config_writer import discover_project, settings_from_params_lenient
 from flintcloud.jsonfile import load_json
 from flintcloud.landscape.sidecar import sidecar_candidates
@@ -87,14 +87,34 @@ def files_in(folder: Path) -> set[str]:
     return {p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file()}
 
 
+def project_problems(scenarios: ScenarioSet, view: ProjectView, root: Path = Path(".")) -> list[str]:
+    """Problems of the alternatives against the base project: layers, disturbance types, files in files_dir."""
+    files = files_in(Path(root) / scenarios.files_dir)
+    return check_against_project(scenarios.alternatives, view.roles, str(view.project_dir), files)
+
+
 def check_scenarios(params: Mapping[str, Any], view: ProjectView, root: Path = Path(".")) -> ScenarioSet:
     """Every scenario checked against params.yaml and the base project; ConfigError listing all problems."""
     scenarios, problems = parse_scenarios(params)
-    files = files_in(root / scenarios.files_dir)
-    problems += check_against_project(scenarios.alternatives, view.roles, str(view.project_dir), files)
+    problems += project_problems(scenarios, view, root)
     if problems:
         raise ConfigError("params.yaml scenarios: " + "; ".join(problems))
     return scenarios
+
+
+def scenario_problems(params: Mapping[str, Any], project_dir: str | Path | None, root: str | Path = ".") -> list[str]:
+    """Every problem check_scenarios would raise, as a list and without building anything (the validate
+    stage's check, before anything runs): the section's own (parse_scenarios) and, when the base project
+    `project_dir` can be read, those against its layers, types and scenarios.files_dir. A project that
+    cannot be read (or None: not to be read) gives only the section's own problems; validate reports why."""
+    scenarios, problems = parse_scenarios(params)
+    if not scenarios.alternatives or project_dir is None:
+        return problems
+    try:
+        view = read_project_view(project_dir, params)
+    except FlintcloudError:
+        return problems
+    return problems + project_problems(scenarios, view, Path(root))
 
 
 # ----------------------------------------------------------------------------- raster I/O
