@@ -163,6 +163,10 @@ def category_table(df: pd.DataFrame) -> pd.DataFrame | None:
     numeric = [c for c in df.columns if c not in labels and not re.search(r"(^|_)(id|class)$", str(c))]
     if not labels or not numeric:
         return None
+    if "unit" in labels and len(labels) > 1:  # rows in several units: a column per unit, "value (tC)"
+        parts = [category_table(part.drop(columns="unit")) for _, part in df.groupby("unit", sort=False)]
+        units = list(dict.fromkeys(df["unit"].astype(str)))
+        return pd.concat([t.add_suffix(f" ({u})") for t, u in zip(parts, units) if t is not None], axis=1)
     index = df[labels].astype(str).agg(" / ".join, axis=1)
     return df[numeric].set_axis(index, axis=0).groupby(level=0, sort=False).sum()
 
@@ -336,17 +340,20 @@ def multi_bars_figure(title: str, frames: Sequence[tuple[str, pd.DataFrame | Non
     nrows = math.ceil(n / ncols)
     fig = Figure(figsize=(max(4.2, 0.6 * len(categories) + 2) * ncols, 3.4 * nrows + 0.6), layout="constrained")
     axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
-    x = np.arange(len(categories))
     width = 0.8 / max(1, len(frames))
     for ax, col in zip(axes, columns):
+        # the categories this column has a value for (a column per unit leaves the others' empty)
+        cats = [c for c in categories if any(f is not None and col in f and c in f.index and pd.notna(f.at[c, col])
+                                             for _, f in frames)]
+        x = np.arange(len(cats))
         for i, (label, frame) in enumerate(frames):
             if frame is not None and col in frame:
-                ax.bar(x - 0.4 + width * (i + 0.5), frame[col].reindex(categories).fillna(0).to_numpy(), width=width,
+                ax.bar(x - 0.4 + width * (i + 0.5), frame[col].reindex(cats).fillna(0).to_numpy(), width=width,
                        color=_style(i)["color"], label=label)
         ax.set_title(str(col), fontsize=9)
         ax.set_ylabel(series_unit(plot, str(col)), fontsize=8)
         ax.set_xticks(x)
-        ax.set_xticklabels(categories, rotation=30, ha="right", fontsize=7)
+        ax.set_xticklabels(cats, rotation=30, ha="right", fontsize=7)
         ax.tick_params(axis="y", labelsize=7)
         ax.grid(alpha=0.3, axis="y")
     for ax in axes[len(columns):]:
