@@ -4,11 +4,14 @@ several revisions, experiment names and scenarios."""
 from __future__ import annotations
 
 import math
+import os
+import subprocess
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 from click.testing import CliRunner
 
 from flintcloud.cli import main
@@ -34,7 +37,7 @@ from flintcloud.report.revisions import (
     series_unit,
 )
 
-from ._gitdvc import DVC, git, init_repo, repro_and_commit, run, write_params
+from ._gitdvc import DVC, ENV, git, init_repo, repro_and_commit, run, write_params
 
 
 def test_quantities_keep_their_decimal_and_unit():
@@ -227,6 +230,30 @@ def test_temp_experiments_do_not_stack_and_compare_names_each(tmp_path):
     assert "| `simulation.end_year` | 2012 | 2012 | 2013 |" in md
     assert "| `simulation.growth` | 1\\.0 | 2\\.0 | 1\\.0 |" in md
     assert "| 2,147.0 tC | 2,204.0 tC | +57.0 tC | +2.65 % | 2,166.0 tC | +19.0 tC | +0.88 % |" in md
+
+
+def test_queued_and_temp_experiments_take_uncommitted_changes_and_only_their_own_override(tmp_path):
+    """README/docs/scenarios.md: each `--queue` (then `--run-all`) or `--temp` experiment is the last commit
+    plus the workspace's uncommitted changes plus its own -S; none inherits another's -S."""
+    path = init_repo(tmp_path / "repo")
+    write_params(path, growth=1.0)
+    repro_and_commit(path, "baseline run")
+    write_params(path, growth=2.0)  # uncommitted
+    # as after `source .venv/bin/activate` (the README's first step): the queue's worker is the `dvc` on PATH
+    env = {**ENV, "PATH": f"{Path(DVC).parent}{os.pathsep}{ENV.get('PATH', '')}"}
+    for args in (["--queue", "-n", "to2013", "-S", "simulation.end_year=2013"],
+                 ["--queue", "-n", "from2011", "-S", "simulation.start_year=2011"], ["--run-all"],
+                 ["--temp", "-n", "to2014", "-S", "simulation.end_year=2014"]):
+        proc = subprocess.run([DVC, "exp", "run", "-q", *args], cwd=path, env=env, capture_output=True, text=True,
+                              timeout=600)
+        assert proc.returncode == 0, (args, proc.stdout, proc.stderr)
+    assert (path / "params.yaml").read_text() == ("simulation:\n  start_year: 2010\n  end_year: 2012\n"
+                                                  "  growth: 2.0\nreport:\n  title: toy\n")  # untouched
+    got = {name: yaml.safe_load(git(path, "show", f"{resolve_rev(path, name)}:params.yaml"))["simulation"]
+           for name in ("to2013", "from2011", "to2014")}
+    assert got == {"to2013": {"start_year": 2010, "end_year": 2013, "growth": 2.0},
+                   "from2011": {"start_year": 2011, "end_year": 2012, "growth": 2.0},
+                   "to2014": {"start_year": 2010, "end_year": 2014, "growth": 2.0}}
 
 
 def test_compare_and_history_follow_one_scenario(tmp_path):
