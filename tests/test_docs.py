@@ -27,3 +27,14 @@ def test_experiments_are_shown_the_way_that_does_not_stack():
     assert len(STACKING.findall(scenarios)) == 2 and "# also has event_end_year=2012" in scenarios
     assert "from HEAD with only its own -S" not in scenarios
     assert "plus the uncommitted changes of the workspace" in scenarios
+
+
+def test_the_readme_states_flints_testmodule_quirk_as_the_code_has_it():
+    """Issue 16: the README says TestModule's `ratio_2` lands in the third ratio, and flintcloud matches FLINT."""
+    from flintcloud.flint.testmodule import test_module_ratios
+
+    flint = _text("README.md").split("**The FLINT example models.**")[1].split("\n\n")[0]
+    assert "TestModule stores its `ratio_2` setting in its *third* ratio" in flint
+    assert "the second stays 0.5" in flint and "flintcloud matches it" in flint
+    assert test_module_ratios({"ratio_2": 0.1}) == (0.5, 0.5, 0.1)
+    assert test_module_ratios({"ratio_2": 0.1, "ratio_3": 0.3}) == (0.5, 0.5, 0.3)
