@@ -457,13 +457,16 @@ def summarize_run(
     inventory=None,
     config_dir: str | Path | None = None,
     provenance: dict | None = None,
+    validation: dict | None = None,
 ) -> dict:
     """Summarize a run directory (compiled_gcbm_output.db + spatial/) into metrics.json,
     plots_dir/*.csv and figures_dir/*.png; with `tables_dir`, every report table as
     tables_dir/*.csv and one .xlsx (flintcloud.report.tables). `inventory`:
     flintcloud.report.inventory.InventorySettings (None = defaults); `config_dir`: the run's
     GCBM configuration, read for the area disturbed at least once (None = not reported);
-    `provenance`: keys added to the metrics (flintcloud.report.provenance). Returns the metrics."""
+    `provenance`: keys added to the metrics (flintcloud.report.provenance); `validation`: validate's
+    JSON report. The provenance and validation tables report.md shows are report tables too. Returns
+    the metrics."""
     from flintcloud.report import figures as fig
     from flintcloud.report import inventory as inv
     from flintcloud.report import tables as tab
@@ -491,6 +494,10 @@ def summarize_run(
         context = {"start": summary.metrics["start_year"], "end": summary.metrics["end_year"]}
         report_tables = {"headline": tab.headline_table(summary.metrics),
                          "stock_changes": summary.tables["stock_changes"], **inventory_view.tables}
+        for name, table in (("provenance", tab.provenance_table(summary.metrics)),
+                            ("validation", tab.validation_table(validation))):
+            if table is not None:
+                report_tables[name] = table
         tab.write_tables(report_tables, tables_dir, context)
     with atomic_dir(plots_dir) as tmp:
         for name, table in summary.tables.items():
