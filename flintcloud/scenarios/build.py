@@ -66,7 +66,7 @@ def read_project_view(project_dir: str | Path, params: Mapping[str, Any]) -> Pro
     if settings is None:
         raise ConfigError("params.yaml: cannot read project/simulation settings for the scenarios' base project")
     project = discover_project(project_dir, settings)
-    tiffs, sidecars, roles, types = {}, {}, {}, set()
+    tiffs, sidecars, roles, types, mixed = {}, {}, {}, set(), {}
     for layer in project.layers:
         tiffs[layer.name] = layer.path
         found = [p for p in sidecar_candidates(layer.path) if p.is_file()]
@@ -74,9 +74,12 @@ def read_project_view(project_dir: str | Path, params: Mapping[str, Any]) -> Pro
             sidecars[layer.name] = found[0]
         roles[layer.name] = layer.role
         if layer.role == "disturbance" and found:
-            types |= edits.event_types((load_json(found[0], ConfigError, "layer sidecar") or {}).get("attributes"))
+            attributes = (load_json(found[0], ConfigError, "layer sidecar") or {}).get("attributes")
+            types |= edits.event_types(attributes)
+            if codes := edits.mixed_type_codes(attributes):
+                mixed[layer.name] = codes
     study = project.layers[0].path.parent / "study_area.json" if project.layers else None
-    return ProjectView(project_dir, tiffs, sidecars, LayerRoles(roles, frozenset(types)),
+    return ProjectView(project_dir, tiffs, sidecars, LayerRoles(roles, frozenset(types), mixed),
                        study if study is not None and study.is_file() else None)
 
 
@@ -202,7 +205,7 @@ def _apply(op: Operation, view: ProjectView, work: Path, alive: list[str], files
             _write_json(work / side[name], doc)
             changes.append({"operation": op.key, "layer": name, "years_moved": op.years})
             continue
-        codes = edits.matching_values(attributes, op.disturbance_type)
+        codes = edits.matching_values(attributes, op.disturbance_type, name, op.kind)
         if not codes:
             continue
         values, profile, nodata = _read(work / rel[name])
