@@ -135,7 +135,9 @@ class CompiledTables:
 
 @dataclass
 class Maps:
-    """Arrays (NaN outside the simulated area) on one grid; extent = (left, right, bottom, top)."""
+    """Arrays (NaN outside the simulated area) on one grid; extent = (left, right, bottom, top);
+    transform = the affine (a, b, c, d, e, f) of the arrays' first pixel (the crop window's, on the run's
+    grid), so maps cropped to different footprints can be put on one grid (report.scenarios.align_maps)."""
 
     total_ecosystem_end: np.ndarray
     cumulative_nbp: np.ndarray
@@ -143,6 +145,7 @@ class Maps:
     years: list[int]
     extent: tuple[float, float, float, float]
     crs: str
+    transform: tuple[float, ...] | None = None
 
 
 @dataclass
@@ -249,7 +252,7 @@ def read_maps(spatial_dir: str | Path, years: list[int]) -> Maps:
             "(outputs.indicators / outputs.years in params.yaml)"
         )
     arrays = []
-    window = extent = crs = None
+    window = extent = crs = transform = None
     for p in wanted:
         with rasterio.open(p) as ds:
             if window is None:
@@ -259,6 +262,7 @@ def read_maps(spatial_dir: str | Path, years: list[int]) -> Maps:
                 shape = (ds.height, ds.width)
                 t = ds.transform  # north-up grids (GCBM writes no rotation)
                 extent = (t.c + cols[0] * t.a, t.c + cols[1] * t.a, t.f + rows[1] * t.e, t.f + rows[0] * t.e)
+                transform = (t.a, t.b, t.c + cols[0] * t.a, t.d, t.e, t.f + rows[0] * t.e)
                 crs = ds.crs.to_string() if ds.crs else ""
             elif (ds.height, ds.width) != shape:
                 raise ReportError(f"{str(p)!r} is {ds.width}x{ds.height} px, expected {shape[1]}x{shape[0]}")
@@ -271,6 +275,7 @@ def read_maps(spatial_dir: str | Path, years: list[int]) -> Maps:
         years=sorted(years),
         extent=extent,
         crs=crs,
+        transform=transform,
     )
 
 
