@@ -112,7 +112,8 @@ def map_aspect(extent: tuple[float, float, float, float], geographic: bool) -> f
     return 1.0 / max(float(np.cos(np.deg2rad((extent[2] + extent[3]) / 2.0))), 1e-6)
 
 
-def transform_extent(transform: tuple, rows: tuple[int, int], cols: tuple[int, int]) -> tuple[float, float, float, float]:
+def transform_extent(transform: tuple, rows: tuple[int, int],
+                     cols: tuple[int, int]) -> tuple[float, float, float, float]:
     """(left, right, bottom, top) of the pixels rows[0]:rows[1], cols[0]:cols[1] of a north-up grid
     whose affine transform is (a, b, c, d, e, f) (GCBM writes no rotation)."""
     a, _, c, _, e, f = transform[:6]

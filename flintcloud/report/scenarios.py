@@ -204,7 +204,8 @@ def _grid_offsets(maps: Sequence[Maps]) -> list[tuple[int, int]]:
     for m in maps:
         ma, mb, mc, md, me, mf = m.transform
         if m.crs != maps[0].crs:
-            raise ReportError(f"scenario maps are in different CRS ({m.crs} vs {maps[0].crs}): scenarios must share a grid")
+            raise ReportError(f"scenario maps are in different CRS ({m.crs} vs {maps[0].crs}): "
+                              "scenarios must share a grid")
         if b or d or mb or md or not math.isclose(ma, a, rel_tol=1e-9) or not math.isclose(me, e, rel_tol=1e-9):
             raise ReportError(f"scenario maps have different pixels (transform {m.transform} vs {maps[0].transform}): "
                               "scenarios must share a grid")
