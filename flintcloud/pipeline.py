@@ -63,8 +63,11 @@ def code_root() -> Path:
 
 
 def run_params(params: dict, project_subdir: str = PROJECT_SUBDIR) -> dict:
-    """The params a run uses: `params` with project.dir pointing at the run's inputs. Pure."""
+    """The params a run uses: `params` with project.dir pointing at the run's inputs and no `scenarios`
+    section (a run has no scenario stages; the validate stage would check the checkout's scenarios
+    against the run's inputs). Pure."""
     out = copy.deepcopy(params)
+    out.pop("scenarios", None)
     project = out.get("project")
     if not isinstance(project, dict):
         raise ConfigError(f"params: section 'project' is missing or not a mapping, got {project!r}")
@@ -74,12 +77,14 @@ def run_params(params: dict, project_subdir: str = PROJECT_SUBDIR) -> dict:
 
 def parse_pipeline_yaml(doc: dict) -> dict:
     """dvc.yaml for a run's project: only the run's stages (no demo_inputs, no scenario stages), no deps on
-    the flintcloud/ code. Pure."""
+    the flintcloud/ code, no params of the scenarios section. Pure."""
     out = copy.deepcopy(doc)
     stages = {name: stage for name, stage in (out.get("stages") or {}).items() if name in STAGES}
     out["stages"] = stages
     for stage in stages.values():
         stage["deps"] = [d for d in stage.get("deps", []) if not str(d).startswith("flintcloud/")]
+        if "params" in stage:  # run_params has no scenarios section
+            stage["params"] = [k for k in stage["params"] if str(k).split(".")[0] != "scenarios"]
     return out
 
 

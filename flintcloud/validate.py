@@ -331,15 +331,36 @@ def validate_project(
     *,
     params: Mapping[str, Any] | None = None,
     root: str | os.PathLike | None = None,
+    scenarios: bool = False,
 ) -> ValidationReport:
     """Check a GCBM config folder or project folder; every problem at once.
 
     `settings` (or `params`, a parsed params.yaml) describe a project folder
     (years, layer roles, db); a config folder describes itself. `root` is the
     repository the inputs must stay inside; by default the nearest ancestor
-    with .git or dvc.yaml, else the project folder.
+    with .git or dvc.yaml, else the project folder. `scenarios=True` (the
+    validate stage) also checks params' `scenarios:` section against this
+    project, as the scenario_inputs stage will (check "scenarios").
     """
-    target = Path(target)
+    report = _validate_target(Path(target), settings, params, root)
+    if scenarios and params is not None:
+        _check_scenarios(report, params, Path(target))
+    return report
+
+
+def _check_scenarios(report: ValidationReport, params: Mapping[str, Any], target: Path) -> None:
+    """params' scenarios section (flintcloud.scenarios) against the project: each problem names the
+    scenario and the key. A project whose paths were refused is not read (only the section is checked)."""
+    from flintcloud.scenarios.build import scenario_problems
+
+    refused = any(p.check == "path" for p in report.errors) or is_config_dir(target)
+    root = Path(report.summary.get("root", "."))
+    for message in scenario_problems(params, None if refused else target, root):
+        report.error("scenarios", message)
+
+
+def _validate_target(target: Path, settings: ConfigSettings | None, params: Mapping[str, Any] | None,
+                     root: str | os.PathLike | None) -> ValidationReport:
     report = ValidationReport(target=str(target))
     # issue 19 item 6: dvc.yaml no longer puts project.dir into `sh -c` (the stages read params:project.dir,
     # stages/common.path_arg); such a path is refused anyway, as defence in depth.

@@ -4,6 +4,8 @@
 
 PROJECT_DIR may be `params:project.dir` (dvc.yaml's way: the folder is read from the params file).
 
+Also checks params.yaml's `scenarios:` section against the project (every scenario, each problem
+naming the scenario and the key), so a bad scenario stops `dvc repro` before the baseline runs.
 Writes the JSON report whether or not the project is valid (read it to fix the inputs),
 then fails listing every problem, so DVC stops before configure.
 """
@@ -26,7 +28,9 @@ def main(args: list[str]) -> None:
     project_dir, out = path_arg(args[0], params_file), Path(args[1])
     # root=".": inputs must stay inside this repository; relative, so the report is the
     # same in every clone (and in `dvc exp run --temp`).
-    report = validate_project(project_dir, params=load_params_unchecked(params_file), root=Path("."))
+    # scenarios=True: params.yaml's scenarios are checked here, before anything runs (a scenario's own
+    # params file has no scenarios section).
+    report = validate_project(project_dir, params=load_params_unchecked(params_file), root=Path("."), scenarios=True)
     write_report(report, out)
     for w in report.warnings:
         print(f"validate: warning: {w.message}", file=sys.stderr)

@@ -214,16 +214,7 @@ def test_the_walk_sees_lazy_relative_and_parent_package_imports():
                 REPO / "stages" / "simulate.py", [REPO / "stages"])}
 
 
-# validate's entries are another branch's (it adds flintcloud/scenarios and `scenarios` params there);
-# what this test finds missing beyond that is listed in the report of the branch that added the test.
-VALIDATE_OWNED_ELSEWHERE = pytest.mark.xfail(
-    strict=True, reason="validate's deps are edited on another branch: through run.py it runs all of "
-                        "flintcloud/engine and flintcloud/outputs (SQL included) but lists only "
-                        "engine/libcbm_engine.py; strict: remove this mark once those two folders are deps")
-
-
-@pytest.mark.parametrize("name", [pytest.param(n, marks=VALIDATE_OWNED_ELSEWHERE) if n == "validate" else n
-                                  for n in STAGES])
+@pytest.mark.parametrize("name", list(STAGES))
 def test_every_module_a_stage_runs_is_a_dep(name):
     stage = STAGES[name]
     script = _script(stage)

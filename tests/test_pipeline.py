@@ -22,7 +22,10 @@ def test_run_params_point_at_the_inputs_and_change_nothing_else():
     params = repo_params()
     out = run_params(params)
     assert out["project"]["dir"] == "data/project"
-    assert {k: v for k, v in out.items() if k != "project"} == {k: v for k, v in params.items() if k != "project"}
+    # no scenarios: the validate stage checks them against the project, and a run's inputs are not the demo's
+    assert "scenarios" in params and "scenarios" not in out
+    others = {k: v for k, v in params.items() if k not in ("project", "scenarios")}
+    assert {k: v for k, v in out.items() if k != "project"} == others
     assert params["project"]["dir"] == "data/demo/project"  # not mutated
 
 
@@ -32,6 +35,7 @@ def test_the_run_pipeline_is_the_repositorys_without_demo_and_code_deps():
     for name, stage in doc["stages"].items():
         assert not any(str(d).startswith("flintcloud/") for d in stage["deps"]), name
         assert f"stages/{name}.py" in stage["deps"]
+        assert not any(str(k).startswith("scenarios") for k in stage.get("params", [])), name
     files = project_files(run_params(repo_params()))
     assert {"params.yaml", "dvc.yaml", ".dvc/config", "stages/common.py", "stages/simulate.py"} <= set(files)
     assert yaml.safe_load(files["params.yaml"])["project"]["dir"] == "data/project"

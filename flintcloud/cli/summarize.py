@@ -11,6 +11,7 @@ from pathlib import Path
 import click
 
 from flintcloud.errors import ReportError
+from flintcloud.jsonfile import load_json
 from flintcloud.outpaths import check_output
 from flintcloud.params import read_params
 from flintcloud.report.inventory import parse_inventory_settings
@@ -29,6 +30,8 @@ from flintcloud.report.summarize import summarize_run
 @click.option("--tables", "tables_dir", type=click.Path(file_okay=False, path_type=Path),
               default=Path("reports/tables"), show_default=True,
               help="Every report table as CSV, and one .xlsx workbook.")
+@click.option("--validation", "validation_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              default=None, help="validate's JSON report (flintcloud validate --report): the validation table.")
 @click.option("--config", "config_dir", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
               help="The run's GCBM configuration: reports the area disturbed at least once (omit to skip).")
 @click.option("--params", "params_path", type=click.Path(dir_okay=False, path_type=Path),
@@ -38,7 +41,8 @@ from flintcloud.report.summarize import summarize_run
               help="Draw the Total Ecosystem C and cumulative NBP maps from OUTPUT_DIR/spatial.")
 @click.option("--overwrite", is_flag=True, help="Replace existing metrics/plots/figures.")
 def command(output_dir: Path, metrics_path: Path, plots_dir: Path, figures_dir: Path, tables_dir: Path,
-            config_dir: Path | None, params_path: Path, maps: bool, overwrite: bool) -> None:
+            validation_path: Path | None, config_dir: Path | None, params_path: Path, maps: bool,
+            overwrite: bool) -> None:
     """Summarize a run: metrics.json, plots/*.csv, figures/*.png, tables/*.csv + .xlsx."""
     inputs = [output_dir] + ([config_dir] if config_dir is not None else [])
     for path, what in ((metrics_path, "metrics file"), (plots_dir, "plots folder"), (figures_dir, "figures folder"),
@@ -51,7 +55,9 @@ def command(output_dir: Path, metrics_path: Path, plots_dir: Path, figures_dir: 
     settings = parse_inventory_settings((params.get("report") or {}).get("inventory"))
     provenance = collect_provenance(Path.cwd(), (params.get("project") or {}).get("dir"), output_dir)
     m = summarize_run(output_dir, metrics_path, plots_dir, figures_dir, maps=maps, tables_dir=tables_dir,
-                      inventory=settings, config_dir=config_dir, provenance=provenance)
+                      inventory=settings, config_dir=config_dir, provenance=provenance,
+                      validation=None if validation_path is None else load_json(validation_path, ReportError,
+                                                                                 "validation report"))
     click.echo(
         f"{m['start_year']}-{m['end_year']}: total ecosystem C {m['total_ecosystem_c_end_tc']:,.1f} tC, "
         f"cumulative NBP {m['cumulative_nbp_tc']:,.1f} tC -> {metrics_path}, {plots_dir}/, {figures_dir}/"

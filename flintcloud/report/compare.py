@@ -54,6 +54,7 @@ from flintcloud.report.revisions import (
     series_unit,
 )
 from flintcloud.report.revisions import read_text as _read_text
+from flintcloud.report.summarize import data_bounds
 
 __all__ = ["DEFAULT_METRICS", "DEFAULT_PARAMS", "DEFAULT_PLOTS_DIR", "Sources", "write_compare_report"]
 
@@ -108,6 +109,8 @@ class MapDiff:
     max: float
     mean: float
     sum: float
+    transform: tuple | None = None  # the grid of `values` (both maps'), for drawing it to scale
+    crs: str = ""
 
 
 # ----------------------------------------------------------------------------- pure functions
@@ -160,6 +163,10 @@ def category_table(df: pd.DataFrame) -> pd.DataFrame | None:
     numeric = [c for c in df.columns if c not in labels and not re.search(r"(^|_)(id|class)$", str(c))]
     if not labels or not numeric:
         return None
+    if "unit" in labels and len(labels) > 1:  # rows in several units: a column per unit, "value (tC)"
+        parts = [category_table(part.drop(columns="unit")) for _, part in df.groupby("unit", sort=False)]
+        units = list(dict.fromkeys(df["unit"].astype(str)))
+        return pd.concat([t.add_suffix(f" ({u})") for t, u in zip(parts, units) if t is not None], axis=1)
     index = df[labels].astype(str).agg(" / ".join, axis=1)
     return df[numeric].set_axis(index, axis=0).groupby(level=0, sort=False).sum()
 
@@ -185,6 +192,7 @@ def map_difference(base: MapRaster, branch: MapRaster) -> MapDiff:
     return MapDiff(
         values=diff, base_year=base.year, branch_year=branch.year, n_valid=int(valid.size),
         n_changed=int(np.count_nonzero(valid)), min=lo, max=hi, mean=mean, sum=total,
+        transform=tuple(base.transform), crs=base.crs,
     )
 
 
@@ -306,15 +314,17 @@ def overlay_figure(title: str, frames: Sequence[tuple[str, pd.DataFrame | None]]
     return fig
 
 
+def data_window(values: np.ma.MaskedArray, margin: int = 2) -> tuple[tuple[int, int], tuple[int, int]]:
+    """((row0, row1), (col0, col1)), end-exclusive: the smallest window holding every unmasked pixel
+    plus a margin (a project often fills only a corner of its tile); the whole array if none is."""
+    (r0, r1), (c0, c1) = data_bounds(~np.ma.getmaskarray(values))
+    return ((max(r0 - margin, 0), min(r1 + margin, values.shape[0])),
+            (max(c0 - margin, 0), min(c1 + margin, values.shape[1])))
+
+
 def crop_to_data(values: np.ma.MaskedArray, margin: int = 2) -> np.ma.MaskedArray:
-    """The smallest window holding every unmasked pixel (plus a margin): a project often fills only
-    a corner of its tile."""
-    valid = ~np.ma.getmaskarray(values)
-    if not valid.any():
-        return values
-    rows, cols = np.flatnonzero(valid.any(axis=1)), np.flatnonzero(valid.any(axis=0))
-    r0, r1 = max(rows[0] - margin, 0), min(rows[-1] + margin + 1, values.shape[0])
-    c0, c1 = max(cols[0] - margin, 0), min(cols[-1] + margin + 1, values.shape[1])
+    """`values` cut to data_window."""
+    (r0, r1), (c0, c1) = data_window(values, margin)
     return values[r0:r1, c0:c1]
 
 
@@ -330,17 +340,20 @@ def multi_bars_figure(title: str, frames: Sequence[tuple[str, pd.DataFrame | Non
     nrows = math.ceil(n / ncols)
     fig = Figure(figsize=(max(4.2, 0.6 * len(categories) + 2) * ncols, 3.4 * nrows + 0.6), layout="constrained")
     axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
-    x = np.arange(len(categories))
     width = 0.8 / max(1, len(frames))
     for ax, col in zip(axes, columns):
+        # the categories this column has a value for (a column per unit leaves the others' empty)
+        cats = [c for c in categories if any(f is not None and col in f and c in f.index and pd.notna(f.at[c, col])
+                                             for _, f in frames)]
+        x = np.arange(len(cats))
         for i, (label, frame) in enumerate(frames):
             if frame is not None and col in frame:
-                ax.bar(x - 0.4 + width * (i + 0.5), frame[col].reindex(categories).fillna(0).to_numpy(), width=width,
+                ax.bar(x - 0.4 + width * (i + 0.5), frame[col].reindex(cats).fillna(0).to_numpy(), width=width,
                        color=_style(i)["color"], label=label)
         ax.set_title(str(col), fontsize=9)
         ax.set_ylabel(series_unit(plot, str(col)), fontsize=8)
         ax.set_xticks(x)
-        ax.set_xticklabels(categories, rotation=30, ha="right", fontsize=7)
+        ax.set_xticklabels(cats, rotation=30, ha="right", fontsize=7)
         ax.tick_params(axis="y", labelsize=7)
         ax.grid(alpha=0.3, axis="y")
     for ax in axes[len(columns):]:
@@ -365,6 +378,8 @@ def difference_maps_figure(title: str, diffs: Sequence[tuple[str, MapDiff]], uni
     from matplotlib import colormaps
     from matplotlib.figure import Figure
 
+    from flintcloud.report.figures import is_geographic, map_aspect, transform_extent
+
     n = max(1, len(diffs))
     fig = Figure(figsize=(5.0 * n + 1.2, 5.0), layout="constrained")
     axes = fig.subplots(1, n, squeeze=False)[0]
@@ -372,10 +387,19 @@ def difference_maps_figure(title: str, diffs: Sequence[tuple[str, MapDiff]], uni
     cmap = colormaps["RdBu"].with_extremes(bad="lightgray")  # nodata in grey, not the white of zero
     image = None
     for ax, (label, diff) in zip(axes, diffs):
-        image = ax.imshow(crop_to_data(diff.values), cmap=cmap, vmin=-bound, vmax=bound, interpolation="nearest")
+        rows, cols = data_window(diff.values)
+        values = diff.values[rows[0]:rows[1], cols[0]:cols[1]]
+        if diff.transform is None:  # no grid known: pixels, square
+            image = ax.imshow(values, cmap=cmap, vmin=-bound, vmax=bound, interpolation="nearest")
+            ax.set_xticks([])
+            ax.set_yticks([])
+        else:  # in map units, to scale (degrees of longitude shortened by cos(latitude))
+            extent = transform_extent(diff.transform, rows, cols)
+            image = ax.imshow(values, cmap=cmap, vmin=-bound, vmax=bound, interpolation="nearest", extent=extent,
+                              aspect=map_aspect(extent, is_geographic(diff.crs)))
+            ax.ticklabel_format(useOffset=False, style="plain")
+            ax.tick_params(labelsize=7)
         ax.set_title(label, fontsize=9)
-        ax.set_xticks([])
-        ax.set_yticks([])
     if image is not None:
         fig.colorbar(image, ax=list(axes), label=f"revision − base ({unit})", shrink=0.85)
     fig.suptitle(title, fontsize=10)

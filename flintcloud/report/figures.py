@@ -88,6 +88,38 @@ def bar_chart(
     return fig
 
 
+def is_geographic(crs: str | None) -> bool:
+    """True when a map's CRS (any text rasterio reads: 'EPSG:4326', WKT, ...) measures in degrees of
+    longitude and latitude; also when there is none, as GCBM's tiles are in degrees."""
+    text = str(crs or "").strip()
+    if not text or text == "None":
+        return True
+    from rasterio.crs import CRS
+    from rasterio.errors import CRSError
+
+    try:
+        return bool(CRS.from_user_input(text).is_geographic)
+    except CRSError:
+        return any(tag in text.upper() for tag in ("4326", "CRS84", "WGS 84"))
+
+
+def map_aspect(extent: tuple[float, float, float, float], geographic: bool) -> float:
+    """The y/x scale (matplotlib's `aspect`) that draws a map to scale: in degrees, one degree of
+    longitude is cos(latitude) of one of latitude (1.7x at 54.5 N), so y is stretched by
+    1/cos(mid-latitude of `extent` = (left, right, bottom, top)); 1 for a projected map."""
+    if not geographic:
+        return 1.0
+    return 1.0 / max(float(np.cos(np.deg2rad((extent[2] + extent[3]) / 2.0))), 1e-6)
+
+
+def transform_extent(transform: tuple, rows: tuple[int, int],
+                     cols: tuple[int, int]) -> tuple[float, float, float, float]:
+    """(left, right, bottom, top) of the pixels rows[0]:rows[1], cols[0]:cols[1] of a north-up grid
+    whose affine transform is (a, b, c, d, e, f) (GCBM writes no rotation)."""
+    a, _, c, _, e, f = transform[:6]
+    return (c + cols[0] * a, c + cols[1] * a, f + rows[1] * e, f + rows[0] * e)
+
+
 def map_figure(
     array: np.ndarray,
     extent: tuple[float, float, float, float],
@@ -100,10 +132,7 @@ def map_figure(
     """A raster map with a colour bar; NaN (outside the simulated area) is transparent."""
     if array.ndim != 2:
         raise ReportError(f"map {title!r}: expected a 2-D array, got shape {array.shape}")
-    aspect = 1.0
-    if geographic:
-        # one degree of longitude is cos(latitude) of one of latitude: draw them to scale
-        aspect = 1.0 / max(np.cos(np.deg2rad((extent[2] + extent[3]) / 2.0)), 1e-6)
+    aspect = map_aspect(extent, geographic)
     span_x, span_y = abs(extent[1] - extent[0]), abs(extent[3] - extent[2]) * aspect
     shape = span_y / span_x if span_x > 0 else 1.0  # height / width of the map as drawn
     fig = Figure(figsize=(float(np.clip(4.2 / max(shape, 1e-6) + 1.8, 4.5, 10.0)), 5), layout="constrained")
@@ -273,7 +302,7 @@ def net_emissions_chart(inv: pd.DataFrame, title: str, unit: str) -> Figure:
 
 def maps(m) -> dict[str, Figure]:
     """Total Ecosystem C at the end year and cumulative NBP, from a summarize.Maps."""
-    geographic = m.crs.upper() in {"EPSG:4326", "OGC:CRS84"} or not m.crs
+    geographic = is_geographic(m.crs)
     return {
         "map_total_ecosystem_c": map_figure(
             m.total_ecosystem_end, m.extent, f"Total Ecosystem C, {m.end_year}", "tC/ha", geographic=geographic

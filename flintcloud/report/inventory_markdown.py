@@ -13,7 +13,14 @@ import math
 import pandas as pd
 
 from flintcloud.mdtext import escape_markdown
-from flintcloud.report.tables import CLASSIFIER_PREFIX, WORKBOOK, column_label, ordered_names, table_title
+from flintcloud.report.tables import (
+    CLASSIFIER_PREFIX,
+    WORKBOOK,
+    column_label,
+    ordered_names,
+    provenance_rows,
+    table_title,
+)
 
 INTRO = {
     "inventory_summary": (
@@ -57,20 +64,11 @@ def md_table(name: str, df: pd.DataFrame, decimals: int, context: dict) -> str:
 
 
 def provenance_section(metrics: dict) -> str:
-    """Which code, input data and engine made these numbers (metrics' provenance keys)."""
-    if "git_commit" not in metrics:
+    """Which code, input data and engine made these numbers (metrics' provenance keys): the rows of
+    tables/provenance.csv, values escaped."""
+    rows = provenance_rows(metrics, escape_markdown)
+    if not rows:
         return ""
-    dirty = metrics.get("git_dirty")
-    state = {True: "with uncommitted changes", False: "clean", None: "state unknown"}.get(dirty, "state unknown")
-    rows = [
-        ("Code", f"git commit {escape_markdown(metrics.get('git_commit'))} ({state})"),
-        ("Input project", f"{escape_markdown(metrics.get('input_project', 'unknown'))}, DVC md5 "
-                          f"{escape_markdown(metrics.get('input_project_md5', 'unknown'))}"),
-        ("Engine", f"{escape_markdown(metrics.get('engine', 'unknown'))} "
-                   f"({escape_markdown(metrics.get('engine_version', 'unknown'))})"),
-        ("Versions", f"flintcloud {escape_markdown(metrics.get('flintcloud_version', 'unknown'))}, "
-                     f"libcbm {escape_markdown(metrics.get('libcbm_version', 'unknown'))}"),
-    ]
     lines = ["| Provenance | |", "|:---|:---|", *[f"| {k} | {v} |" for k, v in rows]]
     return "\n".join(lines) + "\n"
 
@@ -110,6 +108,6 @@ def inventory_sections(tables: dict[str, pd.DataFrame], decimals: int, context: 
         out.extend(["## Disturbances", ""])
         table("disturbance_losses", level="###")
     out.extend([f"Every table of this report is also in {escape_markdown(tables_rel + '/')} as CSV (one file per "
-                f"table) and in one workbook, {escape_markdown(tables_rel + '/' + WORKBOOK)} (a sheet per table, "
-                "units in the headers).", ""])
+                "table, the provenance and the validation of the inputs included) and in one workbook, "
+                f"{escape_markdown(tables_rel + '/' + WORKBOOK)} (a sheet per table, units in the headers).", ""])
     return "\n".join(out)

@@ -20,6 +20,7 @@ from flintcloud.jsonfile import load_json
 from flintcloud.mdtext import code_fence, code_span, plain_or_escaped, relative_link
 from flintcloud.report import inventory_markdown
 from flintcloud.report.summarize import METRIC_UNITS
+from flintcloud.report.tables import validation_facts, validation_passed, validation_problems
 
 # Headline rows: metrics.json key -> label ({end}/{start} filled from the metrics).
 HEADLINE = {
@@ -123,24 +124,13 @@ def validation_section(validation: dict | None) -> str:
     if not isinstance(validation, dict):
         text = json.dumps(validation, indent=2)[:2000]
         return f"{code_fence(text)}\n{text}\n{code_fence(text)}\n"
-    problems = validation.get("errors") or validation.get("problems") or []
-    warnings = validation.get("warnings") or []
-    ok = validation.get("valid", validation.get("ok", not problems))
-    lines = [f"**{'Passed' if ok and not problems else 'Failed'}**"
+    problems, warnings = validation_problems(validation)
+    lines = [f"**{'Passed' if validation_passed(validation) else 'Failed'}**"
              + (f" - {len(problems)} problem(s)" if problems else "")
              + (f", {len(warnings)} warning(s)" if warnings else "") + "."]
-    skip = {"problems", "errors", "warnings", "ok", "valid", "passed", "n_errors", "n_warnings", "root"}
-    facts = {}
-    for source in (validation, validation.get("summary") if isinstance(validation.get("summary"), dict) else {}):
-        for k, v in source.items():
-            if k in skip or v is None:
-                continue
-            if isinstance(v, (str, int, float, bool)):
-                facts[k] = str(v)
-            elif isinstance(v, list) and len(v) <= 10 and all(isinstance(x, (str, int, float)) for x in v):
-                facts[k] = ", ".join(str(x) for x in v)
+    facts = validation_facts(validation)  # the rows of tables/validation.csv after its status
     if facts:
-        table = pd.DataFrame({"Check": [k.replace("_", " ") for k in facts], "Result": list(facts.values())})
+        table = pd.DataFrame({"Check": list(facts), "Result": list(facts.values())})
         lines += ["", md_table(table, 0).rstrip()]
     for title, items in (("Problems", problems), ("Warnings", warnings)):
         if items:

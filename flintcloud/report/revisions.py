@@ -89,21 +89,27 @@ def params_diff(base: Mapping[str, object], branch: Mapping[str, object]) -> pd.
     return pd.DataFrame(rows, columns=["param", "base", "branch"], dtype=object)
 
 
-# Units by metric name (summarize.METRIC_UNITS) and, for other keys, by their suffix.
+# Units by metric name (summarize.METRIC_UNITS) and, for other keys, by their suffix; tonnes of a gas
+# (the inventory's co2_t, ch4_t, co_t, co2_from_co_t...) by the gas they start with.
+_GAS_TONNES = re.compile(r"^(?P<gas>co2|ch4|co)(?:_\w+)?_t$")
+_GAS_NAMES = {"co2": "CO2", "ch4": "CH4", "co": "CO"}
 _SUFFIX_UNITS = (("_tc_per_ha_yr", "tC/ha/yr"), ("_tc_per_ha", "tC/ha"), ("_tc_per_yr", "tC/yr"), ("_tco2e", "tCO2e"),
                  ("_tc", "tC"), ("_ha", "ha"), ("_year", "year"), ("_years", "years"), ("n_years", "years"),
                  ("_pct", "%"), ("_deg_c", "°C"))
-PLOT_UNITS = {"stocks": "tC", "stock_changes": "tC/yr", "age_classes": "ha", "annual": "tC",
-              "annual_minus_baseline": "tC"}
+# Unit of a plot table's series whose name says none (reports/plots/<name>.csv, scenario_comparison/plots).
+PLOT_UNITS = {"stocks": "tC", "stock_changes": "tC/yr", "age_classes": "ha", "disturbance_emissions": "tC",
+              "emissions": "tCO2e", "annual": "tC", "annual_minus_baseline": "tC", "end_stocks": "tC"}
 
 
 def metric_unit(key: str) -> str:
-    """'total_ecosystem_c_end_tc' -> 'tC'; '' when the name says nothing."""
+    """'total_ecosystem_c_end_tc' -> 'tC', 'ch4_t' -> 't CH4'; '' when the name says nothing."""
     from flintcloud.report.summarize import METRIC_UNITS
 
     leaf = key.rsplit(".", 1)[-1]
     if leaf in METRIC_UNITS:
         return METRIC_UNITS[leaf]
+    if gas := _GAS_TONNES.match(leaf):
+        return f"t {_GAS_NAMES[gas['gas']]}"
     for suffix, unit in _SUFFIX_UNITS:
         if leaf.endswith(suffix) or leaf == suffix.lstrip("_"):
             return unit
@@ -111,7 +117,11 @@ def metric_unit(key: str) -> str:
 
 
 def series_unit(plot: str, column: str) -> str:
-    """Unit of one plotted series: by the column's suffix, else by the plot table."""
+    """Unit of one plotted series: stated in the column's name ("value (tC)", compare's column per unit
+    of a table with a `unit` column), else by the name's suffix, else by the plot table."""
+    stated = re.search(r" \(([^()]+)\)$", column)
+    if stated:
+        return stated.group(1)
     return metric_unit(column) or PLOT_UNITS.get(plot, "")
 
 

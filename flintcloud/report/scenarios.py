@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -187,10 +187,61 @@ def comparison_metrics(results: Sequence[ScenarioResult]) -> dict:
 
 
 def map_difference(alternative: np.ndarray, baseline: np.ndarray) -> np.ndarray:
-    """alternative − baseline, NaN where either is outside the landscape; ReportError on other shapes."""
+    """alternative − baseline on one grid (align_maps), NaN where either is outside the landscape;
+    ReportError on other shapes."""
     if alternative.shape != baseline.shape:
         raise ReportError(f"maps differ in shape ({alternative.shape} vs {baseline.shape}): scenarios must share a grid")
     return alternative - baseline
+
+
+GRID_TOLERANCE = 1e-6  # of a pixel: offsets between crop windows are whole pixels on one grid
+
+
+def _grid_offsets(maps: Sequence[Maps]) -> list[tuple[int, int]]:
+    """(row, col) of each map's first pixel on the first map's grid; ReportError when the maps are not
+    windows of one north-up grid (pixel size, CRS, a fractional offset)."""
+    a, b, c, d, e, f = maps[0].transform
+    out = []
+    for m in maps:
+        ma, mb, mc, md, me, mf = m.transform
+        if m.crs != maps[0].crs:
+            raise ReportError(f"scenario maps are in different CRS ({m.crs} vs {maps[0].crs}): "
+                              "scenarios must share a grid")
+        if b or d or mb or md or not math.isclose(ma, a, rel_tol=1e-9) or not math.isclose(me, e, rel_tol=1e-9):
+            raise ReportError(f"scenario maps have different pixels (transform {m.transform} vs {maps[0].transform}): "
+                              "scenarios must share a grid")
+        col, row = (mc - c) / a, (mf - f) / e
+        if abs(col - round(col)) > GRID_TOLERANCE or abs(row - round(row)) > GRID_TOLERANCE:
+            raise ReportError(f"scenario maps are offset by a fraction of a pixel ({row:g} rows, {col:g} columns): "
+                              "scenarios must share a grid")
+        out.append((round(row), round(col)))
+    return out
+
+
+def align_maps(maps: Sequence[Maps]) -> list[Maps]:
+    """The maps on one grid: the union of their crop windows (read_maps crops each run to its own data
+    footprint, and a scenario can move it), each array placed at its own offset, NaN elsewhere; extent and
+    transform the union's. Pure; maps without a transform are returned as they are (one grid assumed)."""
+    if not maps or any(m.transform is None for m in maps):
+        return list(maps)
+    offsets = _grid_offsets(maps)
+    shapes = [m.total_ecosystem_end.shape for m in maps]
+    row0 = min(r for r, _ in offsets)
+    col0 = min(c for _, c in offsets)
+    rows = max(r + h for (r, _), (h, _) in zip(offsets, shapes)) - row0
+    cols = max(c + w for (_, c), (_, w) in zip(offsets, shapes)) - col0
+    a, _, c, _, e, f = maps[0].transform
+    transform = (a, 0.0, c + col0 * a, 0.0, e, f + row0 * e)
+    extent = (transform[2], transform[2] + cols * a, transform[5] + rows * e, transform[5])
+
+    def place(array: np.ndarray, r: int, col: int) -> np.ndarray:
+        out = np.full((rows, cols), np.nan)
+        out[r - row0:r - row0 + array.shape[0], col - col0:col - col0 + array.shape[1]] = array
+        return out
+
+    return [replace(m, total_ecosystem_end=place(m.total_ecosystem_end, r, col),
+                    cumulative_nbp=place(m.cumulative_nbp, r, col), extent=extent, transform=transform)
+            for m, (r, col) in zip(maps, offsets)]
 
 
 def symmetric_bound(arrays: Sequence[np.ndarray]) -> float:
@@ -203,31 +254,27 @@ def symmetric_bound(arrays: Sequence[np.ndarray]) -> float:
     return bound or 1.0
 
 
-def _aspect(maps: Maps) -> float:
-    """Pixel aspect for a geographic grid: one degree of longitude is cos(latitude) of one of latitude."""
-    if "4326" in (maps.crs or "") or "WGS 84" in (maps.crs or ""):
-        lat = (maps.extent[2] + maps.extent[3]) / 2
-        return 1.0 / max(math.cos(math.radians(lat)), 1e-6)
-    return 1.0
-
-
 def difference_maps_figure(results: Sequence[ScenarioResult]):
     """Rows: alternatives; columns: MAP_QUANTITIES as scenario − baseline; one symmetric scale per column."""
     from matplotlib import colormaps
     from matplotlib.figure import Figure
 
+    from flintcloud.report.figures import is_geographic, map_aspect
+
     base, alts = results[0], [r for r in results[1:] if r.maps is not None]
-    diffs = {q: [map_difference(getattr(r.maps, q), getattr(base.maps, q)) for r in alts] for q in MAP_QUANTITIES}
+    # every scenario's maps on one grid: the union of the runs' footprints
+    base_maps, *alt_maps = align_maps([base.maps, *(r.maps for r in alts)])
+    diffs = {q: [map_difference(getattr(m, q), getattr(base_maps, q)) for m in alt_maps] for q in MAP_QUANTITIES}
     bounds = {q: symmetric_bound(arrays) for q, arrays in diffs.items()}
     fig = Figure(figsize=(10, 4.2 * max(1, len(alts)) + 0.6), layout="constrained")
     axes = fig.subplots(max(1, len(alts)), len(MAP_QUANTITIES), squeeze=False)
     cmap = colormaps["RdBu"].with_extremes(bad="lightgray")
     for j, (q, label) in enumerate(MAP_QUANTITIES.items()):
         image = None
-        for i, r in enumerate(alts):
+        for i, (r, m) in enumerate(zip(alts, alt_maps)):
             ax = axes[i][j]
             image = ax.imshow(diffs[q][i], cmap=cmap, vmin=-bounds[q], vmax=bounds[q], interpolation="nearest",
-                              extent=r.maps.extent, aspect=_aspect(r.maps))
+                              extent=m.extent, aspect=map_aspect(m.extent, is_geographic(m.crs)))
             ax.set_title(f"{r.name} − {base.name}\n{label}", fontsize=9)
             ax.tick_params(labelsize=7)
         if image is not None:

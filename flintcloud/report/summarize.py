@@ -136,7 +136,9 @@ class CompiledTables:
 
 @dataclass
 class Maps:
-    """Arrays (NaN outside the simulated area) on one grid; extent = (left, right, bottom, top)."""
+    """Arrays (NaN outside the simulated area) on one grid; extent = (left, right, bottom, top);
+    transform = the affine (a, b, c, d, e, f) of the arrays' first pixel (the crop window's, on the run's
+    grid), so maps cropped to different footprints can be put on one grid (report.scenarios.align_maps)."""
 
     total_ecosystem_end: np.ndarray
     cumulative_nbp: np.ndarray
@@ -144,6 +146,7 @@ class Maps:
     years: list[int]
     extent: tuple[float, float, float, float]
     crs: str
+    transform: tuple[float, ...] | None = None
 
 
 @dataclass
@@ -250,7 +253,7 @@ def read_maps(spatial_dir: str | Path, years: list[int]) -> Maps:
             "(outputs.indicators / outputs.years in params.yaml)"
         )
     arrays = []
-    window = extent = crs = None
+    window = extent = crs = transform = None
     for p in wanted:
         with rasterio.open(p) as ds:
             if window is None:
@@ -260,6 +263,7 @@ def read_maps(spatial_dir: str | Path, years: list[int]) -> Maps:
                 shape = (ds.height, ds.width)
                 t = ds.transform  # north-up grids (GCBM writes no rotation)
                 extent = (t.c + cols[0] * t.a, t.c + cols[1] * t.a, t.f + rows[1] * t.e, t.f + rows[0] * t.e)
+                transform = (t.a, t.b, t.c + cols[0] * t.a, t.d, t.e, t.f + rows[0] * t.e)
                 crs = ds.crs.to_string() if ds.crs else ""
             elif (ds.height, ds.width) != shape:
                 raise ReportError(f"{str(p)!r} is {ds.width}x{ds.height} px, expected {shape[1]}x{shape[0]}")
@@ -272,6 +276,7 @@ def read_maps(spatial_dir: str | Path, years: list[int]) -> Maps:
         years=sorted(years),
         extent=extent,
         crs=crs,
+        transform=transform,
     )
 
 
@@ -458,13 +463,16 @@ def summarize_run(
     inventory=None,
     config_dir: str | Path | None = None,
     provenance: dict | None = None,
+    validation: dict | None = None,
 ) -> dict:
     """Summarize a run directory (compiled_gcbm_output.db + spatial/) into metrics.json,
     plots_dir/*.csv and figures_dir/*.png; with `tables_dir`, every report table as
     tables_dir/*.csv and one .xlsx (flintcloud.report.tables). `inventory`:
     flintcloud.report.inventory.InventorySettings (None = defaults); `config_dir`: the run's
     GCBM configuration, read for the area disturbed at least once (None = not reported);
-    `provenance`: keys added to the metrics (flintcloud.report.provenance). Returns the metrics."""
+    `provenance`: keys added to the metrics (flintcloud.report.provenance); `validation`: validate's
+    JSON report. The provenance and validation tables report.md shows are report tables too. Returns
+    the metrics."""
     from flintcloud.report import figures as fig
     from flintcloud.report import inventory as inv
     from flintcloud.report import tables as tab
@@ -492,6 +500,10 @@ def summarize_run(
         context = {"start": summary.metrics["start_year"], "end": summary.metrics["end_year"]}
         report_tables = {"headline": tab.headline_table(summary.metrics),
                          "stock_changes": summary.tables["stock_changes"], **inventory_view.tables}
+        for name, table in (("provenance", tab.provenance_table(summary.metrics)),
+                            ("validation", tab.validation_table(validation))):
+            if table is not None:
+                report_tables[name] = table
         tab.write_tables(report_tables, tables_dir, context)
     with atomic_dir(plots_dir) as tmp:
         for name, table in summary.tables.items():

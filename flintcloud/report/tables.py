@@ -27,6 +27,7 @@ FIXED_TIME = datetime(2000, 1, 1, 0, 0, 0)
 
 # Table name (CSV stem, sheet) -> title; {start}/{end} filled from the run. Report order.
 TITLES = {
+    "provenance": "Provenance: the code, input data and engine of this run",
     "headline": "Headline figures",
     "inventory_summary": "Net emissions (+) and removals (-) by year and land class, tCO2e, beside NBP",
     "inventory": "GHG inventory by year and UNFCCC land class (tCO2e; emissions positive)",
@@ -36,6 +37,7 @@ TITLES = {
     "by_land_class": "By UNFCCC land class: stocks at the end of {start} and {end}, NBP and emissions {start}-{end}",
     "by_age_class": "By age class: stocks at the end of {start} and {end}, NBP and emissions {start}-{end}",
     "stock_changes": "Stock changes by year (tC/yr)",
+    "validation": "Validation of the inputs",
     "gwp": "Conversions and global warming potentials used",
 }
 CLASSIFIER_PREFIX = "by_classifier_"
@@ -48,6 +50,9 @@ COLUMNS = {
     "value": ("Value", None),
     "unit": ("Unit", None),
     "quantity": ("Quantity", None),
+    "item": ("Provenance", None),
+    "check": ("Check", None),
+    "result": ("Result", None),
     "note": ("Note", None),
     "unfccc_land_class": ("UNFCCC land class", None),
     "category": ("Category", None),
@@ -111,6 +116,74 @@ def headline_table(metrics: dict) -> pd.DataFrame:
     rows = [{"figure": label.format(**ctx), "value": metrics[key], "unit": METRIC_UNITS.get(key, "")}
             for key, label in HEADLINE.items() if key in metrics]
     return pd.DataFrame(rows, columns=["figure", "value", "unit"])
+
+
+def provenance_rows(metrics: dict, esc=str) -> list[tuple[str, str]]:
+    """(item, value) rows of the run's provenance (metrics' flintcloud.report.provenance keys), each
+    value from the metrics passed through `esc` (report.md escapes them); [] without provenance."""
+    if "git_commit" not in metrics:
+        return []
+    dirty = metrics.get("git_dirty")
+    state = {True: "with uncommitted changes", False: "clean"}.get(dirty, "state unknown")
+    return [
+        ("Code", f"git commit {esc(metrics.get('git_commit'))} ({state})"),
+        ("Input project", f"{esc(metrics.get('input_project', 'unknown'))}, DVC md5 "
+                          f"{esc(metrics.get('input_project_md5', 'unknown'))}"),
+        ("Engine", f"{esc(metrics.get('engine', 'unknown'))} ({esc(metrics.get('engine_version', 'unknown'))})"),
+        ("Versions", f"flintcloud {esc(metrics.get('flintcloud_version', 'unknown'))}, "
+                     f"libcbm {esc(metrics.get('libcbm_version', 'unknown'))}"),
+    ]
+
+
+def provenance_table(metrics: dict) -> pd.DataFrame | None:
+    """report.md's Provenance table (item, value); None without provenance."""
+    rows = provenance_rows(metrics)
+    return pd.DataFrame(rows, columns=["item", "value"]) if rows else None
+
+
+VALIDATION_SKIP = {"problems", "errors", "warnings", "ok", "valid", "passed", "n_errors", "n_warnings", "root"}
+
+
+def validation_facts(validation: dict) -> dict[str, str]:
+    """What validate's JSON (ValidationReport.to_dict()) found, as report.md's "Validation of the inputs"
+    table shows it: check (underscores as spaces) -> result; short lists joined, nested values left out."""
+    facts: dict[str, str] = {}
+    summary = validation.get("summary") if isinstance(validation.get("summary"), dict) else {}
+    for source in (validation, summary):
+        for k, v in source.items():
+            if k in VALIDATION_SKIP or v is None:
+                continue
+            if isinstance(v, (str, int, float, bool)):
+                facts[k.replace("_", " ")] = str(v)
+            elif isinstance(v, list) and len(v) <= 10 and all(isinstance(x, (str, int, float)) for x in v):
+                facts[k.replace("_", " ")] = ", ".join(str(x) for x in v)
+    return facts
+
+
+def validation_problems(validation: dict) -> tuple[list, list]:
+    """(problems, warnings) of validate's JSON (older reports name the errors `problems`)."""
+    return validation.get("errors") or validation.get("problems") or [], validation.get("warnings") or []
+
+
+def validation_passed(validation: dict) -> bool:
+    problems, _ = validation_problems(validation)
+    return bool(validation.get("valid", validation.get("ok", not problems))) and not problems
+
+
+def validation_table(validation: dict | None) -> pd.DataFrame | None:
+    """report.md's validation table (check, result): the status, the facts, then one row per problem and
+    warning (check "problem: <check>" / "warning: <check>", result the message); None without a result."""
+    if not isinstance(validation, dict):
+        return None
+    problems, warnings = validation_problems(validation)
+    rows = [("status", "passed" if validation_passed(validation) else "failed")]
+    rows += list(validation_facts(validation).items())
+    for kind, items in (("problem", problems), ("warning", warnings)):
+        for p in items:
+            check = p.get("check") if isinstance(p, dict) else None
+            message = p.get("message", p) if isinstance(p, dict) else p
+            rows.append((f"{kind}: {check}" if check else kind, str(message)))
+    return pd.DataFrame(rows, columns=["check", "result"])
 
 
 def table_title(name: str, context: dict) -> str:

@@ -23,7 +23,7 @@ import numpy as np
 import yaml
 
 from flintcloud.atomic import atomic_dir, atomic_file
-from flintcloud.errors import ConfigError
+from flintcloud.errors import ConfigError, FlintcloudError
 from flintcloud.gcbm.config_writer import discover_project, settings_from_params_lenient
 from flintcloud.jsonfile import load_json
 from flintcloud.landscape.sidecar import sidecar_candidates
@@ -66,7 +66,7 @@ def read_project_view(project_dir: str | Path, params: Mapping[str, Any]) -> Pro
     if settings is None:
         raise ConfigError("params.yaml: cannot read project/simulation settings for the scenarios' base project")
     project = discover_project(project_dir, settings)
-    tiffs, sidecars, roles, types = {}, {}, {}, set()
+    tiffs, sidecars, roles, types, mixed = {}, {}, {}, set(), {}
     for layer in project.layers:
         tiffs[layer.name] = layer.path
         found = [p for p in sidecar_candidates(layer.path) if p.is_file()]
@@ -74,9 +74,12 @@ def read_project_view(project_dir: str | Path, params: Mapping[str, Any]) -> Pro
             sidecars[layer.name] = found[0]
         roles[layer.name] = layer.role
         if layer.role == "disturbance" and found:
-            types |= edits.event_types((load_json(found[0], ConfigError, "layer sidecar") or {}).get("attributes"))
+            attributes = (load_json(found[0], ConfigError, "layer sidecar") or {}).get("attributes")
+            types |= edits.event_types(attributes)
+            if codes := edits.mixed_type_codes(attributes):
+                mixed[layer.name] = codes
     study = project.layers[0].path.parent / "study_area.json" if project.layers else None
-    return ProjectView(project_dir, tiffs, sidecars, LayerRoles(roles, frozenset(types)),
+    return ProjectView(project_dir, tiffs, sidecars, LayerRoles(roles, frozenset(types), mixed),
                        study if study is not None and study.is_file() else None)
 
 
@@ -87,14 +90,34 @@ def files_in(folder: Path) -> set[str]:
     return {p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file()}
 
 
+def project_problems(scenarios: ScenarioSet, view: ProjectView, root: Path = Path(".")) -> list[str]:
+    """Problems of the alternatives against the base project: layers, disturbance types, files in files_dir."""
+    files = files_in(Path(root) / scenarios.files_dir)
+    return check_against_project(scenarios.alternatives, view.roles, str(view.project_dir), files)
+
+
 def check_scenarios(params: Mapping[str, Any], view: ProjectView, root: Path = Path(".")) -> ScenarioSet:
     """Every scenario checked against params.yaml and the base project; ConfigError listing all problems."""
     scenarios, problems = parse_scenarios(params)
-    files = files_in(root / scenarios.files_dir)
-    problems += check_against_project(scenarios.alternatives, view.roles, str(view.project_dir), files)
+    problems += project_problems(scenarios, view, root)
     if problems:
         raise ConfigError("params.yaml scenarios: " + "; ".join(problems))
     return scenarios
+
+
+def scenario_problems(params: Mapping[str, Any], project_dir: str | Path | None, root: str | Path = ".") -> list[str]:
+    """Every problem check_scenarios would raise, as a list and without building anything (the validate
+    stage's check, before anything runs): the section's own (parse_scenarios) and, when the base project
+    `project_dir` can be read, those against its layers, types and scenarios.files_dir. A project that
+    cannot be read (or None: not to be read) gives only the section's own problems; validate reports why."""
+    scenarios, problems = parse_scenarios(params)
+    if not scenarios.alternatives or project_dir is None:
+        return problems
+    try:
+        view = read_project_view(project_dir, params)
+    except FlintcloudError:
+        return problems
+    return problems + project_problems(scenarios, view, Path(root))
 
 
 # ----------------------------------------------------------------------------- raster I/O
@@ -182,7 +205,7 @@ def _apply(op: Operation, view: ProjectView, work: Path, alive: list[str], files
             _write_json(work / side[name], doc)
             changes.append({"operation": op.key, "layer": name, "years_moved": op.years})
             continue
-        codes = edits.matching_values(attributes, op.disturbance_type)
+        codes = edits.matching_values(attributes, op.disturbance_type, name, op.kind)
         if not codes:
             continue
         values, profile, nodata = _read(work / rel[name])

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import copy
 import zlib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -36,12 +36,44 @@ def event_types(attributes: Mapping[str, Any] | None) -> set[str]:
             if e.get("disturbance_type") is not None}
 
 
-def matching_values(attributes: Mapping[str, Any] | None, disturbance_type: str | None) -> list[int]:
-    """Pixel values whose events are of `disturbance_type` (any type when None)."""
+def event_label(event: Mapping) -> str:
+    """An event's disturbance type as a sidecar gives it: its name, else its `disturbance_type_id`."""
+    if event.get("disturbance_type") is not None:
+        return str(event["disturbance_type"])
+    return f"disturbance_type_id {event.get('disturbance_type_id')}"
+
+
+def mixed_type_codes(attributes: Mapping[str, Any] | None) -> dict[int, tuple[str, ...]]:
+    """Pixel values whose events are of more than one disturbance type -> those types (sorted). An edit
+    of one type's pixels (drop_events, keep_fraction, scale_events) changes whole pixel values, so on
+    these it would drop, keep or copy the other types' events too."""
+    out = {}
+    for key, value in (attributes or {}).items():
+        types = sorted({event_label(e) for e in _events(value)})
+        if len(types) > 1:
+            out[int(key)] = tuple(types)
+    return out
+
+
+def mixed_code_message(layer: str, code: int, types: Sequence[str], disturbance_type: str, operation: str) -> str:
+    """Why `operation` of `disturbance_type` cannot edit pixel value `code` of `layer` (see mixed_type_codes)."""
+    verb = {"drop_events": "drop", "keep_fraction": "drop", "scale_events": "drop or copy"}.get(operation, "edit")
+    return (f"layer {layer!r} pixel value {code} holds events of several types ({', '.join(types)}); {operation} "
+            f"of {disturbance_type!r} edits whole pixels and would {verb} the other types' events with them: give "
+            "each type its own pixel value in the sidecar, or leave out disturbance_type")
+
+
+def matching_values(attributes: Mapping[str, Any] | None, disturbance_type: str | None, layer: str = "",
+                    operation: str = "an edit") -> list[int]:
+    """Pixel values whose events are of `disturbance_type` (any type when None). ConfigError for a value
+    whose events are of that type and others (mixed_type_codes): it cannot be edited for one type alone."""
+    mixed = mixed_type_codes(attributes) if disturbance_type is not None else {}
     out = []
     for key, value in (attributes or {}).items():
         events = _events(value)
         if events and (disturbance_type is None or any(e.get("disturbance_type") == disturbance_type for e in events)):
+            if int(key) in mixed:
+                raise ConfigError(mixed_code_message(layer, int(key), mixed[int(key)], disturbance_type, operation))
             out.append(int(key))
     return sorted(out)
 

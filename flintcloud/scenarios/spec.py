@@ -37,6 +37,7 @@ import yaml
 
 from flintcloud.errors import ConfigError
 from flintcloud.params import parse_params_yaml
+from flintcloud.scenarios.edits import mixed_code_message
 
 DEFAULT_BASELINE = "baseline"
 DEFAULT_FILES_DIR = "data/scenarios"
@@ -303,6 +304,8 @@ class LayerRoles:
 
     layers: dict[str, str]  # layer name -> role (disturbance, temperature, classifier, age, ...)
     disturbance_types: frozenset[str] = frozenset()
+    # disturbance layer -> {pixel value: its events' types} for values with events of several types
+    mixed: dict[str, dict[int, tuple[str, ...]]] = field(default_factory=dict)
 
     def with_role(self, role: str) -> list[str]:
         return [n for n, r in self.layers.items() if r == role]
@@ -331,6 +334,8 @@ def check_against_project(scenarios: Sequence[Scenario], roles: LayerRoles, proj
                 elif layer in dropped:
                     problems.append(f"scenario {s.name!r}: key {op.key!r}: layer {layer!r} was dropped by an "
                                     "earlier operation")
+            if op.kind in PIXEL_EDITS and op.disturbance_type is not None:
+                problems += _mixed_problems(s.name, op, roles, dropped)
             if op.kind == "drop_layers":
                 dropped.update(op.layers or ())
             if op.disturbance_type is not None and op.disturbance_type not in roles.disturbance_types:
@@ -341,6 +346,23 @@ def check_against_project(scenarios: Sequence[Scenario], roles: LayerRoles, proj
                 problems.append(f"scenario {s.name!r}: key {op.key}.with: file {op.replacement!r} not found in "
                                 "scenarios.files_dir")
     return problems
+
+
+# Operations that edit whole pixel values of the pixels they select.
+PIXEL_EDITS = ("drop_events", "keep_fraction", "scale_events")
+
+
+def _mixed_problems(scenario: str, op: Operation, roles: LayerRoles, dropped: set[str]) -> list[str]:
+    """A type's pixel edit on layers whose pixel values mix that type with others (edits.mixed_type_codes)."""
+    out = []
+    for layer in op.layers or roles.with_role("disturbance"):
+        if layer in dropped:
+            continue
+        for code, types in sorted((roles.mixed.get(layer) or {}).items()):
+            if op.disturbance_type in types:
+                out.append(f"scenario {scenario!r}: key {op.key}.disturbance_type: "
+                           + mixed_code_message(layer, code, types, op.disturbance_type, op.kind))
+    return out
 
 
 def scenario_params(params: Mapping[str, Any], scenario: Scenario, project_dir: str,

@@ -23,7 +23,8 @@ def stage(name: str, *args: str, cwd: Path) -> subprocess.CompletedProcess:
 def test_summarize_stage_names_the_missing_db(tmp_path):
     (tmp_path / "out").mkdir()
     (tmp_path / "params.yaml").write_text("project: {dir: proj}\n")
-    p = stage("summarize", "out", "cfg", "m.json", "plots", "figures", "tables", cwd=tmp_path)
+    (tmp_path / "validation.json").write_text('{"valid": true, "errors": [], "warnings": []}\n')
+    p = stage("summarize", "out", "cfg", "validation.json", "m.json", "plots", "figures", "tables", cwd=tmp_path)
     assert p.returncode == 1
     assert p.stderr.strip().startswith("stage summarize: error: compiled output db 'out/compiled_gcbm_output.db'")
     assert "Traceback" not in p.stderr and not (tmp_path / "m.json").exists()

@@ -12,7 +12,17 @@ from click.testing import CliRunner
 
 from flintcloud.cli import main
 from flintcloud.errors import ReportError
-from flintcloud.report.compare import MapRaster, bars_figure, category_table, crop_to_data, map_difference, metrics_diff, params_diff, year_series
+from flintcloud.report.compare import (
+    MapRaster,
+    bars_figure,
+    category_table,
+    crop_to_data,
+    difference_maps_figure,
+    map_difference,
+    metrics_diff,
+    params_diff,
+    year_series,
+)
 
 from ._gitdvc import git, init_repo, repro_and_commit, run, DVC, write_params
 
@@ -142,6 +152,42 @@ def test_crop_to_data_keeps_every_valid_pixel():
     values[12, 25] = 2.0
     cropped = crop_to_data(values, margin=1)
     assert cropped.shape == (5, 8) and cropped.count() == 2 and cropped.sum() == 3.0
+
+
+def _grid_raster(values, transform, crs):
+    return MapRaster(path="m.tif", year=2020, values=np.ma.masked_invalid(np.asarray(values, dtype="float64")),
+                     transform=transform, crs=crs)
+
+
+def test_difference_maps_are_drawn_to_scale_in_map_units():
+    """At 54-55 N a degree of longitude is 0.58 of one of latitude: drawn as square pixels, the map
+    was stretched 1.7x east-west. The panel is the data window (2 px margin) in degrees, to scale."""
+    values = np.full((40, 60), np.nan)
+    values[10:20, 30:50] = 1.0
+    base = _grid_raster(values, (0.001, 0.0, -106.0, 0.0, -0.001, 55.0), "EPSG:4326")
+    branch = _grid_raster(values * 2, base.transform, base.crs)
+    ax = difference_maps_figure("t", [("b − a", map_difference(base, branch))]).axes[0]
+    left, right, bottom, top = ax.images[0].get_extent()
+    assert (left, right, bottom, top) == pytest.approx((-106.0 + 0.028, -106.0 + 0.052, 55.0 - 0.022, 55.0 - 0.008))
+    assert ax.get_aspect() == pytest.approx(1 / math.cos(math.radians(55.0 - 0.015)))
+    assert ax.images[0].get_array().shape == (14, 24)
+    # a projected grid (metres) is drawn 1:1
+    metres = _grid_raster(values, (30.0, 0.0, 500000.0, 0.0, -30.0, 6000000.0), "EPSG:3005")
+    ax = difference_maps_figure("t", [("b − a", map_difference(metres, metres))]).axes[0]
+    assert ax.get_aspect() == 1.0 and ax.images[0].get_extent()[0] == pytest.approx(500000.0 + 28 * 30.0)
+
+
+def test_one_rule_tells_degrees_from_metres():
+    """figures.is_geographic/map_aspect: the one rule the run's maps, compare and the scenario maps use."""
+    from rasterio.crs import CRS
+
+    from flintcloud.report.figures import is_geographic, map_aspect
+
+    assert is_geographic("EPSG:4326") and is_geographic(CRS.from_epsg(4326).to_wkt()) and is_geographic("OGC:CRS84")
+    assert is_geographic("")  # GCBM tiles without a CRS are in degrees
+    assert not is_geographic("EPSG:3005") and not is_geographic("EPSG:32613")
+    assert map_aspect((-106.0, -105.0, 54.0, 55.0), True) == pytest.approx(1.7220, abs=1e-4)
+    assert map_aspect((0.0, 1.0, 54.0, 55.0), False) == 1.0
 
 
 def test_map_difference_masks_nodata_and_refuses_other_grids():

@@ -4,10 +4,14 @@ several revisions, experiment names and scenarios."""
 from __future__ import annotations
 
 import math
+import os
+import subprocess
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 from click.testing import CliRunner
 
 from flintcloud.cli import main
@@ -15,11 +19,14 @@ from flintcloud.errors import ReportError
 from flintcloud.report.compare import (
     MapRaster,
     Snapshot,
+    category_table,
     compare_snapshots,
     map_difference,
+    multi_bars_figure,
     overlay_figure,
     symmetric_bound,
     window_warnings,
+    year_series,
 )
 from flintcloud.report.revisions import (
     fmt_quantity,
@@ -27,9 +34,10 @@ from flintcloud.report.revisions import (
     pct_change,
     resolve_rev,
     scenario_sources,
+    series_unit,
 )
 
-from ._gitdvc import DVC, git, init_repo, repro_and_commit, run, write_params
+from ._gitdvc import DVC, ENV, git, init_repo, repro_and_commit, run, write_params
 
 
 def test_quantities_keep_their_decimal_and_unit():
@@ -55,6 +63,53 @@ def test_units_from_names():
     assert metric_unit("mean_npp_tc_per_ha_yr") == "tC/ha/yr"
     assert metric_unit("no_clearcut.minus_baseline.area_disturbed_ha") == "ha"
     assert metric_unit("end_year") == "year" and metric_unit("mystery") == ""
+
+
+REPORTS = Path(__file__).resolve().parents[2] / "reports"
+# Every plot table the pipeline writes (the baseline's, each scenario's, the scenario comparison's).
+PLOT_TABLES = sorted([*REPORTS.glob("plots/*.csv"), *REPORTS.glob("scenarios/*/plots/*.csv"),
+                      *REPORTS.glob("scenario_comparison/plots/*.csv")])
+
+
+def _panels(path: Path) -> pd.DataFrame:
+    """The series compare draws of a plot table: one panel per column (by year, else by category)."""
+    df = pd.read_csv(path)
+    frame = year_series(df)
+    return frame if frame is not None else category_table(df)
+
+
+def test_gases_are_in_tonnes_of_the_gas():
+    assert [series_unit("emissions", c) for c in ("co2_t", "ch4_t", "co_t", "net_tco2e", "mystery")] == [
+        "t CO2", "t CH4", "t CO", "tCO2e", "tCO2e"]
+    assert [metric_unit(k) for k in ("co2_from_co_t", "co2_harvested_wood_t", "co_emissions_t", "cost")] == [
+        "t CO2", "t CO2", "t CO", ""]
+
+
+def test_every_series_of_every_plot_table_has_a_unit():
+    assert any(p.parent == REPORTS / "plots" for p in PLOT_TABLES), "reports/plots/*.csv missing"
+    empty = [f"{p.relative_to(REPORTS)}: {col}" for p in PLOT_TABLES for col in _panels(p).columns
+             if not series_unit(p.stem, str(col))]
+    assert empty == []
+
+
+def test_every_panel_of_the_emissions_and_summary_charts_shows_its_unit():
+    emissions = year_series(pd.DataFrame({"year": [2010, 2011], "net_tco2e": [1.0, 2.0], "co2_t": [3.0, 4.0],
+                                          "ch4_t": [0.1, 0.2], "co_t": [0.5, 0.6]}))
+    fig = overlay_figure("emissions", [("main", emissions), ("exp", emissions + 1)], plot="emissions")
+    assert {ax.get_title(): ax.get_ylabel() for ax in fig.axes if ax.get_visible()} == {
+        "net_tco2e": "tCO2e", "co2_t": "t CO2", "ch4_t": "t CH4", "co_t": "t CO",
+        "net_tco2e: revision − base": "tCO2e", "co2_t: revision − base": "t CO2",
+        "ch4_t: revision − base": "t CH4", "co_t: revision − base": "t CO"}
+    # a table with a unit column (scenario_comparison/plots/summary.csv): one panel per column and unit
+    summary = category_table(pd.DataFrame({"scenario": ["b", "b"], "metric": ["nbp_tc", "area_ha"],
+                                           "unit": ["tC", "ha"], "value": [5.0, 7.0]}))
+    assert list(summary.columns) == ["value (tC)", "value (ha)"]
+    assert summary["value (tC)"].dropna().to_dict() == {"b / nbp_tc": 5.0}
+    assert summary["value (ha)"].dropna().to_dict() == {"b / area_ha": 7.0}
+    fig = multi_bars_figure("summary", [("main", summary), ("exp", summary * 2)], plot="summary")
+    axes = [ax for ax in fig.axes if ax.get_visible()]
+    assert [(ax.get_title(), ax.get_ylabel()) for ax in axes] == [("value (tC)", "tC"), ("value (ha)", "ha")]
+    assert [t.get_text() for t in axes[0].get_xticklabels()] == ["b / nbp_tc"]  # no empty ha category
 
 
 def test_scenario_sources_and_bad_names():
@@ -175,6 +230,30 @@ def test_temp_experiments_do_not_stack_and_compare_names_each(tmp_path):
     assert "| `simulation.end_year` | 2012 | 2012 | 2013 |" in md
     assert "| `simulation.growth` | 1\\.0 | 2\\.0 | 1\\.0 |" in md
     assert "| 2,147.0 tC | 2,204.0 tC | +57.0 tC | +2.65 % | 2,166.0 tC | +19.0 tC | +0.88 % |" in md
+
+
+def test_queued_and_temp_experiments_take_uncommitted_changes_and_only_their_own_override(tmp_path):
+    """README/docs/scenarios.md: each `--queue` (then `--run-all`) or `--temp` experiment is the last commit
+    plus the workspace's uncommitted changes plus its own -S; none inherits another's -S."""
+    path = init_repo(tmp_path / "repo")
+    write_params(path, growth=1.0)
+    repro_and_commit(path, "baseline run")
+    write_params(path, growth=2.0)  # uncommitted
+    # as after `source .venv/bin/activate` (the README's first step): the queue's worker is the `dvc` on PATH
+    env = {**ENV, "PATH": f"{Path(DVC).parent}{os.pathsep}{ENV.get('PATH', '')}"}
+    for args in (["--queue", "-n", "to2013", "-S", "simulation.end_year=2013"],
+                 ["--queue", "-n", "from2011", "-S", "simulation.start_year=2011"], ["--run-all"],
+                 ["--temp", "-n", "to2014", "-S", "simulation.end_year=2014"]):
+        proc = subprocess.run([DVC, "exp", "run", "-q", *args], cwd=path, env=env, capture_output=True, text=True,
+                              timeout=600)
+        assert proc.returncode == 0, (args, proc.stdout, proc.stderr)
+    assert (path / "params.yaml").read_text() == ("simulation:\n  start_year: 2010\n  end_year: 2012\n"
+                                                  "  growth: 2.0\nreport:\n  title: toy\n")  # untouched
+    got = {name: yaml.safe_load(git(path, "show", f"{resolve_rev(path, name)}:params.yaml"))["simulation"]
+           for name in ("to2013", "from2011", "to2014")}
+    assert got == {"to2013": {"start_year": 2010, "end_year": 2013, "growth": 2.0},
+                   "from2011": {"start_year": 2011, "end_year": 2012, "growth": 2.0},
+                   "to2014": {"start_year": 2010, "end_year": 2014, "growth": 2.0}}
 
 
 def test_compare_and_history_follow_one_scenario(tmp_path):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 
 import pandas as pd
@@ -13,18 +14,30 @@ from flintcloud.report import provenance as prov
 from flintcloud.report import tables as tab
 from flintcloud.report.disturbed_area import ANY, EVENTS, area_disturbed_once
 from flintcloud.report.inventory import parse_inventory_settings
+from flintcloud.report.markdown import write_report
 from flintcloud.report.summarize import summarize_run
 
 CTX = {"start": 2010, "end": 2012}
+# the shape flintcloud.validate.ValidationReport.to_dict() writes
+VALIDATION = {"target": "data/demo/project", "valid": True, "n_errors": 0, "n_warnings": 1, "errors": [],
+              "warnings": [{"check": "disturbance_year", "message": "2 events in 2031, after the end year"}],
+              "summary": {"root": ".", "mode": "project", "years": [2010, 2012], "layers_checked": 5,
+                          "layers": {"age": "age"}}}
+PROVENANCE = {"git_commit": "0123abc", "git_dirty": False, "input_project": "data/demo/project",
+              "input_project_md5": "af58.dir", "flintcloud_version": "0.1.0", "libcbm_version": "2.10.2",
+              "engine": "libcbm", "engine_version": "libcbm 2.10.2"}
+
+
+def _summarize(run_dir, r):
+    st = parse_inventory_settings({"hwp": {"enabled": True, "shares": {"sawnwood": 0.5, "paper": 0.5}}})
+    return summarize_run(run_dir, r / "metrics.json", r / "plots", r / "figures", tables_dir=r / "tables",
+                         inventory=st, provenance=PROVENANCE, validation=VALIDATION)
 
 
 @pytest.fixture
 def summarized(run_dir, tmp_path):
     r = tmp_path / "reports"
-    st = parse_inventory_settings({"hwp": {"enabled": True, "shares": {"sawnwood": 0.5, "paper": 0.5}}})
-    m = summarize_run(run_dir, r / "metrics.json", r / "plots", r / "figures", tables_dir=r / "tables",
-                      inventory=st, provenance={"git_commit": "abc", "git_dirty": False})
-    return r, m
+    return r, _summarize(run_dir, r)
 
 
 def test_every_table_is_a_csv_and_a_sheet_with_units(summarized):
@@ -32,7 +45,7 @@ def test_every_table_is_a_csv_and_a_sheet_with_units(summarized):
     csvs = sorted(p.stem for p in (r / "tables").glob("*.csv"))
     assert csvs == sorted(["headline", "stock_changes", "inventory_summary", "inventory", "emissions_by_gas", "hwp",
                            "disturbance_losses", "by_classifier_Classifier1", "by_classifier_Classifier2",
-                           "by_land_class", "by_age_class", "gwp"])
+                           "by_land_class", "by_age_class", "gwp", "provenance", "validation"])
     wb = load_workbook(r / "tables" / tab.WORKBOOK, read_only=True)
     assert wb.sheetnames[0] == "contents"
     assert len(wb.sheetnames) == len(csvs) + 1
@@ -54,6 +67,53 @@ def test_every_table_is_a_csv_and_a_sheet_with_units(summarized):
                               "value"]) == pytest.approx(m["net_emissions_tco2e"])
 
 
+def _md_tables(text: str) -> list[list[list[str]]]:
+    """Every GitHub table of a Markdown text: rows of cells (header first, alignment row left out)."""
+    tables, current = [], []
+    for line in text.splitlines() + [""]:
+        if line.startswith("|"):
+            cells = [c.strip() for c in re.split(r"(?<!\\)\|", line.strip())[1:-1]]
+            if not all(set(c) <= set(":-") for c in cells):
+                current.append(cells)
+        elif current:
+            tables.append(current)
+            current = []
+    return tables
+
+
+def test_every_table_of_report_md_is_a_csv_and_a_sheet(run_dir, tmp_path):
+    """inventory_markdown says every table of report.md is in tables/ as CSV and a sheet: the Provenance and
+    "Validation of the inputs" tables too, with the same rows; and byte for byte the same on a second run."""
+    r = tmp_path / "reports"
+    _summarize(run_dir, r)
+    (r / "validation.json").write_text(json.dumps(VALIDATION))
+    params = {"project": {"dir": "data/demo/project"}, "simulation": {"engine": "libcbm"}, "report": {"title": "t"}}
+    text = write_report(r / "report.md", params=params, metrics_path=r / "metrics.json", plots_dir=r / "plots",
+                        figures_dir=r / "figures", validation_path=r / "validation.json", tables_dir=r / "tables")
+    csvs = tab.read_tables(r / "tables")
+    # each table of the report is one of the CSVs, known by its first column's header
+    first = {tab.column_label(n, str(df.columns[0]), CTX): n for n, df in csvs.items()} | {"year": "stock_changes"}
+    shown = [first.get(t[0][0].replace("\\", "")) for t in _md_tables(text)]
+    assert None not in shown and {"provenance", "validation", "headline"} <= set(shown)
+    unescape = lambda cell: re.sub(r"\\(.)", r"\1", cell)  # noqa: E731
+    md_prov = next(t for t in _md_tables(text) if t[0][0] == "Provenance")
+    assert [[unescape(c) for c in row] for row in md_prov[1:]] == csvs["provenance"].astype(str).values.tolist()
+    assert csvs["provenance"].values.tolist()[0] == ["Code", "git commit 0123abc (clean)"]
+    md_val = next(t for t in _md_tables(text) if t[0] == ["Check", "Result"])
+    assert csvs["validation"].values.tolist() == [
+        ["status", "passed"], *[[unescape(c) for c in row] for row in md_val[1:]],
+        ["warning: disturbance_year", "2 events in 2031, after the end year"]]
+    assert md_val[1:] == [["target", "data/demo/project"], ["mode", "project"], ["years", "2010, 2012"],
+                          ["layers checked", "5"]]
+    wb = load_workbook(r / "tables" / tab.WORKBOOK, read_only=True)
+    assert list(wb["provenance"].iter_rows(values_only=True))[1] == ("Provenance", "Value")
+    assert list(wb["validation"].iter_rows(values_only=True))[2] == ("status", "passed")
+    again = tmp_path / "again"
+    _summarize(run_dir, again)
+    for name in ("provenance.csv", "validation.csv", tab.WORKBOOK):
+        assert (again / "tables" / name).read_bytes() == (r / "tables" / name).read_bytes(), name
+
+
 def test_workbook_is_byte_reproducible():
     tables = {"gwp": pd.DataFrame({"quantity": ["GWP CH4"], "value": ["28"], "note": ["x"]}),
               "emissions_by_gas": pd.DataFrame({"year": ["2010", "total"], "ch4_t": [1.0, 1.0]})}
@@ -71,7 +131,7 @@ def test_sheet_names_are_excel_safe_and_unique():
 def test_metrics_carry_inventory_and_provenance(summarized):
     r, m = summarized
     on_disk = json.loads((r / "metrics.json").read_text())
-    assert on_disk["git_commit"] == "abc" and on_disk["git_dirty"] is False
+    assert on_disk["git_commit"] == "0123abc" and on_disk["git_dirty"] is False
     assert on_disk["gwp_set"] == "AR5" and on_disk["co_accounting"] == "oxidised"
     assert on_disk["hwp_stock_end_tc"] > 0 and on_disk["hwp_net_emissions_tco2e"] < 0
     emissions = pd.read_csv(r / "plots" / "emissions.csv")

@@ -112,6 +112,35 @@ def test_replace_layer_takes_the_file_from_files_dir(demo_project, tmp_path, mon
     assert _sidecar(out, layers[0]) == _sidecar(demo_project, layers[2])
 
 
+def test_a_sidecar_value_listing_two_types_is_refused_for_one_types_edit(demo_project, tmp_path, monkeypatch):
+    """A sidecar attribute listing a wildfire and a clearcut event: drop_events of the clearcut type would have
+    dropped the wildfire too (the pixel value goes). Refused before anything is built; dropping every type of
+    the layer still works."""
+    monkeypatch.chdir(tmp_path)
+    project = tmp_path / "proj"
+    shutil.copytree(demo_project, project)
+    layer = _disturbance_layers(project)[0]
+    doc = _sidecar(project, layer)
+    fire = next(k for k, v in doc["attributes"].items() if v["disturbance_type"] == "Wildfire")
+    year = doc["attributes"][fire]["year"]
+    doc["attributes"][fire] = [{"year": year, "disturbance_type": "Wildfire", "transition": 1},
+                               {"year": year + 2, "disturbance_type": CLEARCUT, "transition": 1}]
+    (project / "layers" / "tiled" / f"{layer}.json").write_text(json.dumps(doc, indent=4))
+    params = base_params(Path("proj"), {"no_cc": {"inputs": [{"drop_events": {"disturbance_type": CLEARCUT}}]},
+                                        "no_dist": {"inputs": [{"drop_events": {"layers": [layer]}}]}})
+    with pytest.raises(ConfigError) as err:
+        build_scenario(params, "no_cc", Path("proj"), tmp_path / "o")
+    assert str(err.value) == (
+        f"params.yaml scenarios: scenario 'no_cc': key inputs[0].drop_events.disturbance_type: layer {layer!r} "
+        f"pixel value {fire} holds events of several types ({CLEARCUT}, Wildfire); drop_events of {CLEARCUT!r} "
+        "edits whole pixels and would drop the other types' events with them: give each type its own pixel value "
+        "in the sidecar, or leave out disturbance_type")
+    assert not (tmp_path / "o").exists()
+    out = build_scenario(base_params(Path("proj"), {"no_dist": params["scenarios"]["alternatives"]["no_dist"]}),
+                         "no_dist", Path("proj"), tmp_path / "o").project_dir
+    assert (_pixels(project, layer) == int(fire)).any() and not (_pixels(out, layer) == int(fire)).any()
+
+
 def test_one_bad_scenario_stops_every_scenario_before_anything_is_written(demo_project, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     alts = {"good": {"inputs": [{"drop_events": {"disturbance_type": CLEARCUT}}]},

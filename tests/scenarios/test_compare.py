@@ -169,3 +169,68 @@ def test_metrics_json_written(runs):
     written = json.loads((runs["root"] / "reports" / "cmp" / "metrics.json").read_text())
     assert written == json.loads(json.dumps(runs["metrics"]))
     assert not math.isnan(written["wildfire_doubled"]["minus_baseline"]["cumulative_nbp_tc"])
+
+
+def _spatial(folder: Path, years: range, rows: slice, cols: slice, seed: int) -> dict[str, np.ndarray]:
+    """Total_Ecosystem_C and NBP GeoTIFFs on one 10 x 12 grid at 54.6 N, data only in rows x cols (the run's
+    footprint); returns the full arrays written (NaN outside)."""
+    from rasterio.transform import Affine
+
+    folder.mkdir(parents=True)
+    rng = np.random.default_rng(seed)
+    profile = {"driver": "GTiff", "height": 10, "width": 12, "count": 1, "dtype": "float32", "crs": "EPSG:4326",
+               "transform": Affine(0.001, 0.0, -106.0, 0.0, -0.001, 54.6), "nodata": -9999.0}
+    written = {}
+    for name in ("Total_Ecosystem_C", "NBP"):
+        for y in years:
+            arr = np.full((10, 12), -9999.0, dtype="float32")
+            arr[rows, cols] = rng.uniform(-50, 250, size=arr[rows, cols].shape)
+            with rasterio.open(folder / f"{name}_{y}.tif", "w", **profile) as ds:
+                ds.write(arr, 1)
+            written[f"{name}_{y}"] = np.where(arr == -9999.0, np.nan, arr.astype("float64"))
+    return written
+
+
+def test_maps_of_different_footprints_are_differenced_on_one_grid(tmp_path):
+    """read_maps crops each run to its own footprint; a scenario that moves it (here rows 4-9, columns 1-6
+    against the baseline's rows 2-6, columns 3-9) is differenced pixel by pixel on the union of the two."""
+    from flintcloud.report.scenarios import ScenarioResult, align_maps, difference_maps_figure, map_difference
+    from flintcloud.report.summarize import cumulative_map, read_maps
+
+    years = range(2010, 2012)
+    base = _spatial(tmp_path / "base", years, slice(2, 7), slice(3, 10), seed=1)
+    alt = _spatial(tmp_path / "alt", years, slice(4, 10), slice(1, 7), seed=2)
+    maps = [read_maps(tmp_path / name, list(years)) for name in ("base", "alt")]
+    assert [m.total_ecosystem_end.shape for m in maps] == [(5, 7), (6, 6)]
+    aligned = align_maps(maps)
+    union = (slice(2, 10), slice(1, 10))  # rows 2-9, columns 1-9 of the grid
+    expected_end = (alt["Total_Ecosystem_C_2011"] - base["Total_Ecosystem_C_2011"])[union]
+    expected_nbp = (cumulative_map([alt[f"NBP_{y}"] for y in years])
+                    - cumulative_map([base[f"NBP_{y}"] for y in years]))[union]
+    end = map_difference(aligned[1].total_ecosystem_end, aligned[0].total_ecosystem_end)
+    nbp = map_difference(aligned[1].cumulative_nbp, aligned[0].cumulative_nbp)
+    assert end.shape == (8, 9) and np.array_equal(end, expected_end, equal_nan=True)
+    assert np.array_equal(nbp, expected_nbp, equal_nan=True)
+    assert np.isfinite(end).sum() == 3 * 4  # the overlap only: rows 4-6 x columns 3-6
+    assert aligned[0].extent == pytest.approx((-106.0 + 0.001, -106.0 + 0.010, 54.6 - 0.010, 54.6 - 0.002))
+    # the comparison's figure draws that difference in that extent
+    results = [ScenarioResult(n, n, pd.DataFrame(), {}, maps=m) for n, m in zip(("base", "alt"), maps)]
+    ax = difference_maps_figure(results).axes[0]
+    assert ax.images[0].get_extent() == pytest.approx(list(aligned[0].extent))
+    assert np.array_equal(np.ma.filled(ax.images[0].get_array(), np.nan), expected_end, equal_nan=True)
+
+
+def test_maps_on_other_grids_are_refused(tmp_path):
+    from dataclasses import replace
+
+    from flintcloud.errors import ReportError
+    from flintcloud.report.scenarios import align_maps
+    from flintcloud.report.summarize import read_maps
+
+    _spatial(tmp_path / "base", range(2010, 2011), slice(2, 7), slice(3, 10), seed=1)
+    m = read_maps(tmp_path / "base", [2010])
+    a, b, c, d, e, f = m.transform
+    with pytest.raises(ReportError, match="offset by a fraction of a pixel"):
+        align_maps([m, replace(m, transform=(a, b, c + a / 2, d, e, f))])
+    with pytest.raises(ReportError, match="different pixels"):
+        align_maps([m, replace(m, transform=(a * 2, b, c, d, e, f))])

@@ -21,10 +21,27 @@ def layer() -> np.ndarray:
 
 
 def test_matching_values_and_types():
-    assert edits.matching_values(ATTRS, "Wildfire") == [1, 3]
-    assert edits.matching_values(ATTRS, "Clearcut") == [2, 3]
-    assert edits.matching_values(ATTRS, None) == [1, 2, 3]
+    single = {k: v for k, v in ATTRS.items() if k != "3"}
+    assert edits.matching_values(single, "Wildfire") == [1]
+    assert edits.matching_values(single, "Clearcut") == [2]
+    assert edits.matching_values(ATTRS, None) == [1, 2, 3]  # every event of the pixel: the whole value is right
     assert edits.event_types(ATTRS) == {"Wildfire", "Clearcut"}
+
+
+def test_a_value_with_events_of_two_types_cannot_be_edited_for_one_type():
+    """Value 3 holds a Wildfire and a Clearcut event: dropping (or thinning, copying) its pixels for Wildfire
+    would drop the Clearcut event too. Refused, naming layer, value and types."""
+    assert edits.mixed_type_codes(ATTRS) == {3: ("Clearcut", "Wildfire")}
+    assert edits.mixed_type_codes({"4": [{"disturbance_type": "Wildfire"}, {"disturbance_type_id": 7}]}) == {
+        4: ("Wildfire", "disturbance_type_id 7")}
+    assert edits.mixed_type_codes({"5": [{"year": 2012, "disturbance_type": "Wildfire"},
+                                         {"year": 2015, "disturbance_type": "Wildfire"}]}) == {}
+    with pytest.raises(ConfigError) as err:
+        edits.matching_values(ATTRS, "Wildfire", "dist_2013", "drop_events")
+    assert str(err.value) == ("layer 'dist_2013' pixel value 3 holds events of several types (Clearcut, Wildfire); "
+                              "drop_events of 'Wildfire' edits whole pixels and would drop the other types' events "
+                              "with them: give each type its own pixel value in the sidecar, or leave out "
+                              "disturbance_type")
 
 
 @pytest.mark.parametrize("fraction,kept", [(0.0, 0), (0.25, 5), (0.5, 10), (1.0, 20)])

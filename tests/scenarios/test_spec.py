@@ -53,6 +53,22 @@ def test_a_valid_section_parses_into_operations():
     assert later.inputs[2].offset == 1.5
 
 
+def test_a_type_edit_on_pixel_values_that_mix_types_names_layer_value_and_types():
+    roles = LayerRoles(ROLES.layers, ROLES.disturbance_types, {"harvest_2015": {3: ("Clearcut", "Wildfire")}})
+    scenarios, problems = parse_scenarios(with_alternatives({
+        "thin": {"inputs": [{"keep_fraction": {"disturbance_type": "Wildfire", "fraction": 0.5, "seed": 1}}]},
+        "nofire_2011": {"inputs": [{"drop_events": {"layers": ["fire_2011"], "disturbance_type": "Wildfire"}}]},
+        "all": {"inputs": [{"drop_events": {"layers": ["harvest_2015"]}}]},  # every type: whole pixels are right
+        "later": {"inputs": [{"shift_years": {"disturbance_type": "Wildfire", "years": 2}}]},  # edits events
+    }))
+    assert problems == []
+    assert check_against_project(scenarios.alternatives, roles, "proj") == [
+        "scenario 'thin': key inputs[0].keep_fraction.disturbance_type: layer 'harvest_2015' pixel value 3 holds "
+        "events of several types (Clearcut, Wildfire); keep_fraction of 'Wildfire' edits whole pixels and would drop "
+        "the other types' events with them: give each type its own pixel value in the sidecar, or leave out "
+        "disturbance_type"]
+
+
 def test_a_layer_that_does_not_exist_names_scenario_and_key():
     problems = problems_of({"nofire": {"inputs": [{"drop_layers": ["fire_2099"]}]}})
     assert problems == ["scenario 'nofire': key 'inputs[0].drop_layers': layer 'fire_2099' does not exist in "
