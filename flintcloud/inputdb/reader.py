@@ -314,7 +314,9 @@ def match_growth_curves(db: InputDb, classifiers: pd.DataFrame, *, strict: bool 
     curves = gcc.pivot_table(index="growth_curve_id", columns="classifier_name", values="classifier_value",
                              aggfunc="first").reindex(columns=names).fillna("?")
     out = np.full(len(classifiers), -1, dtype=np.int64)
-    combos = classifiers[names].astype(str).drop_duplicates()
+    # a null classifier (kept under allow_nulls) matches only '?'; named "(null)" in the message
+    values = classifiers[names].astype(object).where(classifiers[names].notna(), "(null)").astype(str)
+    combos = values.drop_duplicates()
     for _, combo in combos.iterrows():
         vals = combo.to_numpy()
         match = ((curves.to_numpy() == vals) | (curves.to_numpy() == "?")).all(axis=1)
@@ -327,7 +329,7 @@ def match_growth_curves(db: InputDb, classifiers: pd.DataFrame, *, strict: bool 
             )
         specific = (curves.to_numpy()[match] != "?").sum(axis=1)
         gc = int(curves.index[match][int(np.argmax(specific))])
-        rows = (classifiers[names].astype(str).to_numpy() == vals).all(axis=1)
+        rows = (values.to_numpy() == vals).all(axis=1)
         out[rows] = gc
     return out
 

@@ -256,7 +256,9 @@ def group_stands(
     # ---- stands table
     data: dict[str, object] = {}
     for cname in landscape.classifier_names:
-        cats = np.asarray(landscape.classifier_categories(cname), dtype=object)
+        # code -1 is a null pixel (kept when initial_classifier_set allows nulls): None, never the last category
+        # that a -1 index would pick
+        cats = np.asarray([*landscape.classifier_categories(cname), None], dtype=object)
         data[cname] = cats[keys[:, col[f"c:{cname}"]]] if len(keys) else np.array([], dtype=object)
     bounds = {}
     for role, is_layer, value in (

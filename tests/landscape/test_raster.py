@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 from rasterio.transform import from_origin
 
@@ -129,6 +130,36 @@ def test_allow_nulls_needs_only_one_classifier(tmp_path):
     docs["variables.json"]["Variables"]["initial_classifier_set"]["transform"]["allow_nulls"] = True
     loose = read_landscape(read_gcbm_config(write_config(tmp_path / "c2", docs))).read()
     np.testing.assert_array_equal(loose.valid, [[True, True], [False, True]])
+
+
+def test_a_null_classifier_kept_by_allow_nulls_is_none_in_the_stands_not_the_last_category(tmp_path):
+    """A -1 code (null pixel) once indexed the categories from the end: the null took the last value ('b2')."""
+    from flintcloud.landscape.stands import group_stands
+
+    layers = tmp_path / "layers"
+    write_layer(layers, "A", np.array([[1, 255], [255, 1]], np.uint8), nodata=255, attributes={"1": "a"})
+    write_layer(layers, "B", np.array([[1, 2], [255, 255]], np.uint8), nodata=255, attributes={"1": "b1", "2": "b2"})
+    docs = config_docs({"A": "../layers/A.tiff", "B": "../layers/B.tiff"}, classifiers=["A", "B"], age=0)
+    docs["variables.json"]["Variables"]["initial_classifier_set"]["transform"]["allow_nulls"] = True
+    stands = group_stands(read_landscape(read_gcbm_config(write_config(tmp_path / "c", docs)))).stands
+    def value(v):
+        return None if pd.isna(v) else v
+
+    sets = {(value(a), value(b)) for a, b in zip(stands["A"], stands["B"])}
+    assert sets == {("a", "b1"), ("a", None), (None, "b2")}
+    # a null matches only a curve with '?' for that classifier, and a missing curve names it "(null)"
+    from types import SimpleNamespace
+
+    from flintcloud.errors import SimulationError
+    from flintcloud.inputdb.reader import match_growth_curves
+
+    curves = pd.DataFrame({"growth_curve_id": [1, 1, 2, 2], "classifier_name": ["A", "B", "A", "B"],
+                           "classifier_value": ["a", "b1", "a", "?"]})
+    db = SimpleNamespace(growth_curve_classifiers=curves, classifier_names=["A", "B"], path="gcbm_input.db")
+    matched = match_growth_curves(db, stands[["A", "B"]], strict=False)
+    assert {s: int(g) for s, g in zip(map(value, stands["B"]), matched)} == {"b1": 1, None: 2, "b2": -1}
+    with pytest.raises(SimulationError, match=r"no growth curve for classifier set \{'A': '\(null\)', 'B': 'b2'\}"):
+        match_growth_curves(db, stands[["A", "B"]])
 
 
 def test_demo_landscape(flint_demo):
