@@ -228,3 +228,23 @@ def test_every_module_a_stage_runs_is_a_dep(name):
         + "; ".join(f"{m} ({why if why.startswith('named') else 'imported by ' + why})"
                     for m, why in sorted(missing.items()))
     )
+
+
+ROTHC = REPO / "examples" / "rothc"  # a DVC repository of its own; its stages import the root's stages/common.py
+
+
+@pytest.mark.parametrize("name", list(_stages(ROTHC / "dvc.yaml")))
+def test_every_module_a_rothc_example_stage_runs_is_a_dep(name):
+    stage = _stages(ROTHC / "dvc.yaml")[name]
+    words = " ".join(stage["cmd"].split()).split(" ")
+    [script] = [ROTHC / w for w in words if w.startswith("stages/") and w.endswith(".py")]
+    deps = [(ROTHC / str(d)).resolve() for d in stage["deps"] if "${" not in str(d)]
+
+    def covered(path: Path) -> bool:
+        return any(path == d or d in path.parents for d in deps)
+
+    assert covered(script), f"examples/rothc stage {name}: its script is not a dep"
+    missing = {str(p.relative_to(REPO)): why for p, why in files_run_by(script, [script.parent, REPO / "stages"]).items()
+               if not covered(p)}
+    assert not missing, f"examples/rothc/dvc.yaml stage {name!r} does not list: " + "; ".join(
+        f"{m} ({why})" for m, why in sorted(missing.items()))
