@@ -40,9 +40,6 @@ CAPPED = {
 }
 # Keys naming files or folders: relative to the run's own folder, never absolute nor climbing out of it.
 PATH_KEYS = ("project.db", "project.layers_dir", "outputs.dir")
-_SIZE = re.compile(r"^\s*(?P<n>\d+(?:\.\d+)?)\s*(?P<unit>[kmgt]i?b|b)?\s*$", re.IGNORECASE)
-_UNITS = {"b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12,
-          "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40}
 
 
 @lru_cache(maxsize=1)
@@ -51,12 +48,18 @@ def defaults_text() -> str:
     return (code_root() / "params.yaml").read_text(encoding="utf-8")
 
 
-def default_params() -> dict:
-    """The checkout's params.yaml, checked against flintcloud.params' registry."""
+@lru_cache(maxsize=1)
+def _checked_defaults() -> dict:
     params = yaml.safe_load(defaults_text())
     if not isinstance(params, dict):
         raise ConfigError("params.yaml of the flintcloud checkout is not a mapping of sections")
     return parse_params(params, source=str(code_root() / "params.yaml")).as_dict()
+
+
+def default_params() -> dict:
+    """The checkout's params.yaml, checked against flintcloud.params' registry (read and checked once; each
+    caller gets its own copy to merge into)."""
+    return copy.deepcopy(_checked_defaults())
 
 
 _KEY_OF_PROBLEM = re.compile(r"^(?:params\.)?(?:unknown key ')?(?P<key>[A-Za-z_][\w-]*(?:\.[A-Za-z_][\w-]*)*)")
@@ -108,13 +111,21 @@ def _dotted(node: Any, prefix: str = "") -> list[tuple[str, Any]]:
 
 
 def memory_bytes(value: Any) -> int | None:
-    """Bytes of a memory size (an integer, or text such as '4GB' or '512 MiB'); None if it is not one. Pure."""
-    if isinstance(value, int) and not isinstance(value, bool):
-        return value
-    m = _SIZE.match(value) if isinstance(value, str) else None
-    if m is None:
+    """Bytes of a memory size as Dask reads executor.memory_limit (an integer, or text such as '4GB' or
+    '512 MiB': dask.utils.parse_bytes); None if it is not one ('auto' and fractions are not: they size by
+    the host's memory, which the service's limit cannot bound)."""
+    if isinstance(value, bool):
         return None
-    return int(float(m["n"]) * _UNITS[(m["unit"] or "b").lower()])
+    if isinstance(value, int):
+        return value
+    if not isinstance(value, str):
+        return None
+    from dask.utils import parse_bytes
+
+    try:
+        return int(parse_bytes(value))
+    except ValueError:
+        return None
 
 
 def path_problem(value: Any) -> str | None:
