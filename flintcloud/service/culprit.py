@@ -16,8 +16,7 @@ import re
 from pathlib import Path, PurePosixPath
 
 from flintcloud.errors import ValidationError
-
-SECTIONS = ("project", "simulation", "outputs", "report", "executor")
+from flintcloud.service.overrides import OVERRIDABLE as SECTIONS  # the params sections a simulation sets
 _KEY = re.compile(r"(?<![\w.])(?:params\.)?((?:" + "|".join(SECTIONS) + r")(?:\.[A-Za-z_]\w*)+)")
 _PARAMS_YAML_KEY = re.compile(r"params\.yaml (" + "|".join(SECTIONS) + r"): ([A-Za-z_]\w*)")
 _LAYER = re.compile(r"\blayer '([^'\n]+)'")
